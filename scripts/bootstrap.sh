@@ -1,0 +1,28 @@
+#!/bin/sh
+# Makes a fresh clone ready to run: redis-server on PATH, node_modules installed, the CLI built.
+# Used by `npm start` and `npm test`; safe to run again (it only does what is missing).
+set -e
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing redis-server (apt-get)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing redis-server (sudo apt-get)..."
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "bootstrap: redis-server is not installed and I cannot install it here." >&2
+    echo "  Debian/Ubuntu: sudo apt-get install -y redis-server    macOS: brew install redis" >&2
+    echo "  Then run the same command again." >&2
+    exit 1
+  fi
+fi
+
+if [ ! -d node_modules ]; then
+  echo "bootstrap: installing dependencies (npm ci)..."
+  npm ci --no-audit --no-fund
+elif [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+  echo "bootstrap: building (tsc)..."
+  npm run --silent build
+fi

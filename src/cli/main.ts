@@ -1,0 +1,27 @@
+import { Command, Option } from "commander";
+import { VERSION } from "../version.js";
+import { serveCommand } from "./serve.js";
+
+/** The `claudebench` command. Each subcommand lives in its own module. */
+const program = new Command()
+  .name("claudebench")
+  .description("Coordination server for fleets of AI coding agents")
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command("serve")
+  .description("run the server (a private redis-server unless REDIS_URL is set)")
+  .option("-p, --port <port>", "HTTP port (env PORT, default 3000)")
+  .option("--host <host>", "address to bind (env HOST, default 127.0.0.1; others need --auth-token)")
+  .option("--redis-url <url>", "use this Redis instead of a private one (env REDIS_URL)")
+  .option("--database-url <url>", "PostgreSQL for persistence (env DATABASE_URL)")
+  .option("--no-db", "run without a database")
+  .option("--data-dir <dir>", "where the private Redis keeps its data (env DATA_DIR, default ./.claudebench)")
+  .option("--auth-token <token>", "require Authorization: Bearer <token> (env AUTH_TOKEN)")
+  .option("--instance-id <id>", "this server's id (env INSTANCE_ID)")
+  .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
+  .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))
+  .action(serveCommand);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,63 @@
+import { ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
+import { createLogger } from "../core/logger.js";
+import { startServer } from "../server.js";
+import { DataDirLockedError } from "../storage/data-dir-lock.js";
+import { RedisServerMissingError } from "../storage/embedded-redis.js";
+
+interface ServeOptions extends Omit<ConfigFlags, "noDb"> {
+  db?: boolean;
+}
+
+/** `claudebench serve`: start, print where we listen, stop cleanly on SIGINT/SIGTERM. */
+export async function serveCommand(options: ServeOptions): Promise<void> {
+  const { db, ...flags } = options;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ ...flags, noDb: db === false });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`claudebench: ${err.message}\nRun "claudebench serve --help" for the options.`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, { instanceId: config.instanceId });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, { log });
+  } catch (err) {
+    const known = err instanceof RedisServerMissingError || err instanceof DataDirLockedError;
+    console.error(
+      `claudebench: ${known ? (err as Error).message : `could not start: ${(err as Error).message}`}`,
+    );
+    log.flush();
+    process.exit(1);
+  }
+
+  const redis = server.embeddedRedis
+    ? `private redis-server (pid ${server.embeddedRedis.pid}) at ${server.redisUrl}, data in ${server.embeddedRedis.dataDir}, AOF on`
+    : `${server.redisUrl.replace(/\/\/[^@/]*@/, "//***@")} (REDIS_URL)`;
+  console.log(
+    [
+      `ClaudeBench ${server.dispatcher.services.version} · instance ${server.instanceId} · pid ${process.pid}`,
+      `  listening  ${server.url}   (/rpc  /mcp  /events  /health  /openapi.json)`,
+      `  redis      ${redis}`,
+      `  database   ${server.database}`,
+      `  auth       ${config.authToken ? "bearer token required" : `off (${isLoopback(config.host) ? "loopback only" : "open"})`}`,
+      "Press Ctrl-C to stop.",
+    ].join("\n"),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    await server.close();
+    log.info("stopped");
+    log.flush();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}

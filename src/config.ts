@@ -1,0 +1,123 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * The only reader of process.env. Every setting comes from a CLI flag, else an environment
+ * variable, else a default, and is validated here once so the rest of the server receives
+ * a typed, trusted `Config`.
+ */
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const configSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535),
+    host: z.string().min(1),
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+      .optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must start with postgres:// or postgresql://")
+      .optional(),
+    noDb: z.boolean(),
+    dataDir: z.string().min(1),
+    authToken: z.string().min(16, "must be at least 16 characters").optional(),
+    instanceId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "use letters, digits and . _ : - (max 128)"),
+    logLevel: z.enum(logLevels),
+    keyPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "use letters, digits, _ and - (max 32)"),
+    shutdownTimeoutMs: z.coerce.number().int().min(0).max(600_000),
+    maxBodyBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024),
+    eventStreamMaxLen: z.coerce.number().int().min(100),
+  })
+  .superRefine((c, ctx) => {
+    if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["host"],
+        message: `binding to ${c.host} (not loopback) requires AUTH_TOKEN (or --auth-token) so that clients must authenticate`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Overrides given on the command line; they win over the environment. */
+export type ConfigFlags = Partial<{
+  port: string | number;
+  host: string;
+  redisUrl: string;
+  databaseUrl: string;
+  noDb: boolean;
+  dataDir: string;
+  authToken: string;
+  instanceId: string;
+  logLevel: string;
+  keyPrefix: string;
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Maps each config field to the environment variable that sets it, for error messages. */
+const ENV_NAMES: Record<string, string> = {
+  port: "PORT",
+  host: "HOST",
+  redisUrl: "REDIS_URL",
+  databaseUrl: "DATABASE_URL",
+  dataDir: "DATA_DIR",
+  authToken: "AUTH_TOKEN",
+  instanceId: "INSTANCE_ID",
+  logLevel: "LOG_LEVEL",
+  keyPrefix: "KEY_PREFIX",
+  shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
+  maxBodyBytes: "MAX_BODY_BYTES",
+  eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
+};
+
+const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const pick = (flag: string | number | undefined, name: string) =>
+    flag !== undefined ? String(flag) : blankToUndefined(env[name]);
+  const raw = {
+    port: pick(flags.port, "PORT") ?? "3000",
+    host: pick(flags.host, "HOST") ?? "127.0.0.1",
+    redisUrl: pick(flags.redisUrl, "REDIS_URL"),
+    databaseUrl: pick(flags.databaseUrl, "DATABASE_URL"),
+    noDb: flags.noDb ?? false,
+    dataDir: resolve(pick(flags.dataDir, "DATA_DIR") ?? ".claudebench"),
+    authToken: pick(flags.authToken, "AUTH_TOKEN"),
+    instanceId: pick(flags.instanceId, "INSTANCE_ID") ?? `srv-${hostname()}-${process.pid}`,
+    logLevel: pick(flags.logLevel, "LOG_LEVEL") ?? "info",
+    keyPrefix: pick(flags.keyPrefix, "KEY_PREFIX") ?? "cb",
+    shutdownTimeoutMs: blankToUndefined(env.SHUTDOWN_TIMEOUT_MS) ?? "10000",
+    maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
+    eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
+  };
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const field = String(issue.path[0] ?? "config");
+      const env = ENV_NAMES[field];
+      const shown = field === "authToken" ? "(hidden)" : JSON.stringify(raw[field as keyof typeof raw]);
+      return `${field}${env ? ` (${env})` : ""} = ${shown}: ${issue.message}`;
+    }),
+  );
+}
+
+/** Whether the configured host only accepts connections from this machine. */
+export const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host);

@@ -1,0 +1,51 @@
+import type { Redis } from "ioredis";
+import type { Keys } from "../storage/keys.js";
+import type { Logger } from "./logger.js";
+import type { CallStats } from "./metrics.js";
+import type { Registry } from "./registry.js";
+
+export type TransportName = "jsonrpc" | "http" | "mcp" | "events" | "internal";
+
+/** Who is calling, as told by the caller (JSON-RPC `metadata`, HTTP `x-*` headers). */
+export interface RequestMeta {
+  sessionId?: string;
+  instanceId?: string;
+  correlationId?: string;
+}
+
+/** Publishes a domain event on the capped event stream; resolves with the event's stream id. */
+export type EmitFn = (event: string, payload: Record<string, unknown>) => Promise<string>;
+
+/** Server-wide services a handler may use; built once by the composition root. */
+export interface ServerServices {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly log: Logger;
+  /** This server process's id. */
+  readonly instanceId: string;
+  readonly version: string;
+  readonly startedAt: number;
+  readonly emit: EmitFn;
+  /** The handlers this server serves (for discovery). */
+  readonly registry: Registry;
+  /** Calls, errors and latency per method, recorded by the dispatch pipeline. */
+  readonly stats: CallStats;
+  /** The durable database, when one is configured. */
+  readonly database: DatabaseProbe | null;
+}
+
+/** What the server needs to know about its database to report health. */
+export interface DatabaseProbe {
+  readonly kind: "postgres" | "pglite";
+  /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
+  ping(): Promise<number>;
+}
+
+/** What `handle(input, ctx)` receives for one call. */
+export interface HandlerContext extends ServerServices {
+  readonly method: string;
+  readonly transport: TransportName;
+  readonly meta: RequestMeta;
+  /** Aborted when the caller goes away or the call times out; long work should stop. */
+  readonly signal: AbortSignal;
+}

@@ -1,0 +1,107 @@
+import type { z } from "zod";
+import type { HandlerContext, RequestMeta, ServerServices, TransportName } from "./context.js";
+import { AppError, toAppError } from "./errors.js";
+import type { AnyHandler } from "./handler.js";
+
+/** One call as a transport hands it over: the method name and params still untrusted. */
+export interface CallRequest {
+  method: string;
+  params: unknown;
+  transport: TransportName;
+  meta?: RequestMeta;
+  signal?: AbortSignal;
+}
+
+/** A call after validation, as middleware sees it. */
+export interface Invocation {
+  readonly handler: AnyHandler;
+  readonly input: unknown;
+  readonly ctx: HandlerContext;
+}
+
+/**
+ * The middleware slot (auth, rate limit, breaker, timeout, cache): runs between input
+ * validation and the handler, on every transport alike.
+ */
+export type Middleware = (invocation: Invocation, next: () => Promise<unknown>) => Promise<unknown>;
+
+const NEVER_ABORTED = new AbortController().signal;
+
+export function validationError(error: z.ZodError): AppError {
+  const issues = error.issues.map((i) => ({
+    path: i.path.map(String).join("."),
+    message: i.message,
+    code: i.code,
+  }));
+  const summary = issues
+    .slice(0, 3)
+    .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+    .join("; ");
+  return new AppError("VALIDATION", `Invalid params: ${summary}`, { issues });
+}
+
+/**
+ * The one pipeline every transport calls: look up → validate input → middleware → handle
+ * → validate output, recording calls, errors and latency for each method.
+ */
+export class Dispatcher {
+  constructor(
+    readonly services: ServerServices,
+    private readonly middleware: readonly Middleware[] = [],
+  ) {}
+
+  /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
+  resolve(method: string, transport: TransportName): AnyHandler {
+    const handler = this.services.registry.get(method);
+    if (!handler || (transport !== "internal" && !handler.expose[transport])) {
+      throw new AppError("METHOD_NOT_FOUND", `Method not found: ${method}`, { method });
+    }
+    return handler;
+  }
+
+  async call(request: CallRequest): Promise<unknown> {
+    const handler = this.resolve(request.method, request.transport);
+    const started = performance.now();
+    try {
+      const result = await this.#run(handler, request);
+      this.services.stats.record(handler.name, performance.now() - started);
+      return result;
+    } catch (err) {
+      const appError = toAppError(err);
+      if (appError !== err) {
+        this.services.log.error({ err, method: handler.name }, "handler failed with an unexpected error");
+      }
+      this.services.stats.record(handler.name, performance.now() - started, appError.code);
+      throw appError;
+    }
+  }
+
+  async #run(handler: AnyHandler, request: CallRequest): Promise<unknown> {
+    const parsed = handler.input.safeParse(request.params ?? {});
+    if (!parsed.success) throw validationError(parsed.error);
+    const ctx: HandlerContext = {
+      ...this.services,
+      method: handler.name,
+      transport: request.transport,
+      meta: request.meta ?? {},
+      signal: request.signal ?? NEVER_ABORTED,
+    };
+    const invocation: Invocation = { handler, input: parsed.data, ctx };
+    const result = await this.#next(invocation, 0);
+    const output = handler.output.safeParse(result);
+    if (!output.success) {
+      this.services.log.error(
+        { method: handler.name, issues: output.error.issues },
+        "handler returned a result that does not match its output schema",
+      );
+      throw new AppError("INTERNAL", "Internal error");
+    }
+    return output.data;
+  }
+
+  #next(invocation: Invocation, index: number): Promise<unknown> {
+    const middleware = this.middleware[index];
+    if (!middleware) return invocation.handler.handle(invocation.input, invocation.ctx);
+    return middleware(invocation, () => this.#next(invocation, index + 1));
+  }
+}

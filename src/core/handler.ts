@@ -1,0 +1,71 @@
+import type { z } from "zod";
+import type { HandlerContext } from "./context.js";
+
+/**
+ * Per-handler resilience settings. The dispatch pipeline reads them; the middleware that
+ * enforces each one plugs into the pipeline's middleware slot.
+ */
+export interface HandlerPolicy {
+  /** Abort the handler after this many milliseconds. */
+  timeoutMs?: number;
+  /** At most `limit` calls per `windowMs` per actor. */
+  rateLimit?: { limit: number; windowMs: number };
+  /** Cache successful results of a read-only handler for `ttlMs`. */
+  cache?: { ttlMs: number };
+  /** At most this many concurrent executions per server process. */
+  concurrency?: number;
+}
+
+/** MCP tool annotations: hints a model's client uses to decide how careful to be. */
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** Which transports serve a handler. JSON-RPC, HTTP and Redis events default to on; MCP too. */
+export interface Exposure {
+  jsonrpc: boolean;
+  http: boolean;
+  events: boolean;
+  /** `false` keeps the handler away from models (admin or dangerous operations). */
+  mcp: false | { annotations: ToolAnnotations; title?: string };
+}
+
+export interface HandlerDefinition<I extends z.ZodType, O extends z.ZodType> {
+  /** `domain.action` */
+  name: string;
+  /** Written for a model and a person: what it does and when to use it. */
+  description: string;
+  input: I;
+  output: O;
+  policy?: HandlerPolicy;
+  expose?: Partial<Exposure>;
+  handle(input: z.output<I>, ctx: HandlerContext): Promise<z.input<O>>;
+}
+
+export interface Handler<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType>
+  extends HandlerDefinition<I, O> {
+  readonly policy: HandlerPolicy;
+  readonly expose: Exposure;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of handlers holds many input/output types
+export type AnyHandler = Handler<any, any>;
+
+/** Fills in the defaults. A plain value: no decorators, no global registry, no import side effects. */
+export function defineHandler<I extends z.ZodType, O extends z.ZodType>(
+  def: HandlerDefinition<I, O>,
+): Handler<I, O> {
+  return Object.freeze({
+    ...def,
+    policy: def.policy ?? {},
+    expose: {
+      jsonrpc: def.expose?.jsonrpc ?? true,
+      http: def.expose?.http ?? true,
+      events: def.expose?.events ?? true,
+      mcp: def.expose?.mcp ?? { annotations: {} },
+    },
+  });
+}

@@ -1,0 +1,75 @@
+import { z } from "zod";
+
+export const emptyInput = z.object({}).loose();
+
+export const pingOutput = z.object({ pong: z.literal(true), instanceId: z.string(), ts: z.number() });
+
+const probe = z.object({ ok: z.boolean(), latencyMs: z.number().optional(), error: z.string().optional() });
+
+export const healthOutput = z.object({
+  status: z.enum(["healthy", "degraded", "unhealthy"]),
+  /** The original's booleans: is each service usable right now. */
+  services: z.object({ redis: z.boolean(), postgres: z.boolean(), mcp: z.boolean() }),
+  checks: z.object({
+    redis: probe,
+    database: probe.extend({ configured: z.boolean(), kind: z.enum(["postgres", "pglite"]).optional() }),
+  }),
+  instanceId: z.string(),
+  version: z.string(),
+  uptimeSeconds: z.number(),
+  timestamp: z.string(),
+});
+
+export const discoverInput = z.object({
+  domain: z.string().optional().describe("Only methods of this domain (e.g. task)"),
+});
+
+export const discoverOutput = z.object({
+  methods: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      inputSchema: z.record(z.string(), z.unknown()),
+      outputSchema: z.record(z.string(), z.unknown()),
+      metadata: z.object({
+        domain: z.string(),
+        httpPath: z.string().nullable(),
+        mcpTool: z.string().nullable(),
+        transports: z.array(z.string()),
+        policy: z.record(z.string(), z.unknown()),
+        annotations: z.record(z.string(), z.unknown()).nullable(),
+      }),
+    }),
+  ),
+});
+
+export const metricsInput = z.object({
+  detailed: z.boolean().optional().describe("Add per-method figures"),
+});
+
+const methodStats = z.object({
+  calls: z.number(),
+  errors: z.number(),
+  errorsByCode: z.record(z.string(), z.number()),
+  latency: z.object({
+    avgMs: z.number(),
+    p50Ms: z.number(),
+    p95Ms: z.number(),
+    p99Ms: z.number(),
+    maxMs: z.number(),
+  }),
+});
+
+export const metricsOutput = z.object({
+  /** Calls the dispatch pipeline has handled in this process (the original's name). */
+  eventsProcessed: z.number(),
+  errors: z.number(),
+  /** Mean call latency in ms over all methods. */
+  averageLatency: z.number(),
+  /** Heap in use, bytes (the original's field is one number). */
+  memoryUsage: z.number(),
+  memory: z.object({ rss: z.number(), heapUsed: z.number(), heapTotal: z.number(), external: z.number() }),
+  uptimeSeconds: z.number(),
+  instanceId: z.string(),
+  methods: z.record(z.string(), methodStats).optional(),
+});

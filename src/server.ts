@@ -1,0 +1,131 @@
+import { join } from "node:path";
+import type { Config } from "./config.js";
+import type { ServerServices } from "./core/context.js";
+import { Dispatcher } from "./core/dispatch.js";
+import type { AnyHandler } from "./core/handler.js";
+import { createLogger, type Logger } from "./core/logger.js";
+import { CallStats } from "./core/metrics.js";
+import { Registry } from "./core/registry.js";
+import { builtinHandlers } from "./handlers/index.js";
+import { lockDataDir } from "./storage/data-dir-lock.js";
+import { createPostgresProbe } from "./storage/db/postgres-probe.js";
+import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
+import { EventLog } from "./storage/event-log.js";
+import { createKeys } from "./storage/keys.js";
+import { connectRedis } from "./storage/redis.js";
+import { EventTail } from "./transports/event-tail.js";
+import { HttpTransport } from "./transports/http.js";
+import { McpEndpoint } from "./transports/mcp.js";
+import { RedisRequestConsumer } from "./transports/redis-requests.js";
+import { VERSION } from "./version.js";
+
+/**
+ * The composition root: config → Redis (embedded or external) → database → registry →
+ * dispatcher → transports. Everything it starts it also stops, in reverse order.
+ */
+
+export interface StartOptions {
+  /** The handlers to serve; the built-ins by default. */
+  handlers?: readonly AnyHandler[];
+  log?: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly redisUrl: string;
+  /** The private redis-server, when this process owns one. */
+  readonly embeddedRedis: EmbeddedRedis | null;
+  readonly database: string;
+  readonly dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+type Closer = () => Promise<void> | void;
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.logLevel, { instanceId: config.instanceId });
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ err }, "error while shutting down");
+      }
+    }
+  };
+  try {
+    const registry = new Registry(options.handlers ?? builtinHandlers);
+
+    let embeddedRedis: EmbeddedRedis | null = null;
+    if (!config.redisUrl) {
+      const lock = lockDataDir(config.dataDir);
+      closers.push(() => lock.release());
+      embeddedRedis = await startEmbeddedRedis({ dataDir: join(config.dataDir, "redis"), log });
+      closers.push(() => embeddedRedis?.stop());
+    }
+    const redisUrl = config.redisUrl ?? (embeddedRedis as EmbeddedRedis).url;
+    const redis = await connectRedis(redisUrl, `claudebench:${config.instanceId}`);
+    closers.push(async () => {
+      await redis.quit();
+    });
+
+    const postgres = config.databaseUrl && !config.noDb ? createPostgresProbe(config.databaseUrl) : null;
+    if (postgres) closers.push(() => postgres.close());
+
+    const keys = createKeys(config.keyPrefix);
+    const eventLog = new EventLog(redis, keys, config.instanceId, config.eventStreamMaxLen);
+    const services: ServerServices = {
+      redis,
+      keys,
+      log,
+      instanceId: config.instanceId,
+      version: VERSION,
+      startedAt: Date.now(),
+      emit: eventLog.emit,
+      registry,
+      stats: new CallStats(),
+      database: postgres,
+    };
+    const dispatcher = new Dispatcher(services);
+
+    const tail = new EventTail(redis, keys, log);
+    closers.push(() => tail.close());
+    const consumer = new RedisRequestConsumer(redis, keys, dispatcher, config.instanceId, log);
+    await consumer.start();
+    closers.push(() => consumer.stop());
+
+    const http = new HttpTransport({
+      dispatcher,
+      mcp: new McpEndpoint(dispatcher, VERSION),
+      tail,
+      authToken: config.authToken,
+      maxBodyBytes: config.maxBodyBytes,
+      log,
+      version: VERSION,
+    });
+    const address = await http.listen(config.port, config.host);
+    closers.push(() => http.close(config.shutdownTimeoutMs));
+
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${address.port}`,
+      port: address.port,
+      instanceId: config.instanceId,
+      redisUrl,
+      embeddedRedis,
+      database: postgres ? "postgres (DATABASE_URL)" : "none",
+      dispatcher,
+      close: () => {
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,282 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { RequestMeta } from "../core/context.js";
+import type { Dispatcher } from "../core/dispatch.js";
+import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { toHttpPath } from "../core/naming.js";
+import type { EventTail } from "./event-tail.js";
+import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
+import type { McpEndpoint } from "./mcp.js";
+import { buildOpenApi } from "./openapi.js";
+import { serveEvents } from "./sse.js";
+
+/**
+ * Every HTTP endpoint on one node:http server (a framework would cost a large share of a
+ * small request's time, see docs/performance.md):
+ *   POST /rpc, /rpc/batch        JSON-RPC 2.0
+ *   POST /{domain}/{action}      one handler, params as the JSON body
+ *   POST /mcp                    MCP Streamable HTTP
+ *   GET  /events                 live domain events (SSE)
+ *   GET  /health                 liveness/readiness (no token needed)
+ *   GET  /openapi.json           the HTTP routes, generated from the handlers
+ */
+
+export interface HttpTransportOptions {
+  dispatcher: Dispatcher;
+  mcp: McpEndpoint;
+  tail: EventTail;
+  authToken?: string;
+  maxBodyBytes: number;
+  log: Logger;
+  version: string;
+}
+
+const JSON_TYPE = "application/json";
+const TOO_LARGE = Symbol("too large");
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": JSON_TYPE, "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(
+  res: ServerResponse,
+  err: AppError,
+  headers?: Record<string, string>,
+  status = HTTP_STATUS[err.code],
+) {
+  sendJson(res, status, { error: { code: err.code, message: err.message, data: err.data } }, headers);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(TOO_LARGE);
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () =>
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString()),
+    );
+    req.on("error", reject);
+  });
+}
+
+function headerMeta(req: IncomingMessage): RequestMeta {
+  const meta: RequestMeta = {};
+  const { headers } = req;
+  if (typeof headers["x-session-id"] === "string") meta.sessionId = headers["x-session-id"];
+  if (typeof headers["x-instance-id"] === "string") meta.instanceId = headers["x-instance-id"];
+  if (typeof headers["x-correlation-id"] === "string") meta.correlationId = headers["x-correlation-id"];
+  return meta;
+}
+
+export class HttpTransport {
+  readonly server: Server;
+  readonly #routes = new Map<string, string>();
+  readonly #streams = new Set<ServerResponse>();
+  readonly #tokenDigest: Buffer | null;
+  #openapi: string | null = null;
+  #inFlight = 0;
+  #drained: (() => void) | null = null;
+
+  constructor(private readonly options: HttpTransportOptions) {
+    for (const handler of options.dispatcher.services.registry.list()) {
+      if (handler.expose.http) this.#routes.set(toHttpPath(handler.name), handler.name);
+    }
+    this.#tokenDigest = options.authToken ? digest(options.authToken) : null;
+    this.server = createServer((req, res) => {
+      this.#inFlight++;
+      res.once("close", () => {
+        if (--this.#inFlight === 0) this.#drained?.();
+      });
+      this.#route(req, res).catch((err) => {
+        options.log.error({ err, url: req.url }, "unhandled error in the HTTP layer");
+        if (!res.headersSent) sendError(res, new AppError("INTERNAL", "Internal error"));
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting, ends event streams, lets in-flight requests finish for up to `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const stream of this.#streams) stream.end();
+    this.server.closeIdleConnections();
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    if (!this.#tokenDigest) return true;
+    const header = req.headers.authorization;
+    if (!header?.startsWith("Bearer ")) return false;
+    return timingSafeEqual(digest(header.slice(7).trim()), this.#tokenDigest);
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+
+    if (req.method === "GET" && path === "/health") return this.#health(res);
+    if (!this.#authorized(req)) {
+      const unauthorized = new AppError("UNAUTHORIZED", "Unauthorized: send Authorization: Bearer <token>");
+      const headers = { "www-authenticate": 'Bearer realm="claudebench"' };
+      if (path === "/rpc" || path === "/rpc/batch")
+        return sendJson(res, 401, jsonRpcError(null, unauthorized), headers);
+      return sendError(res, unauthorized, headers);
+    }
+
+    if (req.method === "GET") {
+      if (path === "/openapi.json") {
+        this.#openapi ??= JSON.stringify(
+          buildOpenApi(this.options.dispatcher.services.registry.list(), this.options.version),
+        );
+        res.writeHead(200, { "content-type": JSON_TYPE });
+        res.end(this.#openapi);
+        return;
+      }
+      if (path === "/events") {
+        this.#streams.add(res);
+        res.once("close", () => this.#streams.delete(res));
+        return serveEvents(req, res, new URL(url, "http://localhost"), this.options.tail);
+      }
+    }
+    if (path === "/mcp") return this.#mcp(req, res);
+    if (req.method !== "POST") {
+      return sendError(res, new AppError("METHOD_NOT_FOUND", `No route for ${req.method} ${path}`));
+    }
+    if (path === "/rpc" || path === "/rpc/batch") return this.#jsonRpc(req, res);
+    const method = this.#routes.get(path);
+    if (!method)
+      return sendError(res, new AppError("METHOD_NOT_FOUND", `No route for POST ${path}`, { path }));
+    return this.#handlerRoute(req, res, method);
+  }
+
+  async #jsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await readBody(req, this.options.maxBodyBytes);
+    if (text === TOO_LARGE) {
+      return sendJson(res, 413, jsonRpcError(null, this.#tooLarge()));
+    }
+    const body = parseJson(text);
+    if (body === UNPARSEABLE) {
+      return sendJson(
+        res,
+        200,
+        jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the body is not JSON")),
+      );
+    }
+    const response = await processJsonRpc(
+      this.options.dispatcher,
+      body,
+      "jsonrpc",
+      headerMeta(req),
+      this.#signal(res),
+    );
+    if (response === null) {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    sendJson(res, 200, response);
+  }
+
+  async #handlerRoute(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {
+    const text = await readBody(req, this.options.maxBodyBytes);
+    if (text === TOO_LARGE) return sendError(res, this.#tooLarge(), {}, 413);
+    const params = text.trim() === "" ? {} : parseJson(text);
+    if (params === UNPARSEABLE)
+      return sendError(res, new AppError("PARSE_ERROR", "Parse error: the body is not JSON"));
+    try {
+      const result = await this.options.dispatcher.call({
+        method,
+        params,
+        transport: "http",
+        meta: headerMeta(req),
+        signal: this.#signal(res),
+      });
+      sendJson(res, 200, result);
+    } catch (err) {
+      sendError(res, toAppError(err));
+    }
+  }
+
+  async #mcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    if (req.method === "POST") {
+      const text = await readBody(req, this.options.maxBodyBytes);
+      if (text === TOO_LARGE) return sendJson(res, 413, jsonRpcError(null, this.#tooLarge()));
+      body = parseJson(text);
+      if (body === UNPARSEABLE) {
+        return sendJson(
+          res,
+          400,
+          jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the body is not JSON")),
+        );
+      }
+    }
+    await this.options.mcp.handle(req, res, body, headerMeta(req));
+  }
+
+  async #health(res: ServerResponse): Promise<void> {
+    try {
+      const health = (await this.options.dispatcher.call({
+        method: "system.health",
+        params: {},
+        transport: "internal",
+      })) as {
+        status: string;
+      };
+      sendJson(res, health.status === "unhealthy" ? 503 : 200, health);
+    } catch (err) {
+      sendError(res, toAppError(err));
+    }
+  }
+
+  #tooLarge(): AppError {
+    return new AppError("INVALID_REQUEST", `Request body larger than ${this.options.maxBodyBytes} bytes`, {
+      limit: this.options.maxBodyBytes,
+    });
+  }
+
+  /** Aborted when the client goes away before its answer is sent. */
+  #signal(res: ServerResponse): AbortSignal {
+    const controller = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    return controller.signal;
+  }
+}

@@ -1,0 +1,68 @@
+import { type Config, loadConfig } from "../../src/config.js";
+import type { AnyHandler } from "../../src/core/handler.js";
+import { createLogger } from "../../src/core/logger.js";
+import { builtinHandlers } from "../../src/handlers/index.js";
+import { type RunningServer, startServer } from "../../src/server.js";
+import { uniquePrefix } from "./redis.js";
+
+export interface TestServerOptions {
+  redisUrl: string;
+  keyPrefix?: string;
+  authToken?: string;
+  instanceId?: string;
+  handlers?: readonly AnyHandler[];
+  overrides?: Partial<Config>;
+}
+
+/** An in-process server on a free port against the given Redis, logging only errors. */
+export async function startTestServer(
+  options: TestServerOptions,
+): Promise<RunningServer & { config: Config }> {
+  const config = {
+    ...loadConfig(
+      {
+        port: 0,
+        host: "127.0.0.1",
+        redisUrl: options.redisUrl,
+        keyPrefix: options.keyPrefix ?? uniquePrefix(),
+        authToken: options.authToken,
+        instanceId: options.instanceId,
+        logLevel: "error",
+      },
+      {},
+    ),
+    ...options.overrides,
+  };
+  const server = await startServer(config, {
+    handlers: options.handlers ?? builtinHandlers,
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
+  });
+  return Object.assign(server, { config });
+}
+
+/** POST a JSON-RPC body (object, array or raw text) to /rpc. */
+export async function rpc(baseUrl: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${baseUrl}/rpc`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+/** POST params to the handler route /{domain}/{action}. */
+export async function post(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
