@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+describe("config", () => {
+  it("has working defaults", () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.port, 3000);
+    assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.keyPrefix, "cb");
+    assert.equal(c.logLevel, "info");
+    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.databaseUrl, undefined);
+    assert.ok(c.dataDir.endsWith(".claudebench"));
+    assert.match(c.instanceId, /^srv-/);
+  });
+
+  it("reads the environment, and flags win over it", () => {
+    const env = {
+      PORT: "4000",
+      KEY_PREFIX: "env",
+      REDIS_URL: "redis://h:1",
+      LOG_LEVEL: "debug",
+      INSTANCE_ID: "e1",
+    };
+    const fromEnv = loadConfig({}, env);
+    assert.equal(fromEnv.port, 4000);
+    assert.equal(fromEnv.keyPrefix, "env");
+    assert.equal(fromEnv.redisUrl, "redis://h:1");
+    assert.equal(fromEnv.instanceId, "e1");
+    const fromFlags = loadConfig({ port: "5000", keyPrefix: "flag" }, env);
+    assert.equal(fromFlags.port, 5000);
+    assert.equal(fromFlags.keyPrefix, "flag");
+  });
+
+  it("treats empty variables as unset", () => {
+    assert.equal(loadConfig({}, { REDIS_URL: "", PORT: "" }).redisUrl, undefined);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ["a port out of range", { PORT: "70000" }, /port \(PORT\) = "70000"/],
+    ["a port that is not a number", { PORT: "abc" }, /port \(PORT\)/],
+    ["a redis URL without scheme", { REDIS_URL: "localhost:6379" }, /REDIS_URL.*redis:\/\//],
+    ["a database URL of another kind", { DATABASE_URL: "mysql://x" }, /DATABASE_URL.*postgres/],
+    ["an unknown log level", { LOG_LEVEL: "loud" }, /LOG_LEVEL/],
+    ["a key prefix with a colon", { KEY_PREFIX: "a:b" }, /KEY_PREFIX/],
+    ["a short auth token", { AUTH_TOKEN: "short" }, /AUTH_TOKEN.*\(hidden\).*16/],
+    ["a non-loopback host without a token", { HOST: "0.0.0.0" }, /0\.0\.0\.0.*requires AUTH_TOKEN/],
+  ];
+  for (const [label, env, message] of bad) {
+    it(`refuses ${label} with a message naming the setting`, () => {
+      assert.throws(
+        () => loadConfig({}, env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      );
+    });
+  }
+
+  it("allows a non-loopback host with a token", () => {
+    const c = loadConfig({}, { HOST: "0.0.0.0", AUTH_TOKEN: "0123456789abcdef" });
+    assert.equal(c.host, "0.0.0.0");
+  });
+
+  it("does not echo the auth token in errors", () => {
+    assert.throws(
+      () => loadConfig({}, { AUTH_TOKEN: "secret" }),
+      (err: unknown) => err instanceof Error && !err.message.includes("secret"),
+    );
+  });
+});
