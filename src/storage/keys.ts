@@ -1,8 +1,35 @@
 /**
  * Every Redis key name the server uses is built here, from the configured prefix.
- * Keys that a multi-key script touches together share one hash tag (`{...}`) so the
- * scripts run unchanged on Redis Cluster.
+ *
+ * The task queue's keys share one hash tag, `{tasks}`, so every multi-key script runs
+ * unchanged on Redis Cluster. The queue's Lua scripts build the same names from `queue.base`
+ * (see storage/lua/queue-prelude.lua, which must mirror `QueueKeys`). The event stream lives
+ * under the same tag so that each task transition appends its event in the same atomic
+ * script (the stream is also the outbox that persistence reads).
  */
+export interface QueueKeys {
+  /** `<prefix>:{tasks}:`, passed to every queue script as ARGV[1]. */
+  readonly base: string;
+  readonly seq: string;
+  readonly fence: string;
+  readonly pending: string;
+  readonly delayed: string;
+  readonly ttl: string;
+  readonly leases: string;
+  readonly dead: string;
+  readonly finished: string;
+  readonly all: string;
+  readonly workers: string;
+  readonly statWait: string;
+  readonly statRun: string;
+  task(id: string): string;
+  channel(channel: string): string;
+  status(status: string): string;
+  worker(workerId: string): string;
+  idempotency(key: string): string;
+  completionsInMinute(minute: number): string;
+}
+
 export interface Keys {
   readonly prefix: string;
   /** Stream of JSON-RPC requests executed by exactly one server (consumer group `rpcGroup`). */
@@ -13,14 +40,45 @@ export interface Keys {
   rpcReply(replyId: string): string;
   /** Capped stream of every domain event. */
   events(): string;
+  /** Lock held by the server process that runs queue maintenance (reaper) right now. */
+  maintenanceLock(): string;
+  readonly queue: QueueKeys;
+}
+
+function queueKeys(prefix: string): QueueKeys {
+  const base = `${prefix}:{tasks}:`;
+  return {
+    base,
+    seq: `${base}seq`,
+    fence: `${base}fence`,
+    pending: `${base}pending`,
+    delayed: `${base}delayed`,
+    ttl: `${base}ttl`,
+    leases: `${base}leases`,
+    dead: `${base}dead`,
+    finished: `${base}finished`,
+    all: `${base}all`,
+    workers: `${base}workers`,
+    statWait: `${base}stat:wait`,
+    statRun: `${base}stat:run`,
+    task: (id) => `${base}t:${id}`,
+    channel: (channel) => `${base}pending:ch:${channel}`,
+    status: (status) => `${base}st:${status}`,
+    worker: (workerId) => `${base}w:${workerId}`,
+    idempotency: (key) => `${base}idem:${key}`,
+    completionsInMinute: (minute) => `${base}stat:done:${minute}`,
+  };
 }
 
 export function createKeys(prefix: string): Keys {
+  const queue = queueKeys(prefix);
   return {
     prefix,
     rpcRequests: () => `${prefix}:rpc:requests`,
     rpcGroup: "servers",
     rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
-    events: () => `${prefix}:events`,
+    events: () => `${queue.base}events`,
+    maintenanceLock: () => `${queue.base}maintenance`,
+    queue,
   };
 }

@@ -85,7 +85,10 @@ export class EventTail {
   }
 
   #ensureRunning(): Promise<void> {
-    this.#starting ??= this.#start();
+    this.#starting ??= this.#start().catch((err) => {
+      this.#starting = null; // let the next subscriber try again
+      throw err;
+    });
     return this.#starting;
   }
 

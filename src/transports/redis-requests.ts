@@ -73,7 +73,14 @@ export class RedisRequestConsumer {
         continue;
       }
       const entries = batch?.[0]?.[1] ?? [];
-      await Promise.all(entries.map(([id, fields]) => this.#execute(key, id, fields)));
+      await Promise.all(
+        entries.map(([id, fields]) =>
+          // Left un-acknowledged on failure: the entry stays pending for recovery.
+          this.#execute(key, id, fields).catch((err) =>
+            this.log.error({ err, entryId: id }, "request not answered"),
+          ),
+        ),
+      );
     }
   }
 

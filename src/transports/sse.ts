@@ -25,10 +25,9 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
-  res.write("retry: 2000\n\n");
   const matches = (e: DomainEvent) => prefixes.length === 0 || prefixes.some((p) => e.event.startsWith(p));
   const send = (e: DomainEvent) => res.write(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
-  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
+  let heartbeat: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
   let closed = false;
   res.on("close", () => {
@@ -37,5 +36,9 @@ export async function serveEvents(req: IncomingMessage, res: ServerResponse, url
     unsubscribe?.();
   });
   unsubscribe = await tail.subscribe(matches, send, afterId);
-  if (closed) unsubscribe();
+  if (closed) return unsubscribe();
+  // The headers go out with this first write, only now that the subscription is live: a
+  // client that sees the stream open receives every event emitted from then on.
+  res.write("retry: 2000\n\n");
+  heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
 }

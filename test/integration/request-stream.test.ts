@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
+import { RedisRpcClient } from "../../src/client/redis-rpc.js";
+import { builtinHandlers } from "../../src/handlers/index.js";
+import { createKeys } from "../../src/storage/keys.js";
+import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
+import { counterKey, testHandlers } from "../helpers/handlers.js";
+import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { startTestServer } from "../helpers/server.js";
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+
+const handlers = [...builtinHandlers, ...testHandlers];
+
+/** Polls `check` until it holds (the deadline only bounds a failing test). */
+async function eventually(check: () => Promise<boolean>, what: string, deadlineMs = 5000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("the Redis request stream", () => {
+  let redis: TestRedis;
+  let admin: Redis;
+
+  before(async () => {
+    redis = await startTestRedis();
+    admin = new Redis(redis.url);
+  });
+
+  after(async () => {
+    await admin?.quit();
+    await redis?.stop();
+  });
+
+  /** Waits until every entry on the request stream has been executed, answered and removed. */
+  async function drained(prefix: string): Promise<void> {
+    const keys = createKeys(prefix);
+    await eventually(async () => {
+      const [length, pending] = await Promise.all([
+        admin.xlen(keys.rpcRequests()),
+        admin.xpending(keys.rpcRequests(), keys.rpcGroup) as Promise<[number, ...unknown[]]>,
+      ]);
+      return length === 0 && pending[0] === 0;
+    }, "the request stream to drain");
+  }
+
+  it("executes each request exactly once across two servers and answers each once", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const servers: Server[] = [];
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    try {
+      servers.push(
+        ...(await Promise.all([
+          startTestServer({ redisUrl: redis.url, keyPrefix, instanceId: "srv-a", handlers }),
+          startTestServer({ redisUrl: redis.url, keyPrefix, instanceId: "srv-b", handlers }),
+        ])),
+      );
+      const replies = await Promise.all(Array.from({ length: 200 }, () => client.call("test.incr")));
+
+      assert.equal(replies.length, 200);
+      const counts = new Set<number>();
+      const byInstance = new Map<string, number>();
+      const ids = new Set<unknown>();
+      for (const reply of replies) {
+        assert.ok("result" in reply, JSON.stringify(reply));
+        const { count, instanceId } = (reply as JsonRpcSuccess).result as {
+          count: number;
+          instanceId: string;
+        };
+        counts.add(count);
+        ids.add(reply.id);
+        byInstance.set(instanceId, (byInstance.get(instanceId) ?? 0) + 1);
+      }
+      assert.equal(ids.size, 200, "every reply answers a different request");
+      assert.equal(counts.size, 200, "every execution saw a different counter value");
+      assert.equal(Math.max(...counts), 200);
+      assert.equal(await admin.get(counterKey(keyPrefix)), "200");
+      assert.deepEqual([...byInstance.keys()].sort(), ["srv-a", "srv-b"]);
+
+      await drained(keyPrefix);
+      // a second reply to any request would still sit on its reply list
+      const leftover = await admin.keys(`${keyPrefix}:rpc:reply:*`);
+      assert.deepEqual(leftover, []);
+      assert.equal(await admin.get(counterKey(keyPrefix)), "200");
+    } finally {
+      await client.close();
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it("serves requests queued before any server was running", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    let server: Server | undefined;
+    try {
+      const pending = Promise.all([client.call("test.incr"), client.call("system.ping")]);
+      // make sure both requests are on the stream before the server starts
+      await eventually(
+        async () => (await admin.xlen(createKeys(keyPrefix).rpcRequests())) === 2,
+        "2 entries",
+      );
+      server = await startTestServer({ redisUrl: redis.url, keyPrefix, handlers });
+      const [incr, ping] = await pending;
+      assert.equal(((incr as JsonRpcSuccess).result as { count: number }).count, 1);
+      assert.equal(((ping as JsonRpcSuccess).result as { pong: boolean }).pong, true);
+    } finally {
+      await client.close();
+      await server?.close();
+    }
+  });
+
+  it("executes a notification and replies nothing", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    const server = await startTestServer({ redisUrl: redis.url, keyPrefix, handlers });
+    try {
+      const replyTo = `notify-${randomUUID()}`;
+      // a notification (no id) even with a replyTo, and a request without a replyTo
+      await client.send({ jsonrpc: "2.0", method: "test.incr" }, replyTo);
+      await client.send({ jsonrpc: "2.0", id: 1, method: "test.incr" });
+      await client.send({ jsonrpc: "2.0", method: "test.crash" }, replyTo);
+      await drained(keyPrefix);
+      assert.equal(await admin.get(counterKey(keyPrefix)), "2");
+      assert.equal(await admin.exists(keys.rpcReply(replyTo)), 0);
+      assert.deepEqual(await admin.keys(`${keyPrefix}:rpc:reply:*`), []);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("answers an unparseable entry with -32700", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    const server = await startTestServer({ redisUrl: redis.url, keyPrefix, handlers });
+    const waiter = admin.duplicate();
+    try {
+      const replyTo = `bad-${randomUUID()}`;
+      await client.send('{"jsonrpc":"2.0","id":1,"method":', replyTo);
+      const reply = await waiter.blpop(keys.rpcReply(replyTo), 5);
+      assert.ok(reply, "no reply to the unparseable entry");
+      const body = JSON.parse(reply[1]) as JsonRpcFailure;
+      assert.equal(body.jsonrpc, "2.0");
+      assert.equal(body.id, null);
+      assert.equal(body.error.code, -32700);
+
+      // an entry without a request field at all is not JSON either
+      const replyTo2 = `empty-${randomUUID()}`;
+      await admin.xadd(keys.rpcRequests(), "*", "replyTo", replyTo2);
+      const reply2 = await waiter.blpop(keys.rpcReply(replyTo2), 5);
+      assert.equal((JSON.parse(reply2?.[1] ?? "{}") as JsonRpcFailure).error.code, -32700);
+
+      // the consumer goes on serving after bad entries
+      const ok = await client.call("system.ping");
+      assert.equal(((ok as JsonRpcSuccess).result as { pong: boolean }).pong, true);
+      await drained(keyPrefix);
+    } finally {
+      waiter.disconnect();
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("answers a batch on the stream with an array", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    const server = await startTestServer({ redisUrl: redis.url, keyPrefix, handlers });
+    const waiter = admin.duplicate();
+    try {
+      const replyTo = `batch-${randomUUID()}`;
+      await client.send(
+        [
+          { jsonrpc: "2.0", id: "a", method: "test.echo", params: { x: 1 } },
+          { jsonrpc: "2.0", method: "test.incr" },
+          { jsonrpc: "2.0", id: "b", method: "nope.nothing" },
+        ],
+        replyTo,
+      );
+      const reply = await waiter.blpop(keys.rpcReply(replyTo), 5);
+      const body = JSON.parse(reply?.[1] ?? "null") as (JsonRpcSuccess | JsonRpcFailure)[];
+      assert.ok(Array.isArray(body));
+      assert.equal(body.length, 2);
+      const byId = new Map(body.map((r) => [r.id, r]));
+      assert.deepEqual((byId.get("a") as JsonRpcSuccess).result, { x: 1 });
+      assert.equal((byId.get("b") as JsonRpcFailure).error.code, -32601);
+    } finally {
+      waiter.disconnect();
+      await client.close();
+      await server.close();
+    }
+  });
+});
