@@ -22,7 +22,7 @@ fi
 if [ ! -d node_modules ]; then
   echo "bootstrap: installing dependencies (npm ci)..."
   npm ci --no-audit --no-fund
-elif [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+elif [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js \( -name '*.ts' -o -name '*.lua' \) -print -quit)" ]; then
   echo "bootstrap: building (tsc)..."
   npm run --silent build
 fi

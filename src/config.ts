@@ -37,6 +37,12 @@ const configSchema = z
       .min(1024)
       .max(64 * 1024 * 1024),
     eventStreamMaxLen: z.coerce.number().int().min(100),
+    leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
+    queueMax: z.coerce.number().int().min(0),
+    backoffBaseMs: z.coerce.number().int().min(0),
+    backoffMaxMs: z.coerce.number().int().min(0),
+    maintenanceIntervalMs: z.coerce.number().int().min(50).max(60_000),
+    taskRetentionHours: z.coerce.number().min(0),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -85,6 +91,12 @@ const ENV_NAMES: Record<string, string> = {
   shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
   maxBodyBytes: "MAX_BODY_BYTES",
   eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
+  leaseMs: "LEASE_MS",
+  queueMax: "QUEUE_MAX",
+  backoffBaseMs: "BACKOFF_BASE_MS",
+  backoffMaxMs: "BACKOFF_MAX_MS",
+  maintenanceIntervalMs: "MAINTENANCE_INTERVAL_MS",
+  taskRetentionHours: "TASK_RETENTION_HOURS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -106,6 +118,12 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs: blankToUndefined(env.SHUTDOWN_TIMEOUT_MS) ?? "10000",
     maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
     eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
+    leaseMs: blankToUndefined(env.LEASE_MS) ?? "30000",
+    queueMax: blankToUndefined(env.QUEUE_MAX) ?? "0",
+    backoffBaseMs: blankToUndefined(env.BACKOFF_BASE_MS) ?? "1000",
+    backoffMaxMs: blankToUndefined(env.BACKOFF_MAX_MS) ?? "300000",
+    maintenanceIntervalMs: blankToUndefined(env.MAINTENANCE_INTERVAL_MS) ?? "1000",
+    taskRetentionHours: blankToUndefined(env.TASK_RETENTION_HOURS) ?? "168",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

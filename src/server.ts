@@ -6,12 +6,15 @@ import type { AnyHandler } from "./core/handler.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
+import { QueueMaintenance } from "./domain/tasks/maintenance.js";
+import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { createPostgresProbe } from "./storage/db/postgres-probe.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
+import { OwnedLock } from "./storage/lock.js";
 import { connectRedis } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
@@ -77,6 +80,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const keys = createKeys(config.keyPrefix);
     const eventLog = new EventLog(redis, keys, config.instanceId, config.eventStreamMaxLen);
+    const tasks = new TaskQueue(redis, keys, config.instanceId, config.eventStreamMaxLen, {
+      ...DEFAULT_QUEUE_SETTINGS,
+      leaseMs: config.leaseMs,
+      maxQueued: config.queueMax,
+      backoffBaseMs: config.backoffBaseMs,
+      backoffMaxMs: config.backoffMaxMs,
+    });
     const services: ServerServices = {
       redis,
       keys,
@@ -88,8 +98,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registry,
       stats: new CallStats(),
       database: postgres,
+      tasks,
+      archive: null,
     };
     const dispatcher = new Dispatcher(services);
+
+    const maintenance = new QueueMaintenance(
+      tasks,
+      new OwnedLock(redis, keys.maintenanceLock(), config.instanceId),
+      config.maintenanceIntervalMs,
+      config.taskRetentionHours * 3_600_000,
+      log,
+    );
+    maintenance.start();
+    closers.push(() => maintenance.stop());
 
     const tail = new EventTail(redis, keys, log);
     closers.push(() => tail.close());

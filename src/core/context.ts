@@ -1,4 +1,6 @@
 import type { Redis } from "ioredis";
+import type { Task } from "../domain/tasks/model.js";
+import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { Keys } from "../storage/keys.js";
 import type { Logger } from "./logger.js";
 import type { CallStats } from "./metrics.js";
@@ -32,6 +34,15 @@ export interface ServerServices {
   readonly stats: CallStats;
   /** The durable database, when one is configured. */
   readonly database: DatabaseProbe | null;
+  /** The task queue (all transitions are atomic scripts). */
+  readonly tasks: TaskQueue;
+  /** Tasks no longer in Redis, when persistence is on. */
+  readonly archive: TaskArchive | null;
+}
+
+/** Read access to the durable task record (tasks archived out of Redis). */
+export interface TaskArchive {
+  getTask(id: string): Promise<Task | null>;
 }
 
 /** What the server needs to know about its database to report health. */

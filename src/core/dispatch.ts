@@ -79,13 +79,15 @@ export class Dispatcher {
   async #run(handler: AnyHandler, request: CallRequest): Promise<unknown> {
     const parsed = handler.input.safeParse(request.params ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    const ctx: HandlerContext = {
-      ...this.services,
+    // The same plain object as `{ ...this.services, method, ... }`, but on Node 20 (V8 11.3) a
+    // spread followed by more properties builds a fresh hidden class on every call: ~10 µs and
+    // garbage per call (docs/performance.md). Object.assign into {} keeps one shape.
+    const ctx: HandlerContext = Object.assign({}, this.services, {
       method: handler.name,
       transport: request.transport,
       meta: request.meta ?? {},
       signal: request.signal ?? NEVER_ABORTED,
-    };
+    });
     const invocation: Invocation = { handler, input: parsed.data, ctx };
     const result = await this.#next(invocation, 0);
     const output = handler.output.safeParse(result);

@@ -1,0 +1,92 @@
+import { TASK_STATUSES, type TaskStatus } from "./model.js";
+import type { TaskQueue } from "./queue.js";
+
+export interface Percentiles {
+  samples: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export interface QueueStats {
+  byStatus: Record<TaskStatus, number>;
+  /** Claimable now. */
+  queueDepth: number;
+  /** Pending but not yet due (delay or retry backoff). */
+  delayed: number;
+  activeLeases: number;
+  deadLetters: number;
+  oldestPendingAgeMs: number | null;
+  /** Created → claimed, over the most recent claims. */
+  waitTime: Percentiles;
+  /** Claimed → completed, over the most recent completions. */
+  runTime: Percentiles;
+  /** Completions so far in the current (partial) minute. */
+  completionsThisMinute: number;
+  /** Mean completions per minute over the last 5 whole minutes. */
+  completionsPerMinute: number;
+  workers: { workerId: string; activeTasks: number }[];
+}
+
+const MINUTES = 5;
+
+export function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) =>
+    sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0) : 0;
+  return { samples: sorted.length, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99) };
+}
+
+/** Queue figures in two round trips: the counters in one pipeline, then per-worker loads. */
+export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
+  const { q, redis } = queue;
+  const minute = Math.floor(Date.now() / 60_000);
+  const pipeline = redis.pipeline();
+  for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
+  pipeline.zcard(q.pending).zcard(q.delayed).zcard(q.leases).zcard(q.dead);
+  pipeline.zrange(q.status("pending"), 0, 0);
+  pipeline.lrange(q.statWait, 0, -1).lrange(q.statRun, 0, -1);
+  for (let m = 0; m <= MINUTES; m++) pipeline.get(q.completionsInMinute(minute - m));
+  pipeline.smembers(q.workers);
+  const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  let i = 0;
+  const next = () => results[i++];
+  const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, Number(next())])) as Record<
+    TaskStatus,
+    number
+  >;
+  const [queueDepth, delayed, activeLeases, deadLetters] = [next(), next(), next(), next()].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const oldestId = (next() as string[])[0];
+  const waits = (next() as string[]).map(Number);
+  const runs = (next() as string[]).map(Number);
+  const perMinute = Array.from({ length: MINUTES + 1 }, () => Number(next() ?? 0));
+  const workerIds = next() as string[];
+
+  const oldest = oldestId ? await queue.get(oldestId) : null;
+  const loads = workerIds.length
+    ? await Promise.all(
+        workerIds.map(async (w) => ({ workerId: w, activeTasks: await redis.scard(q.worker(w)) })),
+      )
+    : [];
+  return {
+    byStatus,
+    queueDepth,
+    delayed,
+    activeLeases,
+    deadLetters,
+    oldestPendingAgeMs: oldest ? Date.now() - Date.parse(oldest.createdAt) : null,
+    waitTime: percentiles(waits),
+    runTime: percentiles(runs),
+    completionsThisMinute: perMinute[0] ?? 0,
+    completionsPerMinute: perMinute.slice(1).reduce((a, b) => a + b, 0) / MINUTES,
+    workers: loads.filter((l) => l.activeTasks > 0).sort((a, b) => b.activeTasks - a.activeTasks),
+  };
+}

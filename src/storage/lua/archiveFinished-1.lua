@@ -1,0 +1,20 @@
+--[[ archiveFinished: tasks finished (completed, failed, cancelled) before a cutoff leave Redis.
+Their durable record stays in the database when persistence is on (the events that carried them
+are in the event stream already); without a database they are gone.
+KEYS[1]  base..'finished'
+ARGV[4]  cutoff, epoch ms: archive tasks finished before it     ARGV[5]  most tasks in this call
+Returns the number archived
+]]
+local old = redis.call('ZRANGE', KEYS[1], '-inf', '(' .. ARGV[4], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[5]))
+for _, id in ipairs(old) do
+  local task = read_task(id)
+  redis.call('ZREM', KEYS[1], id)
+  if task then
+    for _, index in ipairs({ 'dead', 'all', 'st:' .. task.status }) do
+      redis.call('ZREM', BASE .. index, id)
+    end
+    if task.idempotencyKey then redis.call('DEL', BASE .. 'idem:' .. task.idempotencyKey) end
+    redis.call('DEL', tkey(id))
+  end
+end
+return #old

@@ -1,0 +1,24 @@
+--[[ assignTask: push one pending task to a named worker (instance), leasing it to that worker.
+KEYS[1]  base..'t:<id>'   the task
+ARGV[4]  task id          ARGV[5]  worker id          ARGV[6]  lease ms
+ARGV[7]  worker capacity (0 = no limit)
+Returns {'OK', task}                  assigned (task with leaseToken, leaseExpiresAt)
+        {'NOT_FOUND'}
+        {'CONFLICT', status}          the task is not pending (or is delayed and not yet due)
+        {'AT_CAPACITY', held}         the worker already holds its capacity
+]]
+local task = read_task(ARGV[4])
+if not task then return { 'NOT_FOUND' } end
+if task.status ~= 'pending' or redis.call('ZSCORE', BASE .. 'pending', task.id) == false then
+  return { 'CONFLICT', task.status }
+end
+local worker, capacity = ARGV[5], tonumber(ARGV[7])
+if capacity > 0 then
+  local held = redis.call('SCARD', BASE .. 'w:' .. worker)
+  if held >= capacity then return { 'AT_CAPACITY', held } end
+end
+local now = now_ms()
+dequeue(task)
+grant_lease(task, worker, tonumber(ARGV[6]), now)
+emit('task.assigned', task, { workerId = worker })
+return { 'OK', flat(task) }

@@ -1,0 +1,57 @@
+--[[ createTask: a new pending (or delayed) task, with its created event.
+KEYS[1]  base..'seq'   the id counter
+ARGV[4]  text            ARGV[5]  priority 0..100     ARGV[6]  description or ''
+ARGV[7]  channel or ''   ARGV[8]  maxAttempts
+ARGV[9] delay ms (0 = claimable now)                 ARGV[10] ttl ms (0 = never expires)
+ARGV[11] idempotency key or ''                        ARGV[12] idempotency key lifetime, seconds
+ARGV[13] queue limit: refuse when pending + delayed >= it (0 = no limit)
+ARGV[14] required capabilities, JSON array, or ''
+ARGV[15..] metadata as pairs: key, JSON value (stored as hash fields 'm:<key>', merged field by field)
+Returns {'OK', task}             created (task as a flat field/value array)
+        {'DUPLICATE', task}      the idempotency key was used before: that task, nothing created
+        {'QUEUE_FULL', count}    nothing created
+]]
+local idem = ARGV[11]
+if idem ~= '' then
+  local existing = redis.call('GET', BASE .. 'idem:' .. idem)
+  if existing then
+    local task = read_task(existing)
+    if task then return { 'DUPLICATE', flat(task) } end
+  end
+end
+local limit = tonumber(ARGV[13])
+if limit > 0 then
+  local queued = redis.call('ZCARD', BASE .. 'pending') + redis.call('ZCARD', BASE .. 'delayed')
+  if queued >= limit then return { 'QUEUE_FULL', queued } end
+end
+
+local now = now_ms()
+local seq = redis.call('INCR', KEYS[1])
+local id = 't-' .. seq
+local task = { id = id }
+local fields = {
+  seq = seq, status = 'pending', text = ARGV[4], priority = ARGV[5], maxAttempts = ARGV[8], attempts = 0,
+  createdAt = now, updatedAt = now,
+}
+if ARGV[6] ~= '' then fields.description = ARGV[6] end
+if ARGV[7] ~= '' then fields.channel = ARGV[7] end
+if ARGV[14] ~= '' then fields.requires = ARGV[14] end
+if idem ~= '' then fields.idempotencyKey = idem end
+for i = 15, #ARGV, 2 do fields['m:' .. ARGV[i]] = ARGV[i + 1] end
+local delay, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
+if ttl > 0 then fields.expiresAt = now + ttl end
+if delay > 0 then fields.runAfter = now + delay end
+fields.id = id
+set_fields(task, fields)
+
+redis.call('ZADD', BASE .. 'all', seq, id)
+redis.call('ZADD', BASE .. 'st:pending', seq, id)
+if delay > 0 then
+  redis.call('ZADD', BASE .. 'delayed', now + delay, id)
+else
+  enqueue(task)
+end
+if ttl > 0 then redis.call('ZADD', BASE .. 'ttl', now + ttl, id) end
+if idem ~= '' then redis.call('SET', BASE .. 'idem:' .. idem, id, 'EX', ARGV[12]) end
+emit('task.created', task)
+return { 'OK', flat(task) }

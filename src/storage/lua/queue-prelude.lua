@@ -1,0 +1,193 @@
+--[[ queue-prelude: helpers shared by every task-queue script; prepended to each one when it is loaded.
+
+Common ARGV (every task script):
+  ARGV[1] base    key base of the queue, e.g. "cb:{tasks}:"; every key a script touches is built from it,
+                  so all of them share one hash tag (one Redis Cluster slot)
+  ARGV[2] source  id of the server process, written on each event
+  ARGV[3] maxlen  approximate cap of the event stream (XADD MAXLEN ~)
+Script-specific arguments start at ARGV[4].
+
+Keys under base:
+  t:<id>          hash: one task (all values strings; absent fields are unset)
+  seq             counter: task ids (t-<seq>) and FIFO order
+  fence           counter: lease tokens (fencing epoch, only grows)
+  pending         zset: claimable tasks, score = (100 - priority) * 2^40 + seq (best first)
+  pending:ch:<c>  zset: the same, for tasks of channel c
+  delayed         zset: pending tasks not yet due (delay, retry backoff), score = due time ms
+  ttl             zset: pending tasks that expire, score = expiry time ms
+  leases          zset: in-progress tasks, score = lease expiry ms
+  w:<worker>      set: task ids a worker holds;  workers: set of workers holding any
+  dead            zset: dead-lettered tasks, score = time
+  finished        zset: completed/failed/cancelled tasks, score = time (for retention)
+  all             zset: every task by seq;  st:<status>: zset of tasks in a status, by seq
+  idem:<key>      string: task id created with an idempotency key
+  stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms
+  stat:done:<minute>    counter: completions in that minute (expires)
+  events          stream: domain events, payload = JSON { task = <hash>, ... }
+Invariant: a task id is in at most one of pending, delayed, leases, dead.
+]]
+local BASE, SOURCE, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
+local PRIORITY_SPAN = 1099511627776 -- 2^40
+local SAMPLE_KEEP = 999 -- recent samples kept for percentiles
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function tkey(id) return BASE .. 't:' .. id end
+
+local function read_task(id)
+  local raw = redis.call('HGETALL', tkey(id))
+  if #raw == 0 then return nil end
+  local task = {}
+  for i = 1, #raw, 2 do task[raw[i]] = raw[i + 1] end
+  return task
+end
+
+local function order_score(task)
+  return (100 - tonumber(task.priority)) * PRIORITY_SPAN + tonumber(task.seq)
+end
+
+local function emit(event, task, extra)
+  local payload = extra or {}
+  payload.task = task
+  redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*',
+    'event', event, 'source', SOURCE, 'payload', cjson.encode(payload))
+end
+
+-- Sets fields on the task table and in its hash; a false value deletes the field.
+local function set_fields(task, fields)
+  local hset, hdel = {}, {}
+  for k, v in pairs(fields) do
+    if v == false then
+      task[k] = nil
+      hdel[#hdel + 1] = k
+    else
+      task[k] = tostring(v)
+      hset[#hset + 1] = k
+      hset[#hset + 1] = task[k]
+    end
+  end
+  if #hset > 0 then redis.call('HSET', tkey(task.id), unpack(hset)) end
+  if #hdel > 0 then redis.call('HDEL', tkey(task.id), unpack(hdel)) end
+end
+
+local function move_status(task, to, now)
+  if task.status ~= to then
+    redis.call('ZREM', BASE .. 'st:' .. task.status, task.id)
+    redis.call('ZADD', BASE .. 'st:' .. to, task.seq, task.id)
+  end
+  set_fields(task, { status = to, updatedAt = now })
+end
+
+local function enqueue(task)
+  local score = order_score(task)
+  redis.call('ZADD', BASE .. 'pending', score, task.id)
+  if task.channel then redis.call('ZADD', BASE .. 'pending:ch:' .. task.channel, score, task.id) end
+end
+
+-- Removes the task from every waiting structure (claimable order, delayed set, expiry set).
+local function dequeue(task)
+  redis.call('ZREM', BASE .. 'pending', task.id)
+  if task.channel then redis.call('ZREM', BASE .. 'pending:ch:' .. task.channel, task.id) end
+  redis.call('ZREM', BASE .. 'delayed', task.id)
+  redis.call('ZREM', BASE .. 'ttl', task.id)
+end
+
+-- Removes the task's lease and its place in its worker's active set.
+local function drop_lease(task)
+  redis.call('ZREM', BASE .. 'leases', task.id)
+  if task.assignedTo then
+    local wkey = BASE .. 'w:' .. task.assignedTo
+    redis.call('SREM', wkey, task.id)
+    if redis.call('SCARD', wkey) == 0 then redis.call('SREM', BASE .. 'workers', task.assignedTo) end
+  end
+  set_fields(task, { leaseToken = false, leaseExpiresAt = false })
+end
+
+-- Grants a lease on a pending task to a worker (the task is already out of the waiting structures).
+local function grant_lease(task, worker, lease_ms, now)
+  local token = redis.call('INCR', BASE .. 'fence')
+  local expires = now + lease_ms
+  redis.call('ZADD', BASE .. 'leases', expires, task.id)
+  redis.call('SADD', BASE .. 'w:' .. worker, task.id)
+  redis.call('SADD', BASE .. 'workers', worker)
+  redis.call('LPUSH', BASE .. 'stat:wait', now - tonumber(task.createdAt))
+  redis.call('LTRIM', BASE .. 'stat:wait', 0, SAMPLE_KEEP)
+  move_status(task, 'in_progress', now)
+  set_fields(task, {
+    assignedTo = worker, claimedAt = now, leaseToken = token, leaseExpiresAt = expires,
+    attempts = tonumber(task.attempts) + 1,
+  })
+end
+
+-- Is `worker` (with `token`, '' when not given) the current lease holder? Returns nil or an error code.
+local function check_holder(task, worker, token)
+  if task.status ~= 'in_progress' then return 'LEASE_LOST' end
+  if token ~= '' and token ~= task.leaseToken then return 'LEASE_LOST' end
+  if worker ~= '' and worker ~= task.assignedTo then return 'LEASE_LOST' end
+  return nil
+end
+
+-- Ends a task for good (completed, failed or cancelled).
+local function finish(task, status, now)
+  dequeue(task)
+  drop_lease(task)
+  move_status(task, status, now)
+  redis.call('ZADD', BASE .. 'finished', now, task.id)
+end
+
+-- Retry with exponential backoff (base * 2^(attempts-1), capped, then ±20 % jitter so that tasks
+-- failing together do not return together), or dead-letter when the attempts are spent or
+-- `bury` says the failure is final. The caller seeds math.random (scripts cannot use a clock).
+local function retry_or_bury(task, reason, backoff_base, backoff_max, now, bury)
+  local attempts = tonumber(task.attempts)
+  if bury or attempts >= tonumber(task.maxAttempts) then
+    finish(task, 'failed', now)
+    set_fields(task, { error = reason, deadLettered = 1 })
+    redis.call('ZADD', BASE .. 'dead', now, task.id)
+    emit('task.dead_lettered', task, { reason = reason })
+    return 'dead'
+  end
+  drop_lease(task)
+  local delay = math.min(backoff_base * (2 ^ (attempts - 1)), backoff_max) * (0.8 + 0.4 * math.random())
+  local due = now + math.floor(delay)
+  move_status(task, 'pending', now)
+  set_fields(task, { error = reason, assignedTo = false, claimedAt = false, runAfter = due })
+  redis.call('ZADD', BASE .. 'delayed', due, task.id)
+  emit('task.retrying', task, { reason = reason, retryAt = due })
+  return 'retry'
+end
+
+-- Cancels a pending or in-progress task (soft delete).
+local function cancel(task, reason, now)
+  local previous = task.assignedTo
+  finish(task, 'cancelled', now)
+  local fields = { completedAt = now }
+  if reason ~= '' then fields.error = reason end
+  set_fields(task, fields)
+  emit('task.cancelled', task, { previousAssignment = previous })
+end
+
+-- A failed or cancelled task back to pending with fresh attempts, at its original place.
+local function requeue(task, now)
+  redis.call('ZREM', BASE .. 'dead', task.id)
+  redis.call('ZREM', BASE .. 'finished', task.id)
+  move_status(task, 'pending', now)
+  set_fields(task, {
+    attempts = 0, error = false, deadLettered = false, completedAt = false, assignedTo = false,
+    claimedAt = false, runAfter = false, expiresAt = false, result = false,
+  })
+  enqueue(task)
+  emit('task.retried', task)
+end
+
+local function flat(task)
+  local out = {}
+  for k, v in pairs(task) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end
