@@ -24,7 +24,7 @@ const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, "must start with postgres:// or postgresql://")
       .optional(),
-    noDb: z.boolean(),
+    dbMode: z.enum(["auto", "pglite", "none"]),
     dataDir: z.string().min(1),
     authToken: z.string().min(16, "must be at least 16 characters").optional(),
     instanceId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "use letters, digits and . _ : - (max 128)"),
@@ -62,7 +62,7 @@ export type ConfigFlags = Partial<{
   host: string;
   redisUrl: string;
   databaseUrl: string;
-  noDb: boolean;
+  db: string;
   dataDir: string;
   authToken: string;
   instanceId: string;
@@ -83,6 +83,7 @@ const ENV_NAMES: Record<string, string> = {
   host: "HOST",
   redisUrl: "REDIS_URL",
   databaseUrl: "DATABASE_URL",
+  dbMode: "DB_MODE",
   dataDir: "DATA_DIR",
   authToken: "AUTH_TOKEN",
   instanceId: "INSTANCE_ID",
@@ -109,7 +110,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     host: pick(flags.host, "HOST") ?? "127.0.0.1",
     redisUrl: pick(flags.redisUrl, "REDIS_URL"),
     databaseUrl: pick(flags.databaseUrl, "DATABASE_URL"),
-    noDb: flags.noDb ?? false,
+    dbMode: pick(flags.db, "DB_MODE") ?? "auto",
     dataDir: resolve(pick(flags.dataDir, "DATA_DIR") ?? ".claudebench"),
     authToken: pick(flags.authToken, "AUTH_TOKEN"),
     instanceId: pick(flags.instanceId, "INSTANCE_ID") ?? `srv-${hostname()}-${process.pid}`,
@@ -135,6 +136,28 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       return `${field}${env ? ` (${env})` : ""} = ${shown}: ${issue.message}`;
     }),
   );
+}
+
+export type DatabaseChoice =
+  | { kind: "postgres"; url: string }
+  | { kind: "pglite"; dir: string }
+  | { kind: "none"; reason: string };
+
+/**
+ * Where the durable record goes. DATABASE_URL → PostgreSQL. Otherwise PGlite in the data
+ * directory, but only when this process owns its Redis too (or DB_MODE=pglite): several
+ * servers sharing one external Redis must share one database, and a private PGlite each
+ * would split the history.
+ */
+export function databaseChoice(config: Config): DatabaseChoice {
+  if (config.dbMode === "none") return { kind: "none", reason: "--no-db" };
+  if (config.databaseUrl) return { kind: "postgres", url: config.databaseUrl };
+  if (config.dbMode === "pglite" || !config.redisUrl)
+    return { kind: "pglite", dir: resolve(config.dataDir, "pglite") };
+  return {
+    kind: "none",
+    reason: "shared REDIS_URL without DATABASE_URL (set DATABASE_URL, or --db pglite for this process alone)",
+  };
 }
 
 /** Whether the configured host only accepts connections from this machine. */

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Config } from "./config.js";
+import { type Config, databaseChoice } from "./config.js";
 import type { ServerServices } from "./core/context.js";
 import { Dispatcher } from "./core/dispatch.js";
 import type { AnyHandler } from "./core/handler.js";
@@ -10,7 +10,8 @@ import { QueueMaintenance } from "./domain/tasks/maintenance.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
-import { createPostgresProbe } from "./storage/db/postgres-probe.js";
+import { openDatabase } from "./storage/db/database.js";
+import { EventPersister } from "./storage/db/persister.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
@@ -62,10 +63,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const registry = new Registry(options.handlers ?? builtinHandlers);
 
+    const databaseTarget = databaseChoice(config);
     let embeddedRedis: EmbeddedRedis | null = null;
-    if (!config.redisUrl) {
+    if (!config.redisUrl || databaseTarget.kind === "pglite") {
+      // One owner per data directory: a private redis-server's AOF and PGlite both need it.
       const lock = lockDataDir(config.dataDir);
       closers.push(() => lock.release());
+    }
+    if (!config.redisUrl) {
       embeddedRedis = await startEmbeddedRedis({ dataDir: join(config.dataDir, "redis"), log });
       closers.push(() => embeddedRedis?.stop());
     }
@@ -75,8 +80,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await redis.quit();
     });
 
-    const postgres = config.databaseUrl && !config.noDb ? createPostgresProbe(config.databaseUrl) : null;
-    if (postgres) closers.push(() => postgres.close());
+    const database = databaseTarget.kind === "none" ? null : await openDatabase(databaseTarget);
+    if (database) closers.push(() => database.close());
 
     const keys = createKeys(config.keyPrefix);
     const eventLog = new EventLog(redis, keys, config.instanceId, config.eventStreamMaxLen);
@@ -97,9 +102,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       emit: eventLog.emit,
       registry,
       stats: new CallStats(),
-      database: postgres,
+      database,
       tasks,
-      archive: null,
+      archive: database,
     };
     const dispatcher = new Dispatcher(services);
 
@@ -112,6 +117,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     maintenance.start();
     closers.push(() => maintenance.stop());
+
+    if (database) {
+      const persister = new EventPersister(redis, keys, database, config.instanceId, log);
+      await persister.start();
+      closers.push(() => persister.stop());
+    }
 
     const tail = new EventTail(redis, keys, log);
     closers.push(() => tail.close());
@@ -139,7 +150,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       instanceId: config.instanceId,
       redisUrl,
       embeddedRedis,
-      database: postgres ? "postgres (DATABASE_URL)" : "none",
+      database:
+        databaseTarget.kind === "postgres"
+          ? `PostgreSQL ${databaseTarget.url.replace(/\/\/[^@/]*@/, "//***@")} (DATABASE_URL)`
+          : databaseTarget.kind === "pglite"
+            ? `PGlite in ${databaseTarget.dir}`
+            : `none: ${databaseTarget.reason}`,
       dispatcher,
       close: () => {
         closing ??= closeAll();

@@ -4,8 +4,9 @@ import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
 import { RedisServerMissingError } from "../storage/embedded-redis.js";
 
-interface ServeOptions extends Omit<ConfigFlags, "noDb"> {
-  db?: boolean;
+interface ServeOptions extends Omit<ConfigFlags, "db"> {
+  /** `--db <mode>` gives a string, `--no-db` false. */
+  db?: string | boolean;
 }
 
 /** `claudebench serve`: start, print where we listen, stop cleanly on SIGINT/SIGTERM. */
@@ -13,7 +14,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   const { db, ...flags } = options;
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig({ ...flags, noDb: db === false });
+    config = loadConfig({ ...flags, db: db === false ? "none" : typeof db === "string" ? db : undefined });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`claudebench: ${err.message}\nRun "claudebench serve --help" for the options.`);

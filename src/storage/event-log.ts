@@ -40,8 +40,12 @@ export class EventLog {
   };
 }
 
-/** Turns one raw stream entry into a DomainEvent; entries not written by EventLog are skipped. */
-export function parseEventEntry([id, fields]: [string, string[]]): DomainEvent | null {
+/**
+ * Turns one raw stream entry into a DomainEvent; entries not written by EventLog, and entries
+ * trimmed away while still pending in a consumer group (no fields), give null.
+ */
+export function parseEventEntry([id, fields]: [string, string[] | null]): DomainEvent | null {
+  if (!fields) return null;
   let event: string | undefined;
   let source = "";
   let payload: Record<string, unknown> = {};

@@ -271,12 +271,15 @@ export class HttpTransport {
     });
   }
 
-  /** Aborted when the client goes away before its answer is sent. */
-  #signal(res: ServerResponse): AbortSignal {
+  /**
+   * Aborted when the client goes away before its answer is sent. The controller, not its
+   * signal: the dispatcher creates the signal only if a handler reads it (see CallRequest).
+   */
+  #signal(res: ServerResponse): AbortController {
     const controller = new AbortController();
     res.once("close", () => {
       if (!res.writableFinished) controller.abort();
     });
-    return controller.signal;
+    return controller;
   }
 }

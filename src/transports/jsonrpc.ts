@@ -61,7 +61,7 @@ async function processOne(
   message: unknown,
   transport: TransportName,
   baseMeta: RequestMeta,
-  signal?: AbortSignal,
+  signal?: AbortSignal | AbortController,
 ): Promise<JsonRpcResponse | null> {
   if (!isObject(message)) {
     return jsonRpcError(null, new AppError("INVALID_REQUEST", "Invalid Request: expected an object"));
@@ -112,7 +112,7 @@ export async function processJsonRpc(
   body: unknown,
   transport: TransportName,
   baseMeta: RequestMeta = {},
-  signal?: AbortSignal,
+  signal?: AbortSignal | AbortController,
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
   if (!Array.isArray(body)) return processOne(dispatcher, body, transport, baseMeta, signal);
   if (body.length === 0) {

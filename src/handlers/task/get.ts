@@ -11,8 +11,22 @@ export const taskGet = defineHandler({
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true } } },
   handle: async (input, ctx) => {
     const id = resolveTaskId(input);
-    const found = (await ctx.tasks.get(id)) ?? (await ctx.archive?.getTask(id));
-    if (!found) throw new AppError("NOT_FOUND", `Task ${id} not found`, { taskId: id });
-    return found;
+    const live = await ctx.tasks.get(id);
+    if (live) return live;
+    if (!ctx.archive) throw new AppError("NOT_FOUND", `Task ${id} not found`, { taskId: id });
+    let archived: Awaited<ReturnType<typeof ctx.archive.getTask>>;
+    try {
+      archived = await ctx.archive.getTask(id);
+    } catch {
+      throw new AppError(
+        "UNAVAILABLE",
+        `Task ${id} is not in Redis and the database does not answer; try again later`,
+        {
+          taskId: id,
+        },
+      );
+    }
+    if (!archived) throw new AppError("NOT_FOUND", `Task ${id} not found`, { taskId: id });
+    return archived;
   },
 });

@@ -1,0 +1,223 @@
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { and, eq, sql } from "drizzle-orm";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import pg from "pg";
+import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
+import { type Task, type TaskStatus, taskFromHash } from "../../domain/tasks/model.js";
+import type { DomainEvent } from "../event-log.js";
+import { taskEvents, tasks } from "./schema.js";
+
+/**
+ * The durable task record on PostgreSQL (`DATABASE_URL`) or PGlite (embedded, in the data
+ * directory), through one drizzle schema and the same migrations. Written only from the
+ * event stream (see persister.ts), read for tasks that left Redis.
+ */
+
+export type DatabaseTarget = { kind: "postgres"; url: string } | { kind: "pglite"; dir: string };
+
+export interface TaskDatabase extends DatabaseProbe, TaskArchive {
+  /** Runs the migrations once (again after a failure); cheap once done. */
+  prepare(): Promise<void>;
+  /** Applies task events idempotently: replaying any of them changes nothing. */
+  applyEvents(events: readonly DomainEvent[]): Promise<number>;
+  /** Every recorded transition of a task, oldest first. */
+  history(taskId: string): Promise<(typeof taskEvents.$inferSelect)[]>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = fileURLToPath(new URL("./migrations/", import.meta.url));
+
+type Db = PgDatabase<PgQueryResultHKT>;
+
+/**
+ * Opens the database. PGlite is local: it is migrated here and a failure is fatal. PostgreSQL
+ * may be down at start-up: the server starts anyway and the persister migrates it (prepare)
+ * once it answers.
+ */
+export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase> {
+  if (target.kind === "pglite") {
+    mkdirSync(target.dir, { recursive: true });
+    const client = new PGlite(target.dir);
+    const db = drizzlePglite(client);
+    const database = new DrizzleTaskDatabase(
+      "pglite",
+      db as unknown as Db,
+      () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
+      () => client.close(),
+    );
+    await database.prepare();
+    return database;
+  }
+  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 5000 });
+  // An idle client's error (the database restarted) must not crash the server; the next query reports it.
+  pool.on("error", () => undefined);
+  const db = drizzlePg(pool);
+  return new DrizzleTaskDatabase(
+    "postgres",
+    db as unknown as Db,
+    () => migratePg(db, { migrationsFolder: MIGRATIONS }),
+    () => pool.end(),
+  );
+}
+
+const streamIdParts = (id: string): [number, number] => {
+  const dash = id.indexOf("-");
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+};
+
+const TASK_COLUMNS = [
+  "seq",
+  "text",
+  "description",
+  "priority",
+  "status",
+  "channel",
+  "assignedTo",
+  "attempts",
+  "maxAttempts",
+  "metadata",
+  "result",
+  "error",
+  "deadLettered",
+  "createdAt",
+  "updatedAt",
+  "claimedAt",
+  "completedAt",
+  "deleted",
+  "eventMs",
+  "eventSeq",
+] as const;
+
+class DrizzleTaskDatabase implements TaskDatabase {
+  #prepared: Promise<void> | null = null;
+
+  constructor(
+    readonly kind: "postgres" | "pglite",
+    private readonly db: Db,
+    private readonly migrate: () => Promise<void>,
+    private readonly closeClient: () => Promise<void>,
+  ) {}
+
+  prepare(): Promise<void> {
+    this.#prepared ??= this.migrate().catch((err) => {
+      this.#prepared = null;
+      throw err;
+    });
+    return this.#prepared;
+  }
+
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.db.execute(sql`select 1`);
+    return performance.now() - started;
+  }
+
+  async applyEvents(events: readonly DomainEvent[]): Promise<number> {
+    const history: (typeof taskEvents.$inferInsert)[] = [];
+    const latest = new Map<string, typeof tasks.$inferInsert>();
+    for (const e of events) {
+      const raw = e.payload.task as Record<string, string> | undefined;
+      if (!e.event.startsWith("task.") || !raw?.id) continue;
+      const [eventMs, eventSeq] = streamIdParts(e.id);
+      const task = taskFromHash(raw);
+      const { task: _snapshot, ...details } = e.payload;
+      history.push({
+        eventMs,
+        eventSeq,
+        taskId: task.id,
+        event: e.event,
+        status: task.status,
+        actor: typeof e.payload.workerId === "string" ? e.payload.workerId : null,
+        source: e.source,
+        at: new Date(e.ts).toISOString(),
+        details,
+      });
+      latest.set(task.id, {
+        id: task.id,
+        seq: Number(raw.seq),
+        text: task.text,
+        description: task.description ?? null,
+        priority: task.priority,
+        status: task.status,
+        channel: task.channel ?? null,
+        assignedTo: task.assignedTo ?? null,
+        attempts: task.attempts,
+        maxAttempts: task.maxAttempts,
+        metadata: task.metadata,
+        result: task.result === undefined ? null : task.result,
+        error: task.error ?? null,
+        deadLettered: task.deadLettered ?? false,
+        createdAt: task.createdAt,
+        updatedAt: task.updatedAt,
+        claimedAt: task.claimedAt ?? null,
+        completedAt: task.completedAt ?? null,
+        deleted: e.event === "task.deleted",
+        eventMs,
+        eventSeq,
+      });
+    }
+    if (history.length === 0) return 0;
+    await this.prepare();
+    await this.db.transaction(async (tx) => {
+      await tx.insert(taskEvents).values(history).onConflictDoNothing();
+      await tx
+        .insert(tasks)
+        .values([...latest.values()])
+        .onConflictDoUpdate({
+          target: tasks.id,
+          set: Object.fromEntries(TASK_COLUMNS.map((c) => [c, sql.raw(`excluded.${tasks[c].name}`)])),
+          // an event replayed late never overwrites a newer state
+          setWhere: sql`(${tasks.eventMs}, ${tasks.eventSeq}) < (excluded.event_ms, excluded.event_seq)`,
+        });
+    });
+    return history.length;
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    await this.prepare();
+    const [row] = await this.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, id), eq(tasks.deleted, false)));
+    if (!row) return null;
+    const task: Task = {
+      id: row.id,
+      text: row.text,
+      priority: row.priority,
+      status: row.status as TaskStatus,
+      attempts: row.attempts,
+      maxAttempts: row.maxAttempts,
+      metadata: row.metadata as Record<string, unknown>,
+      createdAt: new Date(row.createdAt).toISOString(),
+      updatedAt: new Date(row.updatedAt).toISOString(),
+    };
+    if (row.description !== null) task.description = row.description;
+    if (row.channel !== null) task.channel = row.channel;
+    if (row.assignedTo !== null) task.assignedTo = row.assignedTo;
+    if (row.result !== null) task.result = row.result;
+    if (row.error !== null) task.error = row.error;
+    if (row.deadLettered) task.deadLettered = true;
+    if (row.claimedAt !== null) task.claimedAt = new Date(row.claimedAt).toISOString();
+    if (row.completedAt !== null) task.completedAt = new Date(row.completedAt).toISOString();
+    return task;
+  }
+
+  async history(taskId: string) {
+    await this.prepare();
+    return this.db
+      .select()
+      .from(taskEvents)
+      .where(eq(taskEvents.taskId, taskId))
+      .orderBy(taskEvents.eventMs, taskEvents.eventSeq);
+  }
+
+  close(): Promise<void> {
+    return this.closeClient();
+  }
+}

@@ -1,0 +1,161 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "../../core/logger.js";
+import { parseEventEntry } from "../event-log.js";
+import type { Keys } from "../keys.js";
+import { blockingConnection } from "../redis.js";
+import type { TaskDatabase } from "./database.js";
+
+/**
+ * The outbox consumer: reads the event stream through the consumer group `persist` (each
+ * event goes to one server process), writes each batch to the database in one transaction,
+ * and only then acknowledges it. A slow or absent database never touches a Redis-side
+ * request: while it is away the batch stays unacknowledged and is retried with backoff,
+ * so the history catches up when it returns (as long as the stream cap has not dropped
+ * the events meanwhile: EVENT_STREAM_MAXLEN bounds how long an outage can last).
+ */
+
+type RawEntry = [string, string[] | null];
+type StreamReply = [string, RawEntry[]][] | null;
+
+export const PERSIST_GROUP = "persist";
+const BATCH = 500;
+const BLOCK_MS = 2000;
+const MAX_BACKOFF_MS = 30_000;
+/** Entries a dead consumer left unacknowledged are taken over after this idle time. */
+const CLAIM_IDLE_MS = 60_000;
+
+export class EventPersister {
+  #stopped = false;
+  #conn: Redis | null = null;
+  #loop: Promise<void> | null = null;
+  #failingSince: number | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly database: TaskDatabase,
+    private readonly consumer: string,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      // From "0": events already in the stream when persistence starts are recorded too.
+      await this.redis.xgroup("CREATE", this.keys.events(), PERSIST_GROUP, "0", "MKSTREAM");
+    } catch (err) {
+      if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
+    }
+    this.#conn = await blockingConnection(this.redis, `${this.consumer}:persist`);
+    this.#loop = this.#run(this.#conn);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    this.#conn?.disconnect();
+    await this.#loop;
+  }
+
+  async #run(conn: Redis): Promise<void> {
+    const stream = this.keys.events();
+    let backoff = 500;
+    // First what this consumer was given but never acknowledged (a previous run, a DB outage).
+    let cursor = "0";
+    let lastClaim = 0;
+    while (!this.#stopped) {
+      try {
+        if (Date.now() - lastClaim > CLAIM_IDLE_MS) {
+          lastClaim = Date.now();
+          await this.redis.xautoclaim(
+            stream,
+            PERSIST_GROUP,
+            this.consumer,
+            CLAIM_IDLE_MS,
+            "0-0",
+            "COUNT",
+            BATCH,
+          );
+          cursor = "0";
+        }
+        const reply = (
+          cursor === ">"
+            ? await conn.xreadgroup(
+                "GROUP",
+                PERSIST_GROUP,
+                this.consumer,
+                "COUNT",
+                BATCH,
+                "BLOCK",
+                BLOCK_MS,
+                "STREAMS",
+                stream,
+                ">",
+              )
+            : await conn.xreadgroup(
+                "GROUP",
+                PERSIST_GROUP,
+                this.consumer,
+                "COUNT",
+                BATCH,
+                "STREAMS",
+                stream,
+                cursor,
+              )
+        ) as StreamReply;
+        const entries = reply?.[0]?.[1] ?? [];
+        if (cursor !== ">" && entries.length === 0) {
+          cursor = ">"; // the backlog is done: now new events
+          continue;
+        }
+        if (entries.length === 0) continue;
+        const events = entries.flatMap((entry) => parseEventEntry(entry) ?? []);
+        const trimmed = entries.filter(([, fields]) => !fields).length;
+        if (trimmed > 0) {
+          this.log.error(
+            { trimmed },
+            "events were trimmed from the stream before they were persisted (raise EVENT_STREAM_MAXLEN)",
+          );
+        }
+        await this.database.applyEvents(events);
+        await this.redis.xack(stream, PERSIST_GROUP, ...entries.map(([id]) => id));
+        if (cursor !== ">") cursor = entries[entries.length - 1]?.[0] ?? cursor;
+        this.#recovered();
+        backoff = 500;
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#failed(err);
+        cursor = "0"; // re-read what is unacknowledged once the database answers again
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  #failed(err: unknown): void {
+    if (this.#failingSince === null) {
+      this.#failingSince = Date.now();
+      this.log.warn(
+        { err },
+        "persistence paused: the database does not answer; Redis keeps working, history will catch up",
+      );
+    }
+  }
+
+  #recovered(): void {
+    if (this.#failingSince !== null) {
+      this.log.info({ pausedMs: Date.now() - this.#failingSince }, "persistence resumed");
+      this.#failingSince = null;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
+
+/**
+ * The durable record of the task queue, written from the event stream (Redis is the live
+ * state). `tasks` holds each task's latest known state; `task_events` every transition.
+ * Redis stream ids order events: (event_ms, event_seq) of the last event applied to a row,
+ * so an older event replayed late never overwrites a newer state.
+ */
+export const tasks = pgTable(
+  "tasks",
+  {
+    id: text("id").primaryKey(),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    text: text("text").notNull(),
+    description: text("description"),
+    priority: integer("priority").notNull(),
+    status: text("status").notNull(),
+    channel: text("channel"),
+    assignedTo: text("assigned_to"),
+    attempts: integer("attempts").notNull(),
+    maxAttempts: integer("max_attempts").notNull(),
+    metadata: jsonb("metadata").notNull().default(sql`'{}'::jsonb`),
+    result: jsonb("result"),
+    error: text("error"),
+    deadLettered: boolean("dead_lettered").notNull().default(false),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "string" }).notNull(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "string" }).notNull(),
+    claimedAt: timestamp("claimed_at", { withTimezone: true, mode: "string" }),
+    completedAt: timestamp("completed_at", { withTimezone: true, mode: "string" }),
+    deleted: boolean("deleted").notNull().default(false),
+    eventMs: bigint("event_ms", { mode: "number" }).notNull(),
+    eventSeq: integer("event_seq").notNull(),
+  },
+  (t) => [index("tasks_status_idx").on(t.status), index("tasks_channel_idx").on(t.channel)],
+);
+
+export const taskEvents = pgTable(
+  "task_events",
+  {
+    eventMs: bigint("event_ms", { mode: "number" }).notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    taskId: text("task_id").notNull(),
+    event: text("event").notNull(),
+    status: text("status").notNull(),
+    actor: text("actor"),
+    source: text("source").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "string" }).notNull(),
+    details: jsonb("details").notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [primaryKey({ columns: [t.eventMs, t.eventSeq] }), index("task_events_task_idx").on(t.taskId)],
+);
