@@ -162,3 +162,26 @@ export function databaseChoice(config: Config): DatabaseChoice {
 
 /** Whether the configured host only accepts connections from this machine. */
 export const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host);
+
+export interface ClientConfig {
+  url: string;
+  token?: string;
+}
+
+/** Where the CLI's client commands (task, worker) find the server: flags, else env, else localhost. */
+export function loadClientConfig(
+  flags: { url?: string; token?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): ClientConfig {
+  const url =
+    flags.url ??
+    blankToUndefined(env.CLAUDEBENCH_URL) ??
+    `http://127.0.0.1:${blankToUndefined(env.PORT) ?? 3000}`;
+  if (!/^https?:\/\/[^/]+/.test(url)) {
+    throw new ConfigError([
+      `url (CLAUDEBENCH_URL) = ${JSON.stringify(url)}: must start with http:// or https://`,
+    ]);
+  }
+  const token = flags.token ?? blankToUndefined(env.CLAUDEBENCH_TOKEN) ?? blankToUndefined(env.AUTH_TOKEN);
+  return token ? { url, token } : { url };
+}

@@ -1,6 +1,8 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
 import { serveCommand } from "./serve.js";
+import { registerTaskCommands } from "./task.js";
+import { registerWorkerCommand } from "./worker.js";
 
 /** The `claudebench` command. Each subcommand lives in its own module. */
 const program = new Command()
@@ -24,5 +26,8 @@ program
   .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
   .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))
   .action(serveCommand);
+
+registerTaskCommands(program);
+registerWorkerCommand(program);
 
 await program.parseAsync(process.argv);

@@ -38,8 +38,8 @@ while claimed < want and skipped < scan_limit do
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     local task = read_task(id)
-    if not task then
-      redis.call('ZREM', KEYS[1], id) -- an index entry whose task is gone: heal the index
+    if not task or task.status ~= 'pending' then
+      redis.call('ZREM', KEYS[1], id) -- an index entry whose task is gone or not pending: heal the index
     elseif can_take(task) then
       dequeue(task)
       grant_lease(task, worker, lease_ms, now)

@@ -12,6 +12,8 @@ if not task then return { 'NOT_FOUND' } end
 if (ARGV[5] ~= '' and task.status ~= ARGV[5]) or (ARGV[6] ~= '' and task.channel ~= ARGV[6]) then
   return { 'CONFLICT', task.status }
 end
+local was = {} -- the task as it was: drop_lease below removes the lease fields from `task`
+for k, v in pairs(task) do was[k] = v end
 dequeue(task)
 drop_lease(task)
 for _, index in ipairs({ 'dead', 'finished', 'all', 'st:' .. task.status }) do
@@ -19,5 +21,5 @@ for _, index in ipairs({ 'dead', 'finished', 'all', 'st:' .. task.status }) do
 end
 if task.idempotencyKey then redis.call('DEL', BASE .. 'idem:' .. task.idempotencyKey) end
 redis.call('DEL', KEYS[1])
-emit('task.deleted', task)
-return { 'OK', flat(task) }
+emit('task.deleted', was)
+return { 'OK', flat(was) }

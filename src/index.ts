@@ -1,0 +1,16 @@
+/**
+ * The public API of the `claudebench` package: what plugins, workers and embedding
+ * programs import. The server itself starts from `startServer` (or the CLI).
+ */
+export { ClaudeBenchClient, ClaudeBenchError, type ClientOptions } from "./client/http-client.js";
+export { RedisRpcClient } from "./client/redis-rpc.js";
+export { ShellWorker, type ShellWorkerOptions } from "./client/worker.js";
+export { type Config, loadConfig } from "./config.js";
+export type { HandlerContext, RequestMeta } from "./core/context.js";
+export { AppError, type ErrorCode } from "./core/errors.js";
+export { type AnyHandler, defineHandler, type Handler, type HandlerPolicy } from "./core/handler.js";
+export type { Task, TaskStatus } from "./domain/tasks/model.js";
+export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
+export { builtinHandlers } from "./handlers/index.js";
+export { type RunningServer, type StartOptions, startServer } from "./server.js";
+export { createKeys, type Keys } from "./storage/keys.js";
