@@ -43,6 +43,11 @@ const configSchema = z
     backoffMaxMs: z.coerce.number().int().min(0),
     maintenanceIntervalMs: z.coerce.number().int().min(50).max(60_000),
     taskRetentionHours: z.coerce.number().min(0),
+    heartbeatTimeoutMs: z.coerce.number().int().min(300),
+    leaderTermMs: z.coerce.number().int().min(200),
+    gossipIntervalMs: z.coerce.number().int().min(100),
+    membershipTtlMs: z.coerce.number().int().min(1000),
+    metricsPublishMs: z.coerce.number().int().min(100),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -98,6 +103,11 @@ const ENV_NAMES: Record<string, string> = {
   backoffMaxMs: "BACKOFF_MAX_MS",
   maintenanceIntervalMs: "MAINTENANCE_INTERVAL_MS",
   taskRetentionHours: "TASK_RETENTION_HOURS",
+  heartbeatTimeoutMs: "HEARTBEAT_TIMEOUT_MS",
+  leaderTermMs: "LEADER_TERM_MS",
+  gossipIntervalMs: "GOSSIP_INTERVAL_MS",
+  membershipTtlMs: "MEMBERSHIP_TTL_MS",
+  metricsPublishMs: "METRICS_PUBLISH_MS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -125,6 +135,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     backoffMaxMs: blankToUndefined(env.BACKOFF_MAX_MS) ?? "300000",
     maintenanceIntervalMs: blankToUndefined(env.MAINTENANCE_INTERVAL_MS) ?? "1000",
     taskRetentionHours: blankToUndefined(env.TASK_RETENTION_HOURS) ?? "168",
+    heartbeatTimeoutMs: blankToUndefined(env.HEARTBEAT_TIMEOUT_MS) ?? "30000",
+    leaderTermMs: blankToUndefined(env.LEADER_TERM_MS) ?? "5000",
+    gossipIntervalMs: blankToUndefined(env.GOSSIP_INTERVAL_MS) ?? "2000",
+    membershipTtlMs: blankToUndefined(env.MEMBERSHIP_TTL_MS) ?? "60000",
+    metricsPublishMs: blankToUndefined(env.METRICS_PUBLISH_MS) ?? "5000",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

@@ -6,7 +6,10 @@ import type { AnyHandler } from "./core/handler.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
-import { QueueMaintenance } from "./domain/tasks/maintenance.js";
+import { Coordinator } from "./domain/cluster/coordinator.js";
+import { Leadership } from "./domain/cluster/leadership.js";
+import { Membership } from "./domain/cluster/membership.js";
+import { InstanceRegistry } from "./domain/instances/registry.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
@@ -15,7 +18,6 @@ import { EventPersister } from "./storage/db/persister.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
-import { OwnedLock } from "./storage/lock.js";
 import { connectRedis } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
@@ -92,6 +94,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       backoffBaseMs: config.backoffBaseMs,
       backoffMaxMs: config.backoffMaxMs,
     });
+    const instances = new InstanceRegistry(redis, keys.queue, tasks.scripts, config.heartbeatTimeoutMs);
+    const leadership = new Leadership(tasks.scripts, keys.queue, config.instanceId, config.leaderTermMs);
+    let coordinator: Coordinator | null = null;
+    let membership: Membership | null = null;
     const services: ServerServices = {
       redis,
       keys,
@@ -105,18 +111,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       database,
       tasks,
       archive: database,
+      instances,
+      cluster: {
+        view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
+        leadership: () => leadership.state,
+        servers: async () => (membership ? membership.describe() : []),
+      },
     };
     const dispatcher = new Dispatcher(services);
-
-    const maintenance = new QueueMaintenance(
-      tasks,
-      new OwnedLock(redis, keys.maintenanceLock(), config.instanceId),
-      config.maintenanceIntervalMs,
-      config.taskRetentionHours * 3_600_000,
-      log,
-    );
-    maintenance.start();
-    closers.push(() => maintenance.stop());
 
     if (database) {
       const persister = new EventPersister(redis, keys, database, config.instanceId, log);
@@ -143,9 +145,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => http.close(config.shutdownTimeoutMs));
 
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    membership = new Membership(redis, keys.queue, config.instanceId, url, config.membershipTtlMs);
+    coordinator = new Coordinator(
+      {
+        redis,
+        q: keys.queue,
+        scripts: tasks.scripts,
+        instances,
+        leadership,
+        membership,
+        tasks,
+        stats: services.stats,
+        emit: services.emit,
+        log,
+        details: () => ({ version: VERSION, startedAt: services.startedAt, pid: process.pid }),
+      },
+      {
+        tickMs: config.maintenanceIntervalMs,
+        gossipMs: config.gossipIntervalMs,
+        metricsMs: config.metricsPublishMs,
+        retentionMs: config.taskRetentionHours * 3_600_000,
+        leaseMs: config.leaseMs,
+      },
+    );
+    coordinator.start();
+    const started = coordinator;
+    closers.push(() => started.stop());
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${host}:${address.port}`,
+      url,
       port: address.port,
       instanceId: config.instanceId,
       redisUrl,

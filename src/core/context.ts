@@ -1,4 +1,7 @@
 import type { Redis } from "ioredis";
+import type { LeadershipState } from "../domain/cluster/leadership.js";
+import type { ClusterView } from "../domain/cluster/membership.js";
+import type { InstanceRegistry } from "../domain/instances/registry.js";
 import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { Keys } from "../storage/keys.js";
@@ -38,6 +41,17 @@ export interface ServerServices {
   readonly tasks: TaskQueue;
   /** Tasks no longer in Redis, when persistence is on. */
   readonly archive: TaskArchive | null;
+  /** Registered agents, workers and sessions. */
+  readonly instances: InstanceRegistry;
+  /** This process's place in the cluster of server processes. */
+  readonly cluster: ClusterInfo;
+}
+
+export interface ClusterInfo {
+  view(): ClusterView;
+  leadership(): LeadershipState;
+  /** Every member server process's own record. */
+  servers(): Promise<Record<string, string>[]>;
 }
 
 /** Read access to the durable task record (tasks archived out of Redis). */
@@ -59,4 +73,6 @@ export interface HandlerContext extends ServerServices {
   readonly meta: RequestMeta;
   /** Aborted when the caller goes away or the call times out; long work should stop. */
   readonly signal: AbortSignal;
+  /** Calls another handler through the same pipeline (validation, policy), as this caller. */
+  invoke(method: string, params: unknown): Promise<unknown>;
 }

@@ -57,10 +57,22 @@ export function validationError(error: z.ZodError): AppError {
  * → validate output, recording calls, errors and latency for each method.
  */
 export class Dispatcher {
+  readonly services: ServerServices;
+  /** The services plus `invoke`: what every context is built from. */
+  readonly #base: ServerServices & Pick<HandlerContext, "invoke">;
+
   constructor(
-    readonly services: ServerServices,
+    services: ServerServices,
     private readonly middleware: readonly Middleware[] = [],
-  ) {}
+  ) {
+    this.services = services;
+    const dispatcher = this;
+    // One shared function reading the caller's context through `this`: no closure per call.
+    function invoke(this: HandlerContext, method: string, params: unknown): Promise<unknown> {
+      return dispatcher.call({ method, params, transport: "internal", meta: this.meta, signal: this.signal });
+    }
+    this.#base = Object.assign({}, services, { invoke });
+  }
 
   /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
   resolve(method: string, transport: TransportName): AnyHandler {
@@ -98,7 +110,7 @@ export class Dispatcher {
     const { signal = NEVER_ABORTED } = request;
     let ctx: HandlerContext;
     if (signal instanceof AbortController) {
-      const base = Object.defineProperty(Object.assign({}, this.services, fields), CONTROLLER, {
+      const base = Object.defineProperty(Object.assign({}, this.#base, fields), CONTROLLER, {
         value: signal,
       });
       ctx = Object.defineProperty(base, "signal", {
@@ -106,7 +118,7 @@ export class Dispatcher {
         get: controllerSignal,
       }) as HandlerContext;
     } else {
-      ctx = Object.assign({}, this.services, fields, { signal });
+      ctx = Object.assign({}, this.#base, fields, { signal });
     }
     const invocation: Invocation = { handler, input: parsed.data, ctx };
     const result = await this.#next(invocation, 0);

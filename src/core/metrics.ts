@@ -11,7 +11,7 @@ const BUCKETS = Math.ceil(Math.log(1e7) / Math.log(BUCKET_GROWTH)) + 1;
 const LOG_GROWTH = Math.log(BUCKET_GROWTH);
 
 export class LatencyHistogram {
-  readonly counts = new Uint32Array(BUCKETS);
+  readonly counts = new Float64Array(BUCKETS);
   count = 0;
   sumMs = 0;
   maxMs = 0;
@@ -22,6 +22,23 @@ export class LatencyHistogram {
     this.count++;
     this.sumMs += ms;
     if (ms > this.maxMs) this.maxMs = ms;
+  }
+
+  /** Sparse form for publishing: [bucket, count] pairs. */
+  export(): ExportedHistogram {
+    const buckets: [number, number][] = [];
+    this.counts.forEach((n, i) => {
+      if (n > 0) buckets.push([i, n]);
+    });
+    return { buckets, count: this.count, sumMs: this.sumMs, maxMs: this.maxMs };
+  }
+
+  /** Adds another histogram's counts (another server process's) to this one. */
+  merge(other: ExportedHistogram): void {
+    for (const [i, n] of other.buckets) this.counts[i] = (this.counts[i] ?? 0) + n;
+    this.count += other.count;
+    this.sumMs += other.sumMs;
+    if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
   }
 
   /** The upper bound of the bucket holding the p-th percentile (p in 0..100), in ms. */
@@ -37,6 +54,19 @@ export class LatencyHistogram {
   }
 }
 
+export interface ExportedHistogram {
+  buckets: [number, number][];
+  count: number;
+  sumMs: number;
+  maxMs: number;
+}
+
+/** One server process's statistics in a form other processes can merge. */
+export type ExportedStats = Record<
+  string,
+  { latency: ExportedHistogram; errors: Partial<Record<ErrorCode, number>> }
+>;
+
 export interface MethodStats {
   calls: number;
   errors: number;
@@ -49,13 +79,37 @@ export class CallStats {
   readonly #methods = new Map<string, { latency: LatencyHistogram; errors: Map<ErrorCode, number> }>();
 
   record(method: string, ms: number, error?: ErrorCode): void {
-    let entry = this.#methods.get(method);
-    if (!entry) {
-      entry = { latency: new LatencyHistogram(), errors: new Map() };
-      this.#methods.set(method, entry);
-    }
+    const entry = this.#entry(method);
     entry.latency.record(ms);
     if (error) entry.errors.set(error, (entry.errors.get(error) ?? 0) + 1);
+  }
+
+  #entry(method: string) {
+    let entry = this.#methods.get(method);
+    if (!entry) {
+      entry = { latency: new LatencyHistogram(), errors: new Map<ErrorCode, number>() };
+      this.#methods.set(method, entry);
+    }
+    return entry;
+  }
+
+  export(): ExportedStats {
+    const out: ExportedStats = {};
+    for (const [method, { latency, errors }] of this.#methods) {
+      out[method] = { latency: latency.export(), errors: Object.fromEntries(errors) };
+    }
+    return out;
+  }
+
+  /** Adds another process's exported statistics. */
+  merge(other: ExportedStats): void {
+    for (const [method, { latency, errors }] of Object.entries(other)) {
+      const entry = this.#entry(method);
+      entry.latency.merge(latency);
+      for (const [code, n] of Object.entries(errors)) {
+        entry.errors.set(code as ErrorCode, (entry.errors.get(code as ErrorCode) ?? 0) + (n ?? 0));
+      }
+    }
   }
 
   snapshot(): Record<string, MethodStats> {

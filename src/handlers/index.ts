@@ -1,8 +1,16 @@
 import type { AnyHandler } from "../core/handler.js";
+import { systemBatchProcess } from "./system/batch-process.js";
+import { systemCheckHealth } from "./system/check-health.js";
 import { systemDiscover } from "./system/discover.js";
+import { systemGetState } from "./system/get-state.js";
 import { systemHealth } from "./system/health.js";
+import { systemHeartbeat } from "./system/heartbeat.js";
+import { systemInstances } from "./system/instances.js";
 import { systemMetrics } from "./system/metrics.js";
 import { systemPing } from "./system/ping.js";
+import { systemQuorumVote } from "./system/quorum-vote.js";
+import { systemRegister } from "./system/register.js";
+import { systemUnregister } from "./system/unregister.js";
 import { taskAssign } from "./task/assign.js";
 import { taskCancel } from "./task/cancel.js";
 import { taskClaim } from "./task/claim.js";
@@ -24,6 +32,14 @@ export const builtinHandlers: readonly AnyHandler[] = [
   systemPing,
   systemDiscover,
   systemMetrics,
+  systemRegister,
+  systemHeartbeat,
+  systemUnregister,
+  systemInstances,
+  systemCheckHealth,
+  systemGetState,
+  systemQuorumVote,
+  systemBatchProcess,
   taskCreate,
   taskGet,
   taskList,

@@ -28,6 +28,21 @@ export interface QueueKeys {
   worker(workerId: string): string;
   idempotency(key: string): string;
   completionsInMinute(minute: number): string;
+  /** Instances (agents, workers, sessions): records and liveness. */
+  instance(id: string): string;
+  readonly instances: string;
+  readonly instancesAll: string;
+  readonly autoAssign: string;
+  /** Leadership among server processes: '<owner>|<epoch>', and the epoch counter. */
+  readonly leader: string;
+  readonly leaderEpoch: string;
+  quorum(decision: string): string;
+  batch(batchId: string): string;
+  /** Server processes: zset id → last beat; one hash each (url, view of the others, partition flag). */
+  readonly servers: string;
+  server(serverId: string): string;
+  /** A server process's published call statistics (for cluster-wide metrics). */
+  serverMetrics(serverId: string): string;
 }
 
 export interface Keys {
@@ -40,8 +55,6 @@ export interface Keys {
   rpcReply(replyId: string): string;
   /** Capped stream of every domain event. */
   events(): string;
-  /** Lock held by the server process that runs queue maintenance (reaper) right now. */
-  maintenanceLock(): string;
   readonly queue: QueueKeys;
 }
 
@@ -67,6 +80,17 @@ function queueKeys(prefix: string): QueueKeys {
     worker: (workerId) => `${base}w:${workerId}`,
     idempotency: (key) => `${base}idem:${key}`,
     completionsInMinute: (minute) => `${base}stat:done:${minute}`,
+    instance: (id) => `${base}inst:${id}`,
+    instances: `${base}instances`,
+    instancesAll: `${base}instances:all`,
+    autoAssign: `${base}autoassign`,
+    leader: `${base}leader`,
+    leaderEpoch: `${base}leader:epoch`,
+    quorum: (decision) => `${base}quorum:${decision}`,
+    batch: (batchId) => `${base}batch:${batchId}`,
+    servers: `${base}servers`,
+    server: (serverId) => `${base}server:${serverId}`,
+    serverMetrics: (serverId) => `${base}metrics:${serverId}`,
   };
 }
 
@@ -78,7 +102,6 @@ export function createKeys(prefix: string): Keys {
     rpcGroup: "servers",
     rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
     events: () => `${queue.base}events`,
-    maintenanceLock: () => `${queue.base}maintenance`,
     queue,
   };
 }

@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from "ioredis";
 import type { Keys } from "./keys.js";
 
 /**
- * The task queue's Lua scripts, one transition per file in ./lua (named verbNoun-<KEYS>.lua,
+ * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition per file in ./lua (named verbNoun-<KEYS>.lua,
  * each with a header stating KEYS, ARGV and return codes), each prefixed with the shared
  * queue-prelude.lua. They are registered with ioredis' defineCommand, which sends EVALSHA
  * and falls back to EVAL when Redis does not know the script yet (NOSCRIPT).
@@ -25,6 +25,15 @@ export const QUEUE_SCRIPTS = [
   "promoteDelayed",
   "expireTasks",
   "archiveFinished",
+  "registerInstance",
+  "heartbeatInstance",
+  "unregisterInstance",
+  "failInstance",
+  "acquireLeadership",
+  "quorumVote",
+  "claimBatchItems",
+  "completeBatchItems",
+  "autoAssign",
 ] as const;
 
 export type QueueScript = (typeof QUEUE_SCRIPTS)[number];

@@ -21,11 +21,13 @@ function tempDir(): string {
   return dir;
 }
 
+/** `extra` e.g. ["--no-db"] for the tests about Redis alone (PGlite's start costs seconds of CPU). */
 async function startServe(
   dataDir: string,
+  extra: string[] = [],
 ): Promise<{ cli: SpawnedCli; url: string; redisPid: number; redisUrl: string }> {
   const port = await freePort();
-  const cli = runCli(["serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn"]);
+  const cli = runCli(["serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...extra]);
   await waitFor(
     () => cli.stdout().includes("Press Ctrl-C to stop."),
     `serve to start (stderr: ${cli.stderr()})`,
@@ -44,9 +46,16 @@ describe("claudebench serve (embedded Redis)", () => {
       assert.match(cli.stdout(), /AOF on/);
       assert.ok(isAlive(redisPid));
 
-      const health = await fetch(`${url}/health`);
-      assert.equal(health.status, 200);
-      assert.equal(((await health.json()) as { status: string }).status, "healthy");
+      // Degraded while PGlite starts in the background (seconds of WASM), then healthy.
+      const deadline = Date.now() + 60_000;
+      let status = "";
+      while (status !== "healthy" && Date.now() < deadline) {
+        const health = await fetch(`${url}/health`);
+        assert.equal(health.status, 200);
+        status = ((await health.json()) as { status: string }).status;
+        if (status !== "healthy") await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(status, "healthy");
 
       const rpc = await fetch(`${url}/rpc`, {
         method: "POST",
@@ -70,7 +79,7 @@ describe("claudebench serve (embedded Redis)", () => {
 
   it("kill -9 of the server does not leave its redis-server running", async () => {
     const dataDir = tempDir();
-    const { cli, redisPid } = await startServe(dataDir);
+    const { cli, redisPid } = await startServe(dataDir, ["--no-db"]);
     assert.ok(isAlive(redisPid));
     cli.child.kill("SIGKILL");
     await cli.exited;
@@ -79,7 +88,7 @@ describe("claudebench serve (embedded Redis)", () => {
 
   it("keeps its Redis data across a restart (AOF in the data directory)", async () => {
     const dataDir = tempDir();
-    const first = await startServe(dataDir);
+    const first = await startServe(dataDir, ["--no-db"]);
     const before = new Redis(first.redisUrl);
     await before.set("e2e:probe", "kept");
     await before.quit();
@@ -87,7 +96,7 @@ describe("claudebench serve (embedded Redis)", () => {
     assert.equal(await first.cli.exited, 0);
 
     // The data directory is free again: a second start succeeds and reloads what the first wrote.
-    const second = await startServe(dataDir);
+    const second = await startServe(dataDir, ["--no-db"]);
     try {
       const afterRestart = new Redis(second.redisUrl);
       assert.equal(await afterRestart.get("e2e:probe"), "kept");
@@ -100,7 +109,7 @@ describe("claudebench serve (embedded Redis)", () => {
 
   it("refuses a second server on the same data directory with a clear message", async () => {
     const dataDir = tempDir();
-    const first = await startServe(dataDir);
+    const first = await startServe(dataDir, ["--no-db"]);
     try {
       const second = runCli(["serve", "--port", String(await freePort()), "--data-dir", dataDir]);
       assert.equal(await second.exited, 1);

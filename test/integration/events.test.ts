@@ -184,7 +184,7 @@ describe("health and metrics", () => {
       overrides: { databaseUrl: "postgres://127.0.0.1:1/none" },
     });
     try {
-      assert.equal(server.database, "postgres (DATABASE_URL)");
+      assert.match(server.database, /^PostgreSQL postgres:\/\/127\.0\.0\.1:1\/none \(DATABASE_URL\)$/);
       const res = await rpc(server.url, { jsonrpc: "2.0", id: 1, method: "system.health" });
       const health = (res.body as JsonRpcSuccess).result as {
         status: string;

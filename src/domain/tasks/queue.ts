@@ -267,31 +267,37 @@ export class TaskQueue {
   /**
    * One maintenance pass in one round trip: due delayed tasks become claimable, overdue
    * pending tasks expire, expired leases are reaped, finished tasks past retention leave Redis.
+   * With a leadership token, every script refuses to act unless it is still the current one.
    */
-  async maintain(batch = 500, archiveBefore?: number) {
+  async maintain(batch: number, archiveBefore: number, leaderToken = "") {
     const pipeline = this.redis.pipeline();
     const run = (script: QueueScript, key: string, args: (string | number)[]) =>
       this.scripts.queue(pipeline, script, key, args);
-    run("promoteDelayed", this.q.delayed, [batch]);
-    run("expireTasks", this.q.ttl, [batch]);
+    run("promoteDelayed", this.q.delayed, [batch, leaderToken]);
+    run("expireTasks", this.q.ttl, [batch, leaderToken]);
     run("reapLeases", this.q.leases, [
       batch,
       this.settings.backoffBaseMs,
       this.settings.backoffMaxMs,
       randomInt(2 ** 31),
+      leaderToken,
     ]);
-    if (archiveBefore !== undefined) run("archiveFinished", this.q.finished, [archiveBefore, batch]);
+    run("archiveFinished", this.q.finished, [archiveBefore, batch, leaderToken]);
     const results = (await pipeline.exec()) ?? [];
     for (const [err] of results) if (err) throw err;
     const value = (i: number) => results[i]?.[1];
     const [retried, deadLettered] = value(2) as [number, number];
-    return {
+    const done = {
       promoted: Number(value(0)),
       expired: Number(value(1)),
       retried,
       deadLettered,
-      archived: archiveBefore === undefined ? 0 : Number(value(3)),
+      archived: Number(value(3)),
     };
+    if (Object.values(done).some((n) => n < 0)) {
+      throw new AppError("CONFLICT", "maintenance refused: this process no longer leads", { leaderToken });
+    }
+    return done;
   }
 
   /** A transition's answer → its task, or the typed error its code stands for. */

@@ -26,7 +26,7 @@ async function probe(check: () => Promise<number>) {
 export const systemHealth = defineHandler({
   name: "system.health",
   description:
-    "Reports whether this server can do its work: Redis PING with latency, the database when one is configured, uptime and version. status is unhealthy without Redis, degraded without the database.",
+    "Reports whether this server can do its work: Redis PING with latency, the database when one is configured, its place in the cluster (leader, partition flag), uptime and version. status is unhealthy without Redis, degraded without the database or when partitioned.",
   input: emptyInput,
   output: healthOutput,
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false } } },
@@ -40,14 +40,25 @@ export const systemHealth = defineHandler({
       ctx.database ? probe(() => (ctx.database as NonNullable<typeof ctx.database>).ping()) : null,
     ]);
     const databaseOk = database?.ok ?? false;
+    const view = ctx.cluster.view();
+    const leadership = ctx.cluster.leadership();
     const status: "healthy" | "degraded" | "unhealthy" = !redis.ok
       ? "unhealthy"
-      : database && !database.ok
+      : (database && !database.ok) || view.partitioned
         ? "degraded"
         : "healthy";
     return {
       status,
       services: { redis: redis.ok, postgres: databaseOk, mcp: true },
+      cluster: {
+        serverId: ctx.instanceId,
+        leader: leadership.leading,
+        leaderId: leadership.leaderId,
+        epoch: leadership.epoch,
+        partitioned: view.partitioned,
+        members: view.members,
+        healthyMembers: view.healthy,
+      },
       checks: {
         redis,
         database: database

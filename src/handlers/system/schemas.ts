@@ -10,6 +10,15 @@ export const healthOutput = z.object({
   status: z.enum(["healthy", "degraded", "unhealthy"]),
   /** The original's booleans: is each service usable right now. */
   services: z.object({ redis: z.boolean(), postgres: z.boolean(), mcp: z.boolean() }),
+  cluster: z.object({
+    serverId: z.string(),
+    leader: z.boolean(),
+    leaderId: z.string().nullable(),
+    epoch: z.number(),
+    partitioned: z.boolean(),
+    members: z.number(),
+    healthyMembers: z.number(),
+  }),
   checks: z.object({
     redis: probe,
     database: probe.extend({ configured: z.boolean(), kind: z.enum(["postgres", "pglite"]).optional() }),
@@ -44,7 +53,7 @@ export const discoverOutput = z.object({
 });
 
 export const metricsInput = z.object({
-  detailed: z.boolean().optional().describe("Add per-method figures"),
+  detailed: z.boolean().optional().describe("Add per-method and per-server figures"),
 });
 
 const methodStats = z.object({
@@ -61,15 +70,48 @@ const methodStats = z.object({
 });
 
 export const metricsOutput = z.object({
-  /** Calls the dispatch pipeline has handled in this process (the original's name). */
+  /** Calls the dispatch pipelines of all live server processes handled (the original's name). */
   eventsProcessed: z.number(),
   errors: z.number(),
   /** Mean call latency in ms over all methods. */
   averageLatency: z.number(),
+  tasksCompleted: z.number(),
+  tasksByStatus: z.record(z.string(), z.number()),
+  /** Mean task completions per minute over the last 5 whole minutes. */
+  completionsPerMinute: z.number(),
+  /** Server processes whose figures are included. */
+  serverProcesses: z.number(),
   /** Heap in use, bytes (the original's field is one number). */
   memoryUsage: z.number(),
   memory: z.object({ rss: z.number(), heapUsed: z.number(), heapTotal: z.number(), external: z.number() }),
   uptimeSeconds: z.number(),
   instanceId: z.string(),
   methods: z.record(z.string(), methodStats).optional(),
+  servers: z
+    .array(
+      z.object({ serverId: z.string(), calls: z.number(), errors: z.number(), averageLatency: z.number() }),
+    )
+    .optional(),
+});
+
+export const instanceId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, "letters, digits and . _ : @ / - (max 128)")
+  .describe("Id of the instance (agent, worker, session)");
+
+export const instance = z.object({
+  id: z.string(),
+  roles: z.array(z.string()),
+  capabilities: z.array(z.string()),
+  maxTasks: z.number(),
+  metadata: z.record(z.string(), z.unknown()),
+  sessionId: z.string().optional(),
+  status: z.enum(["active", "failed", "unregistered"]),
+  autoAssign: z.boolean(),
+  registeredAt: z.string(),
+  lastSeen: z.string(),
+  statusText: z.string().optional(),
+  load: z.record(z.string(), z.unknown()).optional(),
+  activeTasks: z.number(),
+  leader: z.boolean().optional(),
 });

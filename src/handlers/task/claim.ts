@@ -29,6 +29,7 @@ export const taskClaim = defineHandler({
       leaseMs: input.leaseMs,
       channel: input.channel,
       capabilities: input.capabilities,
+      capacity: await ctx.instances.capacityOf(input.workerId),
     });
     const first = tasks[0];
     if (!first) return { claimed: false, tasks };

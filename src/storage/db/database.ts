@@ -36,27 +36,31 @@ const MIGRATIONS = fileURLToPath(new URL("./migrations/", import.meta.url));
 type Db = PgDatabase<PgQueryResultHKT>;
 
 /**
- * Opens the database. PGlite is local: it is migrated here and a failure is fatal. PostgreSQL
- * may be down at start-up: the server starts anyway and the persister migrates it (prepare)
- * once it answers.
+ * Opens the database without waiting for it: PGlite takes seconds to start (WASM PostgreSQL)
+ * and PostgreSQL may be down. The server serves at once; the persister prepares (migrates) the
+ * database when it answers and catches up from the event stream.
  */
 export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase> {
   if (target.kind === "pglite") {
     mkdirSync(target.dir, { recursive: true });
     const client = new PGlite(target.dir);
     const db = drizzlePglite(client);
-    const database = new DrizzleTaskDatabase(
+    return new DrizzleTaskDatabase(
       "pglite",
       db as unknown as Db,
       () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
-      () => client.close(),
+      async () => {
+        await client.waitReady.catch(() => undefined);
+        await client.close();
+      },
     );
-    await database.prepare();
-    return database;
   }
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 5000 });
   // An idle client's error (the database restarted) must not crash the server; the next query reports it.
   pool.on("error", () => undefined);
+  // Nor may a checked-out one's: a transaction holds its client outside the pool's idle listener,
+  // and a connection lost mid-transaction (PostgreSQL stopped) emits 'error' on that client. The
+  // transaction's query fails anyway, the persister retries, the pool drops the broken client.
   const db = drizzlePg(pool);
   return new DrizzleTaskDatabase(
     "postgres",

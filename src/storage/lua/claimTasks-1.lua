@@ -14,20 +14,7 @@ if capacity > 0 then
   if held >= capacity then return { 'AT_CAPACITY', held } end
   want = math.min(want, capacity - held)
 end
-local caps = nil
-if ARGV[8] ~= '' then
-  caps = {}
-  for _, c in ipairs(cjson.decode(ARGV[8])) do caps[c] = true end
-end
-
-local function can_take(task)
-  if not task.requires then return true end
-  if not caps then return false end
-  for _, need in ipairs(cjson.decode(task.requires)) do
-    if not caps[need] then return false end
-  end
-  return true
-end
+local caps = capability_set(ARGV[8])
 
 local now = now_ms()
 local out = { 'OK' }
@@ -40,7 +27,7 @@ while claimed < want and skipped < scan_limit do
     local task = read_task(id)
     if not task or task.status ~= 'pending' then
       redis.call('ZREM', KEYS[1], id) -- an index entry whose task is gone or not pending: heal the index
-    elseif can_take(task) then
+    elseif can_take(task, caps) then
       dequeue(task)
       grant_lease(task, worker, lease_ms, now)
       emit('task.claimed', task, { workerId = worker })

@@ -2,7 +2,10 @@
 KEYS[1]  base..'ttl'
 ARGV[4]  most tasks to expire in this call
 Returns the number expired
+ARGV[5] leadership token '<owner>|<epoch>' (optional; when given and not current, nothing is done)
+Returns -1 when refused for a stale leadership token
 ]]
+if not is_leader(ARGV[5] or '') then return -1 end
 local now = now_ms()
 local overdue = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]))
 local expired = 0

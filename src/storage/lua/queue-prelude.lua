@@ -24,6 +24,10 @@ Keys under base:
   stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms
   stat:done:<minute>    counter: completions in that minute (expires)
   events          stream: domain events, payload = JSON { task = <hash>, ... }
+  inst:<id>       hash: a registered instance (agent, worker, session);  instances: zset id → last heartbeat ms
+  instances:all   zset: every instance with a record (live or recently gone) → registration time
+  autoassign      set: live instances that asked for pushed work
+  leader          string: '<owner>|<epoch>' of the current leader (expires);  leader:epoch: counter
 Invariant: a task id is in at most one of pending, delayed, leases, dead.
 ]]
 local BASE, SOURCE, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
@@ -49,11 +53,16 @@ local function order_score(task)
   return (100 - tonumber(task.priority)) * PRIORITY_SPAN + tonumber(task.seq)
 end
 
+local function emit_event(event, payload)
+  redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*',
+    'event', event, 'source', SOURCE, 'payload', cjson.encode(payload))
+end
+
+-- A task event: the payload carries the task's full state (the outbox for persistence).
 local function emit(event, task, extra)
   local payload = extra or {}
   payload.task = task
-  redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*',
-    'event', event, 'source', SOURCE, 'payload', cjson.encode(payload))
+  emit_event(event, payload)
 end
 
 -- Sets fields on the task table and in its hash; a false value deletes the field.
@@ -122,6 +131,24 @@ local function grant_lease(task, worker, lease_ms, now)
   })
 end
 
+-- Capabilities JSON array (or '') → set, or nil when the worker declared none.
+local function capability_set(json)
+  if json == nil or json == '' then return nil end
+  local caps = {}
+  for _, c in ipairs(cjson.decode(json)) do caps[c] = true end
+  return caps
+end
+
+-- May a worker with these capabilities take this task?
+local function can_take(task, caps)
+  if not task.requires then return true end
+  if not caps then return false end
+  for _, need in ipairs(cjson.decode(task.requires)) do
+    if not caps[need] then return false end
+  end
+  return true
+end
+
 -- Is `worker` (with `token`, '' when not given) the current lease holder? Returns nil or an error code.
 local function check_holder(task, worker, token)
   if task.status ~= 'in_progress' then return 'LEASE_LOST' end
@@ -154,7 +181,9 @@ local function retry_or_bury(task, reason, backoff_base, backoff_max, now, bury)
   local delay = math.min(backoff_base * (2 ^ (attempts - 1)), backoff_max) * (0.8 + 0.4 * math.random())
   local due = now + math.floor(delay)
   move_status(task, 'pending', now)
-  set_fields(task, { error = reason, assignedTo = false, claimedAt = false, runAfter = due })
+  -- a ttl limits the wait before a task is started: a started task that is retried never expires
+  redis.call('ZREM', BASE .. 'ttl', task.id)
+  set_fields(task, { error = reason, assignedTo = false, claimedAt = false, runAfter = due, expiresAt = false })
   redis.call('ZADD', BASE .. 'delayed', due, task.id)
   emit('task.retrying', task, { reason = reason, retryAt = due })
   return 'retry'
@@ -181,6 +210,42 @@ local function requeue(task, now)
   })
   enqueue(task)
   emit('task.retried', task)
+end
+
+-- Is `token` ('<owner>|<epoch>') the current leadership? Leader-only duties pass it; '' skips the check.
+local function is_leader(token)
+  if token == '' then return true end
+  return redis.call('GET', BASE .. 'leader') == token
+end
+
+-- Every task a worker holds goes back to pending at once, at its original place. When
+-- `count_attempt` the claim's attempt stays counted and a task whose attempts are spent goes
+-- to the dead letters; otherwise (a voluntary release) the attempt is given back.
+local function release_worker(worker, reason, count_attempt, now)
+  local ids = redis.call('SMEMBERS', BASE .. 'w:' .. worker)
+  local released, dead = 0, 0
+  for _, id in ipairs(ids) do
+    local task = read_task(id)
+    if task and task.status == 'in_progress' and task.assignedTo == worker then
+      if count_attempt and tonumber(task.attempts) >= tonumber(task.maxAttempts) then
+        retry_or_bury(task, reason, 0, 0, now, true)
+        dead = dead + 1
+      else
+        drop_lease(task)
+        move_status(task, 'pending', now)
+        local attempts = tonumber(task.attempts)
+        if not count_attempt then attempts = math.max(0, attempts - 1) end
+        set_fields(task, { assignedTo = false, claimedAt = false, attempts = attempts, error = reason })
+        enqueue(task)
+        emit('task.unassigned', task, { previousAssignment = worker, reason = reason })
+        released = released + 1
+      end
+    else
+      redis.call('SREM', BASE .. 'w:' .. worker, id) -- stale membership
+    end
+  end
+  redis.call('SREM', BASE .. 'workers', worker)
+  return released, dead
 end
 
 local function flat(task)

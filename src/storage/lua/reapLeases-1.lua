@@ -5,7 +5,10 @@ KEYS[1]  base..'leases'
 ARGV[4]  most tasks to reap in this call     ARGV[5]  backoff base ms     ARGV[6]  backoff cap ms
 ARGV[7]  random seed (for the backoff jitter)
 Returns {retried, deadLettered}
+ARGV[8] leadership token '<owner>|<epoch>' (optional; when given and not current, nothing is done)
+Returns { -1, -1 } when refused for a stale leadership token
 ]]
+if not is_leader(ARGV[8] or '') then return { -1, -1 } end
 math.randomseed(tonumber(ARGV[7]))
 local now = now_ms()
 local expired = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]))

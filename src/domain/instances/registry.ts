@@ -1,0 +1,166 @@
+import type { Redis } from "ioredis";
+import { AppError } from "../../core/errors.js";
+import type { QueueKeys } from "../../storage/keys.js";
+import type { QueueScripts } from "../../storage/scripts.js";
+
+/**
+ * Instances: the agents, workers and Claude Code sessions that register with the cluster.
+ * An instance is live while it heartbeats; the leader declares one failed when its last
+ * heartbeat is older than the timeout, which hands its tasks back to the queue at once.
+ */
+
+export interface Instance {
+  id: string;
+  roles: string[];
+  capabilities: string[];
+  maxTasks: number;
+  metadata: Record<string, unknown>;
+  sessionId?: string;
+  status: "active" | "failed" | "unregistered";
+  autoAssign: boolean;
+  registeredAt: string;
+  lastSeen: string;
+  statusText?: string;
+  load?: Record<string, unknown>;
+  /** Tasks it holds now. */
+  activeTasks: number;
+}
+
+export interface RegisterInput {
+  id: string;
+  roles: string[];
+  capabilities?: string[];
+  maxTasks?: number;
+  metadata?: Record<string, unknown>;
+  sessionId?: string;
+  autoAssign?: boolean;
+}
+
+const json = <T>(text: string | undefined, fallback: T): T => {
+  try {
+    return text === undefined ? fallback : (JSON.parse(text) as T);
+  } catch {
+    return fallback;
+  }
+};
+
+function instanceFromHash(h: Record<string, string>, activeTasks: number): Instance {
+  const instance: Instance = {
+    id: h.id as string,
+    roles: json(h.roles, []),
+    capabilities: json(h.capabilities, []),
+    maxTasks: Number(h.maxTasks ?? 0),
+    metadata: json(h.metadata, {}),
+    status: (h.status ?? "active") as Instance["status"],
+    autoAssign: h.autoAssign === "1",
+    registeredAt: new Date(Number(h.registeredAt)).toISOString(),
+    lastSeen: new Date(Number(h.lastSeen)).toISOString(),
+    activeTasks,
+  };
+  if (h.sessionId) instance.sessionId = h.sessionId;
+  if (h.statusText) instance.statusText = h.statusText;
+  if (h.load) instance.load = json(h.load, {});
+  return instance;
+}
+
+export class InstanceRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly q: QueueKeys,
+    private readonly scripts: QueueScripts,
+    /** An instance whose last heartbeat is older than this is failed. */
+    readonly heartbeatTimeoutMs: number,
+  ) {}
+
+  async register(input: RegisterInput): Promise<{ registeredAt: string; reregistered: boolean }> {
+    const [at, again] = (await this.scripts.run("registerInstance", this.q.instance(input.id), [
+      input.id,
+      JSON.stringify(input.roles),
+      JSON.stringify(input.capabilities ?? []),
+      input.maxTasks ?? 0,
+      JSON.stringify(input.metadata ?? {}),
+      input.sessionId ?? "",
+      input.autoAssign ? "1" : "0",
+    ])) as [number, number];
+    return { registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
+  }
+
+  /** False when the instance is unknown, failed or unregistered: it must register again. */
+  async heartbeat(id: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
+    const alive = await this.scripts.run("heartbeatInstance", this.q.instance(id), [
+      id,
+      statusText ?? "",
+      load ? JSON.stringify(load) : "",
+    ]);
+    return alive === 1;
+  }
+
+  async unregister(id: string): Promise<number> {
+    const [code, released] = (await this.scripts.run("unregisterInstance", this.q.instance(id), [id])) as [
+      string,
+      number?,
+    ];
+    if (code === "NOT_FOUND")
+      throw new AppError("NOT_FOUND", `Instance ${id} is not registered`, { instanceId: id });
+    return released ?? 0;
+  }
+
+  /** Most tasks the instance may hold at once (0 = no limit, also for unknown instances). */
+  async capacityOf(id: string): Promise<number> {
+    return Number((await this.redis.hget(this.q.instance(id), "maxTasks")) ?? 0);
+  }
+
+  async get(id: string): Promise<Instance | null> {
+    const [h, held] = await Promise.all([
+      this.redis.hgetall(this.q.instance(id)),
+      this.redis.scard(this.q.worker(id)),
+    ]);
+    return h.id ? instanceFromHash(h, held) : null;
+  }
+
+  /** Every instance with a record (live, failed or unregistered within the last hour), newest first. */
+  async list(): Promise<Instance[]> {
+    const ids = await this.redis.zrange(this.q.instancesAll, 0, -1, "REV");
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.q.instance(id)).scard(this.q.worker(id));
+    const replies = (await pipeline.exec()) ?? [];
+    const out: Instance[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const h = replies[2 * i]?.[1] as Record<string, string> | undefined;
+      if (h?.id) out.push(instanceFromHash(h, Number(replies[2 * i + 1]?.[1] ?? 0)));
+      else gone.push(id);
+    });
+    if (gone.length > 0) await this.redis.zrem(this.q.instancesAll, ...gone); // their records expired
+    return out;
+  }
+
+  /** Ids of active instances whose last heartbeat is older than the cutoff. */
+  stale(cutoffMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.q.instances, "-inf", `(${cutoffMs}`);
+  }
+
+  /** Live instances: heartbeat within the timeout. */
+  liveCount(now = Date.now()): Promise<number> {
+    return this.redis.zcount(this.q.instances, now - this.heartbeatTimeoutMs, "+inf");
+  }
+
+  /**
+   * Declares an instance failed if its heartbeat is still older than the cutoff, handing its
+   * tasks back. Refused (null) when `leaderToken` is not the current leadership.
+   */
+  async fail(
+    id: string,
+    cutoffMs: number,
+    leaderToken: string,
+  ): Promise<{ failed: boolean; released: number; deadLettered: number } | null> {
+    const [code, released, dead] = (await this.scripts.run("failInstance", this.q.instance(id), [
+      id,
+      cutoffMs,
+      leaderToken,
+    ])) as [string, number?, number?];
+    if (code === "STALE_EPOCH") return null;
+    return { failed: code === "FAILED", released: released ?? 0, deadLettered: dead ?? 0 };
+  }
+}

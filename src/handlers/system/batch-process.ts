@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { defineHandler } from "../../core/handler.js";
+import { processBatch } from "../../domain/coordination/batch.js";
+import { instanceId } from "./schemas.js";
+
+const BATCH_TTL_S = 24 * 3600;
+
+export const systemBatchProcess = defineHandler({
+  name: "system.batch.process",
+  description:
+    "Processes a batch of items together with every other instance that calls it with the same batchId: items are shared out so each is processed once, items of an instance that dies are finished by the others, and batch.completed is emitted once. processor names a method called per item with { batchId, index, item }; without it each item is just recorded.",
+  input: z.object({
+    batchId: z.string().regex(/^[A-Za-z0-9._:@/-]{1,128}$/),
+    instanceId,
+    items: z.array(z.unknown()).max(100_000),
+    processor: z.string().optional().describe("Method to call for each item"),
+    chunk: z.number().int().min(1).max(1000).default(10),
+    leaseMs: z.number().int().min(100).max(600_000).default(10_000),
+  }),
+  output: z.object({
+    processed: z.boolean(),
+    processorId: z.string(),
+    itemsProcessed: z.number(),
+    status: z.enum(["running", "completed"]),
+    done: z.number(),
+    total: z.number(),
+  }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    const { processor } = input;
+    const progress = await processBatch(
+      ctx.tasks.scripts,
+      ctx.keys.queue,
+      { batchId: input.batchId, processorId: input.instanceId, items: input.items },
+      async (item, index) => {
+        if (processor) await ctx.invoke(processor, { batchId: input.batchId, index, item });
+      },
+      { chunk: input.chunk, leaseMs: input.leaseMs, ttlSec: BATCH_TTL_S },
+      ctx.signal,
+    );
+    return {
+      processed: progress.status === "completed",
+      processorId: input.instanceId,
+      itemsProcessed: progress.processedByMe,
+      status: progress.status,
+      done: progress.done,
+      total: progress.total,
+    };
+  },
+});

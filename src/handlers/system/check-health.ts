@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { defineHandler } from "../../core/handler.js";
+
+export const systemCheckHealth = defineHandler({
+  name: "system.check_health",
+  description:
+    "Checks every registered instance's heartbeat now: instances silent for longer than timeout ms are declared failed and their tasks go back to the queue (reported per instance). Only the leading server may do this; others answer with the current state.",
+  input: z.object({ timeout: z.number().int().min(100).max(3_600_000).default(10_000) }),
+  output: z.object({
+    healthy: z.array(z.string()),
+    failed: z.array(z.string()),
+    reassigned: z.record(z.string(), z.number()),
+  }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    const cutoff = Date.now() - input.timeout;
+    const token = ctx.cluster.leadership().token;
+    const failed: string[] = [];
+    const reassigned: Record<string, number> = {};
+    for (const id of await ctx.instances.stale(cutoff)) {
+      const outcome = token ? await ctx.instances.fail(id, cutoff, token) : null;
+      if (outcome?.failed) {
+        failed.push(id);
+        reassigned[id] = outcome.released + outcome.deadLettered;
+      }
+    }
+    const healthy = (await ctx.instances.list()).filter((i) => i.status === "active").map((i) => i.id);
+    return { healthy, failed, reassigned };
+  },
+});

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { defineHandler } from "../../core/handler.js";
+import { instanceId } from "./schemas.js";
+
+export const systemHeartbeat = defineHandler({
+  name: "system.heartbeat",
+  description:
+    "Tells the cluster this instance is still alive. alive: false means it is unknown or was declared failed (its tasks went to others): register again.",
+  input: z.object({
+    instanceId,
+    status: z.string().max(200).optional().describe("Free text shown to others, e.g. 'running tests'"),
+    load: z.record(z.string(), z.unknown()).optional(),
+  }),
+  output: z.object({ alive: z.boolean(), mustRegister: z.boolean(), nextHeartbeatMs: z.number() }),
+  expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
+  handle: async (input, ctx) => {
+    const alive = await ctx.instances.heartbeat(input.instanceId, input.status, input.load);
+    return { alive, mustRegister: !alive, nextHeartbeatMs: Math.floor(ctx.instances.heartbeatTimeoutMs / 3) };
+  },
+});

@@ -1,0 +1,26 @@
+--[[ failInstance: the leader declares an instance dead because its heartbeat is older than the
+cutoff; everything it held returns to pending at once (attempts stay counted; spent ones go to
+the dead letters), and instance.failed is emitted exactly once.
+KEYS[1]  base..'inst:<id>'
+ARGV[4]  instance id     ARGV[5]  cutoff ms (heartbeat older than this = dead)
+ARGV[6]  leadership token '<owner>|<epoch>' ('' = no leader check)
+Returns {'FAILED', released, deadLettered}
+        {'ALIVE'}          it heartbeated since (or is not active): nothing done
+        {'STALE_EPOCH'}    the caller is not the current leader: refused
+]]
+if not is_leader(ARGV[6]) then return { 'STALE_EPOCH' } end
+local id = ARGV[4]
+local seen = redis.call('ZSCORE', BASE .. 'instances', id)
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
+  redis.call('ZREM', BASE .. 'instances', id)
+  return { 'ALIVE' }
+end
+if seen and tonumber(seen) >= tonumber(ARGV[5]) then return { 'ALIVE' } end
+local now = now_ms()
+local released, dead = release_worker(id, 'instance failed', true, now)
+redis.call('HSET', KEYS[1], 'status', 'failed', 'failedAt', now)
+redis.call('EXPIRE', KEYS[1], 3600)
+redis.call('ZREM', BASE .. 'instances', id)
+redis.call('SREM', BASE .. 'autoassign', id)
+emit_event('instance.failed', { instanceId = id, lastSeen = seen, releasedTasks = released, deadLettered = dead })
+return { 'FAILED', released, dead }

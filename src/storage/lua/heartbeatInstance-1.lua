@@ -1,0 +1,13 @@
+--[[ heartbeatInstance: a live instance says it is still there.
+KEYS[1]  base..'inst:<id>'
+ARGV[4]  instance id     ARGV[5]  status text or ''     ARGV[6]  load JSON or ''
+Returns 1  alive: last heartbeat updated
+        0  unknown, failed or unregistered: the instance must register again
+]]
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+local now = now_ms()
+redis.call('HSET', KEYS[1], 'lastSeen', now)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'statusText', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'load', ARGV[6]) end
+redis.call('ZADD', BASE .. 'instances', now, ARGV[4])
+return 1

@@ -1,0 +1,25 @@
+--[[ registerInstance: an agent, worker or session announces itself (again): its record is
+replaced, it is live from now on, and an instance.registered event says so.
+KEYS[1]  base..'inst:<id>'
+ARGV[4]  instance id     ARGV[5]  roles JSON     ARGV[6]  capabilities JSON     ARGV[7]  maxTasks (0 = no limit)
+ARGV[8]  metadata JSON   ARGV[9]  session id or ''     ARGV[10] autoAssign '1' or '0'
+Returns {registeredAt ms, reregistered 0|1}
+]]
+local id = ARGV[4]
+local now = now_ms()
+local existed = redis.call('HGET', KEYS[1], 'status')
+local registered_at = now
+if existed == 'active' then registered_at = tonumber(redis.call('HGET', KEYS[1], 'registeredAt')) or now end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', id, 'roles', ARGV[5], 'capabilities', ARGV[6], 'maxTasks', ARGV[7],
+  'metadata', ARGV[8], 'status', 'active', 'registeredAt', registered_at, 'lastSeen', now, 'autoAssign', ARGV[10])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'sessionId', ARGV[9]) end
+redis.call('ZADD', BASE .. 'instances', now, id)
+redis.call('ZADD', BASE .. 'instances:all', registered_at, id)
+if ARGV[10] == '1' then redis.call('SADD', BASE .. 'autoassign', id) else redis.call('SREM', BASE .. 'autoassign', id) end
+redis.call('PERSIST', KEYS[1])
+local instance = {}
+local raw = redis.call('HGETALL', KEYS[1])
+for i = 1, #raw, 2 do instance[raw[i]] = raw[i + 1] end
+emit_event('instance.registered', { instance = instance, reregistered = existed == 'active' })
+return { registered_at, existed == 'active' and 1 or 0 }
