@@ -27,7 +27,16 @@ async function startServe(
   extra: string[] = [],
 ): Promise<{ cli: SpawnedCli; url: string; redisPid: number; redisUrl: string }> {
   const port = await freePort();
-  const cli = runCli(["serve", "--port", String(port), "--data-dir", dataDir, "--log-level", "warn", ...extra]);
+  const cli = runCli([
+    "serve",
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+    "--log-level",
+    "warn",
+    ...extra,
+  ]);
   await waitFor(
     () => cli.stdout().includes("Press Ctrl-C to stop."),
     `serve to start (stderr: ${cli.stderr()})`,
