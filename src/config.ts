@@ -48,6 +48,7 @@ const configSchema = z
     gossipIntervalMs: z.coerce.number().int().min(100),
     membershipTtlMs: z.coerce.number().int().min(1000),
     metricsPublishMs: z.coerce.number().int().min(100),
+    requestClaimIdleMs: z.coerce.number().int().min(100),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -108,6 +109,7 @@ const ENV_NAMES: Record<string, string> = {
   gossipIntervalMs: "GOSSIP_INTERVAL_MS",
   membershipTtlMs: "MEMBERSHIP_TTL_MS",
   metricsPublishMs: "METRICS_PUBLISH_MS",
+  requestClaimIdleMs: "REQUEST_CLAIM_IDLE_MS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -140,6 +142,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     gossipIntervalMs: blankToUndefined(env.GOSSIP_INTERVAL_MS) ?? "2000",
     membershipTtlMs: blankToUndefined(env.MEMBERSHIP_TTL_MS) ?? "60000",
     metricsPublishMs: blankToUndefined(env.METRICS_PUBLISH_MS) ?? "5000",
+    requestClaimIdleMs: blankToUndefined(env.REQUEST_CLAIM_IDLE_MS) ?? "30000",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

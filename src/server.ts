@@ -128,7 +128,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const tail = new EventTail(redis, keys, log);
     closers.push(() => tail.close());
-    const consumer = new RedisRequestConsumer(redis, keys, dispatcher, config.instanceId, log);
+    const consumer = new RedisRequestConsumer(
+      redis,
+      keys,
+      dispatcher,
+      config.instanceId,
+      log,
+      config.requestClaimIdleMs,
+    );
     await consumer.start();
     closers.push(() => consumer.stop());
 

@@ -53,6 +53,8 @@ export interface Keys {
   readonly rpcGroup: string;
   /** List on which the reply to request `replyId` is pushed for the caller waiting on it. */
   rpcReply(replyId: string): string;
+  /** Marker of a request being (or having been) executed, for duplicate detection. */
+  rpcSeen(requestKey: string): string;
   /** Capped stream of every domain event. */
   events(): string;
   readonly queue: QueueKeys;
@@ -101,6 +103,7 @@ export function createKeys(prefix: string): Keys {
     rpcRequests: () => `${prefix}:rpc:requests`,
     rpcGroup: "servers",
     rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
+    rpcSeen: (requestKey) => `${prefix}:rpc:seen:${requestKey}`,
     events: () => `${queue.base}events`,
     queue,
   };

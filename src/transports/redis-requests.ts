@@ -11,11 +11,20 @@ import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.
  * to the request stream; the consumer group hands each entry to exactly one server process,
  * which executes it like a `/rpc` call and, when a reply is due, pushes it on the list
  * `keys.rpcReply(replyTo)` (expiring after REPLY_TTL_S) for the caller to BLPOP.
+ *
+ * Recovery and duplicates: entries a dead consumer left unacknowledged for `claimIdleMs` are
+ * taken over (XAUTOCLAIM) by a live one. Each request is executed at most once per
+ * `replyTo` (else per entry): a marker set with NX before execution turns into the stored
+ * reply afterwards, so a redelivery or a client's resend of the same `replyTo` gets that
+ * reply instead of a second execution. (A request still running after CLAIM_IDLE_MS, when its
+ * marker lapses after claimIdleMs, may run again: handlers' timeouts keep executions shorter than that.)
  */
 
 const REPLY_TTL_S = 60;
 const BLOCK_MS = 2000;
 const BATCH = 32;
+/** How long a finished request's reply is kept to answer a resend with the same replyTo. */
+const DONE_TTL_MS = 600_000;
 /** Reply ids become part of a key name: keep them to a safe alphabet. */
 export const REPLY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -30,6 +39,7 @@ export class RedisRequestConsumer {
     private readonly dispatcher: Dispatcher,
     private readonly consumerName: string,
     private readonly log: Logger,
+    private readonly claimIdleMs = 30_000,
   ) {}
 
   async start(): Promise<void> {
@@ -51,7 +61,12 @@ export class RedisRequestConsumer {
 
   async #run(conn: Redis): Promise<void> {
     const key = this.keys.rpcRequests();
+    let lastClaim = Date.now();
     while (!this.#stopped) {
+      if (Date.now() - lastClaim > this.claimIdleMs / 3) {
+        lastClaim = Date.now();
+        await this.#takeOverAbandoned(key);
+      }
       let batch: [string, [string, string[]][]][] | null;
       try {
         batch = (await conn.xreadgroup(
@@ -72,16 +87,40 @@ export class RedisRequestConsumer {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      const entries = batch?.[0]?.[1] ?? [];
-      await Promise.all(
-        entries.map(([id, fields]) =>
-          // Left un-acknowledged on failure: the entry stays pending for recovery.
-          this.#execute(key, id, fields).catch((err) =>
-            this.log.error({ err, entryId: id }, "request not answered"),
-          ),
-        ),
-      );
+      await this.#executeAll(key, batch?.[0]?.[1] ?? []);
     }
+  }
+
+  /** Requests delivered to a consumer that died before acknowledging them. */
+  async #takeOverAbandoned(key: string): Promise<void> {
+    try {
+      const [, entries] = (await this.redis.xautoclaim(
+        key,
+        this.keys.rpcGroup,
+        this.consumerName,
+        this.claimIdleMs,
+        "0-0",
+        "COUNT",
+        BATCH,
+      )) as [string, [string, string[] | null][]];
+      const live = entries.filter((e): e is [string, string[]] => e[1] !== null);
+      if (live.length > 0)
+        this.log.warn({ count: live.length }, "took over requests of a consumer that went away");
+      await this.#executeAll(key, live);
+    } catch (err) {
+      if (!this.#stopped) this.log.warn({ err }, "taking over abandoned requests failed");
+    }
+  }
+
+  #executeAll(key: string, entries: [string, string[]][]): Promise<unknown> {
+    return Promise.all(
+      entries.map(([id, fields]) =>
+        // Left un-acknowledged on failure: the entry stays pending for recovery.
+        this.#execute(key, id, fields).catch((err) =>
+          this.log.error({ err, entryId: id }, "request not answered"),
+        ),
+      ),
+    );
   }
 
   async #execute(key: string, entryId: string, fields: string[]): Promise<void> {
@@ -91,15 +130,29 @@ export class RedisRequestConsumer {
       if (fields[i] === "request") request = fields[i + 1];
       else if (fields[i] === "replyTo") replyTo = fields[i + 1];
     }
-    const body = parseJson(request ?? "");
-    const response =
-      body === UNPARSEABLE
-        ? jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the request field is not JSON"))
-        : await processJsonRpc(this.dispatcher, body, "events");
+    const canReply = replyTo !== undefined && REPLY_ID.test(replyTo);
+    const marker = this.keys.rpcSeen(canReply ? `r:${replyTo}` : `e:${entryId}`);
+    const fresh = await this.redis.set(marker, "running", "PX", this.claimIdleMs, "NX");
+    let reply: string | null = null;
+    if (fresh === null) {
+      // A duplicate: answered before (repeat that answer), or running elsewhere (leave it be).
+      const seen = await this.redis.get(marker);
+      if (seen === "running") return;
+      reply = seen?.startsWith("done:") ? seen.slice(5) : null;
+    } else {
+      const body = parseJson(request ?? "");
+      const response =
+        body === UNPARSEABLE
+          ? jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the request field is not JSON"))
+          : await processJsonRpc(this.dispatcher, body, "events");
+      reply = response === null ? null : JSON.stringify(response);
+    }
     const tx = this.redis.multi();
-    if (response !== null && replyTo && REPLY_ID.test(replyTo)) {
-      const replyKey = this.keys.rpcReply(replyTo);
-      tx.lpush(replyKey, JSON.stringify(response)).expire(replyKey, REPLY_TTL_S);
+    // Without a replyTo only a redelivery can repeat the entry, within about claimIdleMs.
+    tx.set(marker, `done:${reply ?? ""}`, "PX", canReply ? DONE_TTL_MS : this.claimIdleMs * 2);
+    if (reply && canReply) {
+      const replyKey = this.keys.rpcReply(replyTo as string);
+      tx.lpush(replyKey, reply).expire(replyKey, REPLY_TTL_S);
     }
     tx.xack(key, this.keys.rpcGroup, entryId).xdel(key, entryId);
     await tx.exec();

@@ -197,4 +197,75 @@ describe("the Redis request stream", () => {
       await server.close();
     }
   });
+
+  it("executes a resent request (same replyTo) once and answers the resend with the same reply", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const server = await startTestServer({ redisUrl: redis.url, keyPrefix, handlers });
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    try {
+      const replyTo = randomUUID();
+      const request = { jsonrpc: "2.0", id: 7, method: "test.incr", params: {} };
+      await client.send(request, replyTo);
+      await client.send(request, replyTo);
+      await drained(keyPrefix);
+      const replies = await admin.lrange(keys.rpcReply(replyTo), 0, -1);
+      assert.equal(replies.length, 2, "each delivery is answered");
+      assert.equal(replies[0], replies[1], "with the same reply");
+      assert.equal(await admin.get(counterKey(keyPrefix)), "1", "the effect happened once");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it("takes over requests a dead consumer read but never acknowledged, and executes them once", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      keyPrefix,
+      handlers,
+      overrides: { requestClaimIdleMs: 300 },
+    });
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    const ghost = new Redis(redis.url);
+    try {
+      await server.close(); // nobody consumes while the ghost takes the entries
+      const replyTos = Array.from({ length: 5 }, () => randomUUID());
+      for (const [i, replyTo] of replyTos.entries()) {
+        await client.send({ jsonrpc: "2.0", id: i, method: "test.incr", params: {} }, replyTo);
+      }
+      // A consumer that reads them and dies without acknowledging.
+      const read = (await ghost.xreadgroup(
+        "GROUP",
+        keys.rpcGroup,
+        "ghost",
+        "COUNT",
+        10,
+        "STREAMS",
+        keys.rpcRequests(),
+        ">",
+      )) as [string, unknown[]][] | null;
+      assert.equal(read?.[0]?.[1].length, 5);
+      const revived = await startTestServer({
+        redisUrl: redis.url,
+        keyPrefix,
+        handlers,
+        overrides: { requestClaimIdleMs: 300 },
+      });
+      try {
+        await drained(keyPrefix);
+        for (const replyTo of replyTos) {
+          assert.equal(await admin.llen(keys.rpcReply(replyTo)), 1, "one reply each");
+        }
+        assert.equal(await admin.get(counterKey(keyPrefix)), "5");
+      } finally {
+        await revived.close();
+      }
+    } finally {
+      await ghost.quit();
+      await client.close();
+    }
+  });
 });

@@ -61,6 +61,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase
   // Nor may a checked-out one's: a transaction holds its client outside the pool's idle listener,
   // and a connection lost mid-transaction (PostgreSQL stopped) emits 'error' on that client. The
   // transaction's query fails anyway, the persister retries, the pool drops the broken client.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const db = drizzlePg(pool);
   return new DrizzleTaskDatabase(
     "postgres",
