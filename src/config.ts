@@ -49,6 +49,7 @@ const configSchema = z
     membershipTtlMs: z.coerce.number().int().min(1000),
     metricsPublishMs: z.coerce.number().int().min(100),
     requestClaimIdleMs: z.coerce.number().int().min(100),
+    policyFile: z.string().min(1),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -110,6 +111,7 @@ const ENV_NAMES: Record<string, string> = {
   membershipTtlMs: "MEMBERSHIP_TTL_MS",
   metricsPublishMs: "METRICS_PUBLISH_MS",
   requestClaimIdleMs: "REQUEST_CLAIM_IDLE_MS",
+  policyFile: "POLICY_FILE",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -143,6 +145,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     membershipTtlMs: blankToUndefined(env.MEMBERSHIP_TTL_MS) ?? "60000",
     metricsPublishMs: blankToUndefined(env.METRICS_PUBLISH_MS) ?? "5000",
     requestClaimIdleMs: blankToUndefined(env.REQUEST_CLAIM_IDLE_MS) ?? "30000",
+    policyFile: resolve(blankToUndefined(env.POLICY_FILE) ?? ".claudebench/policy.json"),
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

@@ -10,6 +10,7 @@ import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
 import { Membership } from "./domain/cluster/membership.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
+import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
@@ -112,6 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tasks,
       archive: database,
       instances,
+      policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,

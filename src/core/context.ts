@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
+import type { ProjectPolicies } from "../domain/policy/policy-file.js";
 import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { Keys } from "../storage/keys.js";
@@ -45,6 +46,8 @@ export interface ServerServices {
   readonly instances: InstanceRegistry;
   /** This process's place in the cluster of server processes. */
   readonly cluster: ClusterInfo;
+  /** Pre-tool and prompt policies, per project. */
+  readonly policies: ProjectPolicies;
 }
 
 export interface ClusterInfo {

@@ -76,7 +76,7 @@ export class Dispatcher {
 
   /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
   resolve(method: string, transport: TransportName): AnyHandler {
-    const handler = this.services.registry.get(method);
+    const handler = this.services.registry.resolve(method);
     if (!handler || (transport !== "internal" && !handler.expose[transport])) {
       throw new AppError("METHOD_NOT_FOUND", `Method not found: ${method}`, { method });
     }
@@ -106,7 +106,7 @@ export class Dispatcher {
     // The same object as `{ ...this.services, method, transport, meta, signal }`, but on Node 20
     // (V8 11.3) a spread followed by more properties builds a fresh hidden class on every call:
     // ~10 µs and garbage per call (docs/performance.md). Object.assign into {} keeps one shape.
-    const fields = { method: handler.name, transport: request.transport, meta: request.meta ?? {} };
+    const fields = { method: request.method, transport: request.transport, meta: request.meta ?? {} };
     const { signal = NEVER_ABORTED } = request;
     let ctx: HandlerContext;
     if (signal instanceof AbortController) {

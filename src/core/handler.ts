@@ -42,6 +42,11 @@ export interface HandlerDefinition<I extends z.ZodType, O extends z.ZodType> {
   output: O;
   policy?: HandlerPolicy;
   expose?: Partial<Exposure>;
+  /**
+   * Also serve every unknown method of this handler's domain (e.g. any `hook.<event>` a
+   * client sends): `ctx.method` then holds the name that was called.
+   */
+  catchAll?: boolean;
   handle(input: z.output<I>, ctx: HandlerContext): Promise<z.input<O>>;
 }
 

@@ -1,4 +1,15 @@
 import type { AnyHandler } from "../core/handler.js";
+import { hookClaude } from "./hook/claude.js";
+import {
+  hookAgentStop,
+  hookEvent,
+  hookNotification,
+  hookPostTool,
+  hookPreCompact,
+} from "./hook/lifecycle.js";
+import { hookPreTool } from "./hook/pre-tool.js";
+import { hookTodoWrite } from "./hook/todo-write.js";
+import { hookUserPrompt } from "./hook/user-prompt.js";
 import { systemBatchProcess } from "./system/batch-process.js";
 import { systemCheckHealth } from "./system/check-health.js";
 import { systemDiscover } from "./system/discover.js";
@@ -55,4 +66,13 @@ export const builtinHandlers: readonly AnyHandler[] = [
   taskCancel,
   taskDelete,
   taskRetry,
+  hookPreTool,
+  hookPostTool,
+  hookUserPrompt,
+  hookTodoWrite,
+  hookAgentStop,
+  hookNotification,
+  hookPreCompact,
+  hookClaude,
+  hookEvent,
 ];

@@ -5,7 +5,7 @@ import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { toHttpPath } from "../core/naming.js";
+import { fromHttpPath, toHttpPath } from "../core/naming.js";
 import type { EventTail } from "./event-tail.js";
 import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpEndpoint } from "./mcp.js";
@@ -179,10 +179,16 @@ export class HttpTransport {
       return sendError(res, new AppError("METHOD_NOT_FOUND", `No route for ${req.method} ${path}`));
     }
     if (path === "/rpc" || path === "/rpc/batch") return this.#jsonRpc(req, res);
-    const method = this.#routes.get(path);
+    const method = this.#routes.get(path) ?? this.#catchAllRoute(path);
     if (!method)
       return sendError(res, new AppError("METHOD_NOT_FOUND", `No route for POST ${path}`, { path }));
     return this.#handlerRoute(req, res, method);
+  }
+
+  /** A path no handler owns, but that a domain's catch-all serves (`/hook/<event>`). */
+  #catchAllRoute(path: string): string | undefined {
+    const name = fromHttpPath(path);
+    return this.options.dispatcher.services.registry.resolve(name)?.expose.http ? name : undefined;
   }
 
   async #jsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {

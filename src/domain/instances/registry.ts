@@ -34,6 +34,8 @@ export interface RegisterInput {
   metadata?: Record<string, unknown>;
   sessionId?: string;
   autoAssign?: boolean;
+  /** Its own heartbeat timeout, when longer than the cluster's (Claude Code sessions idle for minutes). */
+  heartbeatTimeoutMs?: number;
 }
 
 const json = <T>(text: string | undefined, fallback: T): T => {
@@ -81,6 +83,7 @@ export class InstanceRegistry {
       JSON.stringify(input.metadata ?? {}),
       input.sessionId ?? "",
       input.autoAssign ? "1" : "0",
+      input.heartbeatTimeoutMs ?? "",
     ])) as [number, number];
     return { registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
   }

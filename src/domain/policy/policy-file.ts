@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 
 /**
@@ -122,5 +122,32 @@ export class PolicySource {
       this.onError(`${this.#error} — keeping the previous policy`);
     }
     return this.#policy;
+  }
+}
+
+/**
+ * One policy per project: `<cwd>/.claudebench/policy.json` when a session's project has one,
+ * else the server's own file (POLICY_FILE), else the defaults.
+ */
+export class ProjectPolicies {
+  readonly #sources = new Map<string, PolicySource>();
+  readonly #fallback: PolicySource;
+
+  constructor(
+    serverFile: string | null,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.#fallback = new PolicySource(serverFile, onError);
+  }
+
+  for(cwd: string | undefined): PolicySource {
+    if (!cwd?.startsWith("/")) return this.#fallback;
+    const path = `${cwd.replace(/\/+$/, "")}/.claudebench/policy.json`;
+    let source = this.#sources.get(path);
+    if (!source) {
+      source = new PolicySource(path, this.onError);
+      this.#sources.set(path, source);
+    }
+    return existsSync(path) ? source : this.#fallback;
   }
 }

@@ -2,7 +2,8 @@
 cutoff; everything it held returns to pending at once (attempts stay counted; spent ones go to
 the dead letters), and instance.failed is emitted exactly once.
 KEYS[1]  base..'inst:<id>'
-ARGV[4]  instance id     ARGV[5]  cutoff ms (heartbeat older than this = dead)
+ARGV[4]  instance id     ARGV[5]  cutoff ms (heartbeat older than this = dead, unless the instance has
+         its own longer timeoutMs, then now - timeoutMs is its cutoff)
 ARGV[6]  leadership token '<owner>|<epoch>' ('' = no leader check)
 Returns {'FAILED', released, deadLettered}
         {'ALIVE'}          it heartbeated since (or is not active): nothing done
@@ -15,8 +16,11 @@ if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
   redis.call('ZREM', BASE .. 'instances', id)
   return { 'ALIVE' }
 end
-if seen and tonumber(seen) >= tonumber(ARGV[5]) then return { 'ALIVE' } end
 local now = now_ms()
+local cutoff = tonumber(ARGV[5])
+local own = tonumber(redis.call('HGET', KEYS[1], 'timeoutMs') or '')
+if own then cutoff = math.min(cutoff, now - own) end
+if seen and tonumber(seen) >= cutoff then return { 'ALIVE' } end
 local released, dead = release_worker(id, 'instance failed', true, now)
 redis.call('HSET', KEYS[1], 'status', 'failed', 'failedAt', now)
 redis.call('EXPIRE', KEYS[1], 3600)

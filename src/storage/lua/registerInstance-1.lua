@@ -3,6 +3,7 @@ replaced, it is live from now on, and an instance.registered event says so.
 KEYS[1]  base..'inst:<id>'
 ARGV[4]  instance id     ARGV[5]  roles JSON     ARGV[6]  capabilities JSON     ARGV[7]  maxTasks (0 = no limit)
 ARGV[8]  metadata JSON   ARGV[9]  session id or ''     ARGV[10] autoAssign '1' or '0'
+ARGV[11] its own heartbeat timeout ms, or '' for the cluster's (e.g. long for Claude Code sessions)
 Returns {registeredAt ms, reregistered 0|1}
 ]]
 local id = ARGV[4]
@@ -14,6 +15,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'id', id, 'roles', ARGV[5], 'capabilities', ARGV[6], 'maxTasks', ARGV[7],
   'metadata', ARGV[8], 'status', 'active', 'registeredAt', registered_at, 'lastSeen', now, 'autoAssign', ARGV[10])
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'sessionId', ARGV[9]) end
+if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'timeoutMs', ARGV[11]) end
 redis.call('ZADD', BASE .. 'instances', now, id)
 redis.call('ZADD', BASE .. 'instances:all', registered_at, id)
 if ARGV[10] == '1' then redis.call('SADD', BASE .. 'autoassign', id) else redis.call('SREM', BASE .. 'autoassign', id) end

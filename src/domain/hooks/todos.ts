@@ -1,0 +1,181 @@
+import type { Redis } from "ioredis";
+import { AppError } from "../../core/errors.js";
+import type { QueueKeys } from "../../storage/keys.js";
+import type { Task } from "../tasks/model.js";
+import type { TaskQueue } from "../tasks/queue.js";
+
+/**
+ * TodoWrite → tasks. Each session keeps a mapping todo → task (in Redis, per session, so
+ * sessions never share state). Every TodoWrite carries the whole list; it is matched against
+ * the previous one:
+ *   1. the same todo `id` (older Claude Code builds send one), else
+ *   2. the same text, else
+ *   3. the same position with similar wording (word overlap ≥ 0.5): a reworded todo, else
+ *   4. the most similar unmatched previous todo (overlap ≥ 0.7), else
+ *   5. a new task.
+ * A previous todo left unmatched disappeared: its task is cancelled. Status follows:
+ * in_progress claims the task for the session, completed completes it (claiming first when
+ * needed), pending gives it back. Each step is one atomic transition of the task engine.
+ */
+
+export interface Todo {
+  content: string;
+  status: "pending" | "in_progress" | "completed";
+  activeForm?: string;
+  id?: string;
+  priority?: string;
+}
+
+interface Mapped {
+  taskId: string;
+  content: string;
+  todoId?: string;
+}
+
+export interface TodoOutcome {
+  content: string;
+  taskId: string;
+  status: Todo["status"];
+  action: "created" | "kept" | "reworded" | "conflict";
+}
+
+export interface TodoSyncResult {
+  todos: TodoOutcome[];
+  cancelled: string[];
+}
+
+const PRIORITY: Record<string, number> = { low: 25, medium: 50, high: 75 };
+
+const words = (s: string) => new Set(s.toLowerCase().match(/[a-z0-9]+/g) ?? []);
+
+export function similarity(a: string, b: string): number {
+  const x = words(a);
+  const y = words(b);
+  if (x.size === 0 && y.size === 0) return 1;
+  let shared = 0;
+  for (const w of x) if (y.has(w)) shared++;
+  return shared / (x.size + y.size - shared);
+}
+
+/** For each todo, the index of the previous todo it continues, or -1 for a new one. */
+export function matchTodos(previous: readonly Mapped[], todos: readonly Todo[]): number[] {
+  const used = new Set<number>();
+  const take = (i: number) => {
+    used.add(i);
+    return i;
+  };
+  const free = (i: number) => i >= 0 && !used.has(i);
+  const result = todos.map(() => -1);
+  // exact matches first, so a reorder never steals a todo's own task
+  todos.forEach((todo, i) => {
+    const byId = todo.id ? previous.findIndex((p, j) => free(j) && p.todoId === todo.id) : -1;
+    const byText = byId >= 0 ? byId : previous.findIndex((p, j) => free(j) && p.content === todo.content);
+    if (byText >= 0) result[i] = take(byText);
+  });
+  todos.forEach((todo, i) => {
+    if (result[i] !== -1) return;
+    const same = previous[i];
+    if (same && free(i) && similarity(same.content, todo.content) >= 0.5) {
+      result[i] = take(i);
+      return;
+    }
+    let best = -1;
+    let bestScore = 0.7;
+    previous.forEach((p, j) => {
+      const score = free(j) ? similarity(p.content, todo.content) : 0;
+      if (score >= bestScore) {
+        best = j;
+        bestScore = score;
+      }
+    });
+    if (best >= 0) result[i] = take(best);
+  });
+  return result;
+}
+
+export interface TodoSyncDeps {
+  redis: Redis;
+  q: QueueKeys;
+  tasks: TaskQueue;
+  /** The session's instance id: it holds the session's in-progress todos. */
+  holder: string;
+  sessionId: string;
+  channel: string;
+}
+
+const mappingKey = (q: QueueKeys, holder: string) => `${q.base}todos:${holder}`;
+
+export async function syncTodos(deps: TodoSyncDeps, todos: readonly Todo[]): Promise<TodoSyncResult> {
+  const key = mappingKey(deps.q, deps.holder);
+  const previous = JSON.parse((await deps.redis.get(key)) ?? "[]") as Mapped[];
+  const matches = matchTodos(previous, todos);
+  const outcomes: TodoOutcome[] = [];
+  const next: Mapped[] = [];
+
+  for (const [i, todo] of todos.entries()) {
+    const text = todo.content.slice(0, 2000) || "(empty todo)";
+    const earlier = previous[matches[i] ?? -1];
+    let task: Task | null = earlier ? await deps.tasks.get(earlier.taskId) : null;
+    let action: TodoOutcome["action"] = "kept";
+    if (!task) {
+      ({ task } = await deps.tasks.create({
+        text,
+        priority: PRIORITY[todo.priority ?? ""] ?? 50,
+        channel: deps.channel,
+        maxAttempts: 3,
+        metadata: {
+          sessionId: deps.sessionId,
+          source: "TodoWrite",
+          ...(todo.activeForm ? { activeForm: todo.activeForm } : {}),
+        },
+      }));
+      action = "created";
+    } else if (earlier && earlier.content !== todo.content) {
+      task = await deps.tasks.update(task.id, { text });
+      action = "reworded";
+    }
+    try {
+      await follow(deps, task, todo.status);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      action = "conflict"; // someone else holds it, or it was finished elsewhere: leave it
+    }
+    outcomes.push({ content: todo.content, taskId: task.id, status: todo.status, action });
+    next.push({ taskId: task.id, content: todo.content, ...(todo.id ? { todoId: todo.id } : {}) });
+  }
+
+  const kept = new Set(matches);
+  const cancelled: string[] = [];
+  for (const [j, gone] of previous.entries()) {
+    if (kept.has(j)) continue;
+    try {
+      await deps.tasks.cancel(gone.taskId, "todo removed");
+      cancelled.push(gone.taskId);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err; // already finished or deleted: nothing to do
+    }
+  }
+  await deps.redis.set(key, JSON.stringify(next), "EX", 7 * 24 * 3600);
+  return { todos: outcomes, cancelled };
+}
+
+/** Moves the task toward the todo's status, as the session. */
+async function follow(deps: TodoSyncDeps, task: Task, status: Todo["status"]): Promise<void> {
+  const mine = task.status === "in_progress" && task.assignedTo === deps.holder;
+  switch (status) {
+    case "in_progress":
+      if (task.status === "pending") await deps.tasks.assign(task.id, deps.holder);
+      else if (task.status !== "in_progress")
+        await deps.tasks.retry(task.id).then((t) => deps.tasks.assign(t.id, deps.holder));
+      return;
+    case "completed":
+      if (task.status === "completed") return;
+      if (task.status === "pending") await deps.tasks.assign(task.id, deps.holder);
+      else if (!mine) throw new AppError("CONFLICT", `task ${task.id} is ${task.status}`);
+      await deps.tasks.complete(task.id, { workerId: deps.holder });
+      return;
+    case "pending":
+      if (mine) await deps.tasks.release(task.id, { workerId: deps.holder });
+      return;
+  }
+}

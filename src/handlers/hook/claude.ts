@@ -1,0 +1,190 @@
+import { z } from "zod";
+import type { HandlerContext } from "../../core/context.js";
+import { AppError } from "../../core/errors.js";
+import { defineHandler } from "../../core/handler.js";
+import { decidePreTool } from "../../domain/hooks/pre-tool.js";
+import { analyzePrompt } from "../../domain/hooks/prompt.js";
+import { projectOf, sessionInstanceId, touchSession } from "../../domain/hooks/sessions.js";
+import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
+import { toolInput } from "./schemas.js";
+
+/**
+ * Claude Code's own hook JSON in, Claude Code's own decision JSON out — for HTTP hooks
+ * (`POST /hook/claude`) and the `claudebench hook` command bridge. Every event is tied to its
+ * session (an instance `cc-<session_id>`) and recorded; an event this server does not know is
+ * recorded and answered with `{}` (no decision), never with an error that would break the session.
+ */
+
+const payload = z
+  .object({
+    hook_event_name: z.string().min(1).max(100),
+    session_id: z.string().max(200).optional(),
+    cwd: z.string().max(4096).optional(),
+    transcript_path: z.string().max(4096).optional(),
+    permission_mode: z.string().max(100).optional(),
+    tool_name: z.string().max(200).optional(),
+    tool_input: z.unknown().optional(),
+    tool_response: z.unknown().optional(),
+    prompt: z.string().optional(),
+    source: z.string().max(100).optional(),
+    model: z.string().max(200).optional(),
+    task_id: z.string().max(200).optional(),
+    task_subject: z.string().optional(),
+    task_description: z.string().optional(),
+  })
+  .loose();
+
+type Payload = z.infer<typeof payload>;
+type Output = Record<string, unknown>;
+
+const snake = (event: string) => event.replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+
+async function preToolUse(p: Payload, ctx: HandlerContext, holder: string | null): Promise<Output> {
+  const tool = p.tool_name ?? "unknown";
+  const decision = await decidePreTool(ctx, {
+    tool,
+    input: toolInput(tool, p.tool_input),
+    sessionId: p.session_id,
+    instanceId: holder ?? undefined,
+    cwd: p.cwd,
+  });
+  const out = { hookEventName: "PreToolUse" } as Record<string, unknown>;
+  switch (decision.decision) {
+    case "deny":
+    case "ask":
+      out.permissionDecision = decision.decision;
+      out.permissionDecisionReason = `ClaudeBench policy (${decision.rule}): ${decision.reason}`;
+      break;
+    case "modify":
+      // Shown to the person with the rewritten input; never an automatic approval.
+      out.permissionDecision = "ask";
+      out.permissionDecisionReason = `ClaudeBench policy (${decision.rule}): ${decision.reason}`;
+      out.updatedInput = decision.updatedInput;
+      break;
+    case "warn":
+      out.additionalContext = `ClaudeBench policy: ${decision.additionalContext ?? decision.reason}`;
+      break;
+    case "allow":
+      return {}; // no decision: Claude Code's own permission rules apply
+  }
+  return { hookSpecificOutput: out };
+}
+
+async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promise<void> {
+  const todos = (p.tool_input as { todos?: Todo[] } | undefined)?.todos;
+  if (!Array.isArray(todos)) return;
+  await syncTodos(
+    {
+      redis: ctx.redis,
+      q: ctx.keys.queue,
+      tasks: ctx.tasks,
+      holder,
+      sessionId: p.session_id ?? holder,
+      channel: p.cwd ? projectOf(p.cwd) : holder,
+    },
+    todos.filter((t) => t && typeof t.content === "string"),
+  );
+}
+
+/** TaskCreated / TaskCompleted (Claude Code's Task tools): one task per Claude Code task id. */
+async function claudeTask(
+  p: Payload,
+  ctx: HandlerContext,
+  holder: string,
+  completed: boolean,
+): Promise<Output> {
+  if (!p.task_id) return {};
+  const { task } = await ctx.tasks.create({
+    text: (p.task_subject || p.task_id).slice(0, 2000),
+    description: p.task_description?.slice(0, 10_000),
+    priority: 50,
+    maxAttempts: 3,
+    channel: p.cwd ? projectOf(p.cwd) : holder,
+    metadata: { sessionId: p.session_id ?? null, source: "TaskCreated", claudeTaskId: p.task_id },
+    idempotencyKey: `cc-task.${holder}.${p.task_id}`.replace(/[^A-Za-z0-9._:@/-]/g, "_").slice(0, 200),
+  });
+  if (!completed || task.status === "completed") return {};
+  try {
+    if (task.status === "pending") await ctx.tasks.assign(task.id, holder);
+    await ctx.tasks.complete(task.id, { workerId: holder });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err; // held by another session or finished elsewhere
+  }
+  return {};
+}
+
+export const hookClaude = defineHandler({
+  name: "hook.claude",
+  description:
+    "Claude Code's native hook endpoint: takes the hook event JSON Claude Code sends (PreToolUse, PostToolUse, UserPromptSubmit, SessionStart, SessionEnd, Stop, ...) and answers in Claude Code's decision format.",
+  input: payload,
+  output: z.record(z.string(), z.unknown()),
+  expose: { mcp: false },
+  handle: async (p, ctx) => {
+    const event = p.hook_event_name;
+    const session = p.session_id
+      ? {
+          sessionId: p.session_id,
+          cwd: p.cwd,
+          model: p.model,
+          source: p.source,
+          transcriptPath: p.transcript_path,
+        }
+      : null;
+    let holder: string | null = null;
+    if (session && event !== "SessionEnd")
+      holder = await touchSession(ctx.instances, session, event === "SessionStart");
+    await ctx.emit(`hook.${snake(event)}`, {
+      sessionId: p.session_id ?? null,
+      instanceId: holder,
+      tool: p.tool_name ?? null,
+      cwd: p.cwd ?? null,
+    });
+
+    switch (event) {
+      case "PreToolUse":
+        return preToolUse(p, ctx, holder);
+      case "PostToolUse":
+        if (holder && p.tool_name === "TodoWrite") await todoWrite(p, ctx, holder);
+        return {};
+      case "UserPromptSubmit": {
+        const verdict = analyzePrompt(p.prompt ?? "", ctx.policies.for(p.cwd).current());
+        if (verdict.decision === "block") return { decision: "block", reason: verdict.reasons.join(" ") };
+        if (verdict.decision === "warn") {
+          return {
+            hookSpecificOutput: {
+              hookEventName: "UserPromptSubmit",
+              additionalContext: verdict.reasons.join("\n"),
+            },
+          };
+        }
+        return {};
+      }
+      case "SessionStart": {
+        if (!p.cwd) return {};
+        const waiting = await ctx.redis.zcard(ctx.keys.queue.channel(projectOf(p.cwd)));
+        return waiting > 0
+          ? {
+              hookSpecificOutput: {
+                hookEventName: "SessionStart",
+                additionalContext: `ClaudeBench: ${waiting} pending task(s) in project ${projectOf(p.cwd)} (task__list / task__claim).`,
+              },
+            }
+          : {};
+      }
+      case "SessionEnd":
+        if (p.session_id) {
+          await ctx.instances.unregister(sessionInstanceId(p.session_id)).catch((err) => {
+            if (!(err instanceof AppError)) throw err; // never registered
+          });
+        }
+        return {};
+      case "TaskCreated":
+        return holder ? claudeTask(p, ctx, holder, false) : {};
+      case "TaskCompleted":
+        return holder ? claudeTask(p, ctx, holder, true) : {};
+      default:
+        return {}; // recorded above; no decision
+    }
+  },
+});

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { defineHandler } from "../../core/handler.js";
+import { touchSession } from "../../domain/hooks/sessions.js";
+import { hookContext } from "./schemas.js";
+
+/** The original ClaudeBench's later lifecycle hooks: each is recorded as an event. */
+
+export const hookPostTool = defineHandler({
+  name: "hook.post_tool",
+  description: "Records that a tool ran (tool, success, execution time) on the event stream for the session.",
+  input: z.object({
+    tool: z.string().min(1).max(200),
+    result: z.unknown(),
+    params: z.unknown().optional(),
+    executionTime: z.number().optional(),
+    success: z.boolean().optional(),
+    ...hookContext,
+  }),
+  output: z.object({ processed: z.boolean() }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    await ctx.emit("hook.post_tool.executed", {
+      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
+      tool: input.tool,
+      success: input.success ?? null,
+      executionTime: input.executionTime ?? null,
+    });
+    return { processed: true };
+  },
+});
+
+export const hookAgentStop = defineHandler({
+  name: "hook.agent_stop",
+  description: "Records that an agent (main or subagent) finished its turn; the session stays registered.",
+  input: z.object({ agentType: z.enum(["main", "subagent", "unknown"]).default("unknown"), ...hookContext }),
+  output: z.object({ acknowledged: z.boolean(), cleanedUp: z.boolean() }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    const sessionId = input.sessionId ?? ctx.meta.sessionId;
+    if (sessionId) await touchSession(ctx.instances, { sessionId });
+    await ctx.emit("hook.agent_stop.executed", { sessionId: sessionId ?? null, agentType: input.agentType });
+    return { acknowledged: true, cleanedUp: false };
+  },
+});
+
+export const hookNotification = defineHandler({
+  name: "hook.notification",
+  description: "Broadcasts a session's notification to everyone watching the event stream.",
+  input: z.object({
+    message: z.string().max(10_000),
+    type: z.enum(["info", "warning", "error", "success"]).default("info"),
+    ...hookContext,
+  }),
+  output: z.object({ received: z.boolean(), broadcasted: z.boolean() }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    await ctx.emit("hook.notification.executed", {
+      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
+      message: input.message,
+      type: input.type,
+    });
+    return { received: true, broadcasted: true };
+  },
+});
+
+export const hookPreCompact = defineHandler({
+  name: "hook.pre_compact",
+  description: "Records that a session's context is about to be compacted.",
+  input: z.object({ contextSize: z.number().optional(), ...hookContext }),
+  output: z.object({ acknowledged: z.boolean(), stateSaved: z.boolean() }),
+  expose: { mcp: false },
+  handle: async (input, ctx) => {
+    await ctx.emit("hook.pre_compact.executed", {
+      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
+      contextSize: input.contextSize ?? null,
+    });
+    return { acknowledged: true, stateSaved: true };
+  },
+});
+
+export const hookEvent = defineHandler({
+  name: "hook.event",
+  description:
+    "Accepts any other hook.<event> a client sends (events newer than this server): it is recorded on the event stream and acknowledged, never refused.",
+  input: z.object({ data: z.unknown().optional(), ...hookContext }).loose(),
+  output: z.object({ received: z.boolean(), event: z.string() }),
+  expose: { mcp: false },
+  catchAll: true,
+  handle: async (input, ctx) => {
+    await ctx.emit(`${ctx.method}.received`, {
+      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
+      data: input.data ?? null,
+    });
+    return { received: true, event: ctx.method };
+  },
+});

@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+/** Fields the original ClaudeBench hook bridge sends with every hook method. */
+export const hookContext = {
+  sessionId: z.string().max(200).optional(),
+  instanceId: z.string().max(200).optional(),
+  timestamp: z.number().optional(),
+};
+
+export const todo = z.object({
+  content: z.string().max(10_000),
+  status: z.enum(["pending", "in_progress", "completed"]),
+  activeForm: z.string().max(10_000).optional(),
+  id: z.string().max(200).optional(),
+  priority: z.string().max(20).optional(),
+});
+
+export const todoOutcome = z.object({
+  content: z.string(),
+  taskId: z.string(),
+  status: z.string(),
+  action: z.enum(["created", "kept", "reworded", "conflict"]),
+});
+
+/** Tool input as Claude Code sends it: an object (a bare string is taken as a Bash command). */
+export function toolInput(tool: string, params: unknown): Record<string, unknown> {
+  if (params && typeof params === "object" && !Array.isArray(params))
+    return params as Record<string, unknown>;
+  if (typeof params === "string") return tool === "Bash" ? { command: params } : { value: params };
+  return {};
+}
