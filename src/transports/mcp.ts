@@ -5,8 +5,11 @@ import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
+  ReadResourceRequestSchema,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { RequestMeta } from "../core/context.js";
@@ -21,6 +24,36 @@ import { fromToolName, toToolName } from "../core/naming.js";
  * session state has to be shared. One tool per handler exposed to MCP, named
  * `domain__action`, with input and output JSON Schemas from the handler's Zod schemas.
  */
+
+/** Read-only views for a model's context, each answered by a handler through the pipeline. */
+const RESOURCES = [
+  {
+    uri: "claudebench://tasks/pending",
+    name: "pending-tasks",
+    title: "Pending tasks",
+    description: "The next 50 tasks waiting to be claimed, best first.",
+    method: "task.list",
+    params: { status: "pending", orderBy: "priority", order: "desc", limit: 50 },
+  },
+  {
+    uri: "claudebench://tasks/stats",
+    name: "queue-stats",
+    title: "Queue statistics",
+    description: "Tasks per status, queue depth, dead letters, wait and run times, per-worker load.",
+    method: "task.stats",
+    params: {},
+  },
+  {
+    uri: "claudebench://instances",
+    name: "instances",
+    title: "Instances",
+    description: "Registered agents, workers and Claude Code sessions with their load and last heartbeat.",
+    method: "system.instances",
+    params: {},
+  },
+] as const;
+
+const MY_TASKS = /^claudebench:\/\/tasks\/assigned\/([^/]+)$/;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -82,8 +115,47 @@ export class McpEndpoint {
   #createServer(meta: RequestMeta): Server {
     const server = new Server(
       { name: "claudebench", version: this.version },
-      { capabilities: { tools: { listChanged: false } } },
+      { capabilities: { tools: { listChanged: false }, resources: { listChanged: false } } },
     );
+    server.setRequestHandler(ListResourcesRequestSchema, async () => ({
+      resources: RESOURCES.map(({ uri, name, title, description }) => ({
+        uri,
+        name,
+        title,
+        description,
+        mimeType: "application/json",
+      })),
+    }));
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+      resourceTemplates: [
+        {
+          uriTemplate: "claudebench://tasks/assigned/{workerId}",
+          name: "assigned-tasks",
+          title: "Tasks held by a worker",
+          description: "Tasks a worker or session (e.g. cc-<session id>) holds right now.",
+          mimeType: "application/json",
+        },
+      ],
+    }));
+    server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+      const { uri } = request.params;
+      const fixed = RESOURCES.find((r) => r.uri === uri);
+      const mine = MY_TASKS.exec(uri);
+      if (!fixed && !mine) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+      const result = await this.dispatcher
+        .call({
+          method: fixed ? fixed.method : "task.list",
+          params: fixed
+            ? fixed.params
+            : { assignedTo: decodeURIComponent(mine?.[1] ?? ""), status: "in_progress" },
+          transport: "internal",
+          meta,
+        })
+        .catch((err) => {
+          throw new McpError(ErrorCode.InvalidParams, toAppError(err).message);
+        });
+      return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify(result) }] };
+    });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: this.tools() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const method = fromToolName(request.params.name);
