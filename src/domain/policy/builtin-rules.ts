@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import type { SimpleCommand } from "./shell.js";
 
 /**
@@ -25,26 +26,73 @@ export interface BuiltinSettings {
   cwd?: string;
 }
 
+/**
+ * `path` without `.`, `..` and trailing slashes, made absolute against cwd when it is relative;
+ * a path in the home directory (`~`, `$HOME`, `${HOME}`) is spelled `~/...` (`~/..` when it
+ * climbs out). A path starting with another variable is returned as it is.
+ */
+export function resolvePath(path: string, cwd?: string): string {
+  const home = /^(~|\$HOME|\$\{HOME\})(?=\/|$)/.exec(path);
+  if (home) {
+    const rest = posix.normalize(`.${path.slice(home[0].length)}`).replace(/\/+$/, "");
+    return rest === "." ? "~" : `~/${rest}`;
+  }
+  if (path.startsWith("$") || path.startsWith("~")) return path;
+  const absolute = path.startsWith("/") ? path : cwd?.startsWith("/") ? posix.join(cwd, path) : path;
+  return posix.normalize(absolute).replace(/(.)\/+$/, "$1");
+}
+
 /** Is `path` (absolute, or relative to cwd) inside the project directory? */
 export function insideProject(path: string, cwd: string | undefined): boolean {
   if (!cwd || cwd === "/") return false;
-  const root = cwd.replace(/\/+$/, "");
-  if (!path.startsWith("/") && !path.startsWith("~") && !path.startsWith("$"))
-    return !path.split("/").includes("..");
-  return path === root || path.startsWith(`${root}/`);
+  const root = resolvePath(cwd);
+  const p = resolvePath(path, cwd);
+  return p === root || p.startsWith(`${root}/`);
 }
 
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 const program = (c: SimpleCommand) => base(c.argv[0] ?? "");
 const args = (c: SimpleCommand) => c.argv.slice(1);
 
+/** The options of a command: the arguments before `--` that start with `-`. */
+function options(c: SimpleCommand): string[] {
+  const end = args(c).indexOf("--");
+  return (end < 0 ? args(c) : args(c).slice(0, end)).filter((a) => a.startsWith("-"));
+}
+
+/** The operands of a command: arguments that are not options, everything after `--`. */
+function operands(c: SimpleCommand): string[] {
+  const end = args(c).indexOf("--");
+  if (end < 0) return args(c).filter((a) => !a.startsWith("-"));
+  return [
+    ...args(c)
+      .slice(0, end)
+      .filter((a) => !a.startsWith("-")),
+    ...args(c).slice(end + 1),
+  ];
+}
+
 /** Short flags may be bundled: `-rf`, `-fr`, `-Rf`. */
 function hasFlag(c: SimpleCommand, short: string[], long: string[]): boolean {
-  return args(c).some(
-    (a) =>
-      long.includes(a) ||
-      (a.startsWith("-") && !a.startsWith("--") && short.some((s) => a.slice(1).includes(s))),
+  return options(c).some(
+    (a) => long.includes(a) || (!a.startsWith("--") && short.some((s) => a.slice(1).includes(s))),
   );
+}
+
+/** find runs a command on every file under its roots: that is recursive whatever its flags. */
+const recursiveFlag = (c: SimpleCommand, short: string[]) =>
+  hasFlag(c, short, ["--recursive"]) || c.runBy?.program === "find";
+
+/** git's subcommand and its arguments, after global options such as `-C dir` or `-c key=value`. */
+function gitCommand(c: SimpleCommand): { sub: string; rest: string[] } | null {
+  if (program(c) !== "git") return null;
+  let i = 1;
+  while (i < c.argv.length && (c.argv[i] as string).startsWith("-")) {
+    i += /^(-C|-c|--git-dir|--work-tree|--namespace|--exec-path|--config-env)$/.test(c.argv[i] as string)
+      ? 2
+      : 1;
+  }
+  return { sub: c.argv[i] ?? "", rest: c.argv.slice(i + 1) };
 }
 
 const SYSTEM_DIRS = [
@@ -68,29 +116,19 @@ const SYSTEM_DIRS = [
   "/private",
 ];
 
-/** `/`, `/*`, `~`, `$HOME`, a system directory or anything in one (outside the project). */
+/**
+ * `/`, `/*`, `~`, `$HOME`, a directory that holds the project (`/home/dev`, `../..`), a
+ * system directory or anything in one — unless it is inside the project. The project
+ * directory itself is not critical here (rm-critical asks about it, like `rm -rf .`).
+ */
 export function isCriticalPath(path: string, cwd?: string): boolean {
-  const p = path.replace(/\/+$/, "") || "/";
-  if (insideProject(p, cwd) && p !== cwd) return false;
-  if (
-    [
-      "/",
-      "/*",
-      "/.",
-      "/..",
-      "~",
-      "~/*",
-      "$HOME",
-      "${HOME}",
-      "$HOME/*",
-      "/home",
-      "/Users",
-      "/home/*",
-      "/Users/*",
-    ].includes(p)
-  ) {
-    return true;
-  }
+  const p = resolvePath(path, cwd);
+  if (p === "~" || p === "~/*" || p === "~/.." || p.startsWith("~/../")) return true;
+  if (!p.startsWith("/")) return false;
+  const root = cwd?.startsWith("/") ? resolvePath(cwd) : null;
+  if (root && (p === root || p.startsWith(`${root}/`))) return false;
+  if (root && (root.startsWith(`${p}/`) || p === "/")) return true;
+  if (["/", "/*", "/home", "/Users", "/home/*", "/Users/*"].includes(p)) return true;
   return SYSTEM_DIRS.some((d) => p === d || p === `${d}/*` || p.startsWith(`${d}/`));
 }
 
@@ -101,20 +139,26 @@ export const COMMAND_RULES: CommandRule[] = [
     id: "rm-critical",
     check: (c, settings) => {
       if (program(c) !== "rm") return null;
-      const targets = args(c).filter((a) => !a.startsWith("-"));
-      if (args(c).includes("--no-preserve-root"))
+      const targets = operands(c);
+      if (options(c).includes("--no-preserve-root"))
         return { decision: "deny", reason: "rm --no-preserve-root" };
-      const recursive = hasFlag(c, ["r", "R"], ["--recursive"]);
+      const recursive = recursiveFlag(c, ["r", "R"]);
       const critical = targets.find((t) => isCriticalPath(t, settings.cwd));
-      if (critical && (recursive || critical === "/")) {
+      if (critical && (recursive || resolvePath(critical, settings.cwd) === "/")) {
         return {
           decision: "deny",
-          reason: `rm ${recursive ? "-r " : ""}on ${critical}: deletes the system or home directory`,
+          reason: `rm ${recursive ? "-r " : ""}on ${critical}: deletes the system, a home directory or one holding the project`,
         };
       }
-      const wide = targets.find((t) => WIDE_TARGETS.has(t));
+      if (recursive && c.runBy?.program === "xargs") {
+        return { decision: "ask", reason: "rm -r on paths read from input: they cannot be checked before" };
+      }
+      // find with tests such as -name deletes only what they select
+      if (c.runBy?.program === "find" && c.runBy.filtered) return null;
+      const root = settings.cwd?.startsWith("/") ? resolvePath(settings.cwd) : null;
+      const wide = targets.find((t) => WIDE_TARGETS.has(t) || resolvePath(t, settings.cwd) === root);
       if (recursive && wide)
-        return { decision: "ask", reason: `rm -r ${wide} deletes everything in the current directory` };
+        return { decision: "ask", reason: `rm -r ${wide} deletes everything in the project directory` };
       return null;
     },
   },
@@ -160,8 +204,8 @@ export const COMMAND_RULES: CommandRule[] = [
     check: (c, settings) => {
       const p = program(c);
       if (p !== "chmod" && p !== "chown" && p !== "chgrp") return null;
-      const recursive = hasFlag(c, ["R"], ["--recursive"]);
-      const targets = args(c).filter((a) => !a.startsWith("-"));
+      const recursive = recursiveFlag(c, ["R"]);
+      const targets = operands(c);
       const critical = targets.slice(1).find((t) => isCriticalPath(t, settings.cwd));
       if (recursive && critical) return { decision: "deny", reason: `${p} -R on ${critical}` };
       if (p === "chmod" && targets.some((t) => /^(0?777|a\+rwx|ugo\+rwx)$/.test(t))) {
@@ -173,13 +217,14 @@ export const COMMAND_RULES: CommandRule[] = [
   {
     id: "git-force-push",
     check: (c, settings) => {
-      if (program(c) !== "git" || c.argv[1] !== "push") return null;
-      const force = args(c).some(
-        (a) => /^(--force|--force-with-lease(=.*)?|-f|--mirror|--delete|-d)$/.test(a) || /^\+/.test(a),
+      const git = gitCommand(c);
+      if (git?.sub !== "push") return null;
+      // +ref forces, :ref deletes the remote branch
+      const force = git.rest.some(
+        (a) => /^(--force|--force-with-lease(=.*)?|-f|--mirror|--delete|-d)$/.test(a) || /^[+:]/.test(a),
       );
       if (!force) return null;
-      const refs = args(c)
-        .slice(1)
+      const refs = git.rest
         .filter((a) => !a.startsWith("-"))
         .slice(1)
         .map((r) => r.replace(/^\+/, "").split(":").pop() ?? r);
@@ -212,11 +257,12 @@ export const COMMAND_RULES: CommandRule[] = [
   {
     id: "git-destructive",
     check: (c) => {
-      if (program(c) !== "git") return null;
-      if (c.argv[1] === "clean" && hasFlag(c, ["f"], ["--force"]) && hasFlag(c, ["x", "d"], [])) {
+      const git = gitCommand(c);
+      if (!git) return null;
+      if (git.sub === "clean" && hasFlag(c, ["f"], ["--force"]) && hasFlag(c, ["x", "d"], [])) {
         return { decision: "ask", reason: "git clean -fdx deletes untracked and ignored files" };
       }
-      if (c.argv[1] === "reset" && args(c).includes("--hard")) {
+      if (git.sub === "reset" && git.rest.includes("--hard")) {
         return { decision: "warn", reason: "git reset --hard discards uncommitted changes" };
       }
       return null;
@@ -240,6 +286,7 @@ function escapeRegex(s: string): string {
 /** Files whose content is a secret: reading them leaks it, writing them may destroy it. */
 export function isSecretPath(path: string): boolean {
   const name = base(path);
+  if (name.endsWith(".pub")) return false; // a public key
   if (/^\.env(\..+)?$/.test(name) && !/\.(example|sample|template|dist)$/.test(name)) return true;
   if (
     /^(id_(rsa|dsa|ecdsa|ed25519)(_sk)?|.*\.pem|.*\.key|.*\.p12|.*\.pfx|\.netrc|\.pgpass|\.npmrc|\.pypirc|credentials|\.git-credentials)$/.test(
@@ -251,9 +298,14 @@ export function isSecretPath(path: string): boolean {
   return /\/\.(ssh|aws|gnupg|kube|docker)\/|\/\.config\/(gcloud|gh)\/|\/\.azure\//.test(path);
 }
 
+/** /dev/null and friends: devices any program may write to. */
+export function isHarmlessDevice(path: string): boolean {
+  return /^\/dev\/(null|zero|stdout|stderr|stdin|tty|fd\/\d+)$/.test(path);
+}
+
 /** A system location no project work writes to (/dev/null and friends, and the project, excepted). */
 export function isSystemPath(path: string, cwd?: string): boolean {
-  if (/^\/dev\/(null|zero|stdout|stderr|stdin|tty|fd\/\d+)$/.test(path)) return false;
-  if (insideProject(path, cwd)) return false;
-  return SYSTEM_DIRS.some((d) => path === d || path.startsWith(`${d}/`));
+  const p = resolvePath(path, cwd);
+  if (isHarmlessDevice(p) || insideProject(p, cwd)) return false;
+  return SYSTEM_DIRS.some((d) => p === d || p.startsWith(`${d}/`));
 }

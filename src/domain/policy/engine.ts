@@ -4,8 +4,10 @@ import {
   type Finding,
   globMatch,
   insideProject,
+  isHarmlessDevice,
   isSecretPath,
   isSystemPath,
+  resolvePath,
 } from "./builtin-rules.js";
 import type { Policy, UserRule } from "./policy-file.js";
 import { analyzeShell, type SimpleCommand } from "./shell.js";
@@ -66,81 +68,103 @@ function toolMatches(pattern: string, tool: string): boolean {
   return pattern.split("|").some((p) => globMatch(p.trim(), tool));
 }
 
+/** A file the call would write or read, and the shell command that would (if any). */
+interface Touched {
+  path: string;
+  command?: SimpleCommand;
+}
+
+/** A finding and what it is about: a simple command, or a file (what a user allow rule can waive). */
+interface Sourced {
+  finding: Finding;
+  command?: SimpleCommand;
+  path?: string;
+}
+
 /** Files the call would write and read. */
-function touchedPaths(call: ToolCall, commands: SimpleCommand[]): { writes: string[]; reads: string[] } {
-  const writes: string[] = [];
-  const reads: string[] = [];
+function touchedPaths(call: ToolCall, commands: SimpleCommand[]): { writes: Touched[]; reads: Touched[] } {
+  const writes: Touched[] = [];
+  const reads: Touched[] = [];
   for (const field of WRITE_TOOLS[call.tool] ?? []) {
-    if (typeof call.input[field] === "string") writes.push(call.input[field] as string);
+    if (typeof call.input[field] === "string") writes.push({ path: call.input[field] as string });
   }
   for (const field of READ_TOOLS[call.tool] ?? []) {
-    if (typeof call.input[field] === "string") reads.push(call.input[field] as string);
+    if (typeof call.input[field] === "string") reads.push({ path: call.input[field] as string });
   }
   for (const c of commands) {
+    const command = c;
     for (const r of c.redirects) {
-      if (WRITE_REDIRECT.test(r.op)) writes.push(r.target);
-      else if (r.op === "<") reads.push(r.target);
+      if (WRITE_REDIRECT.test(r.op)) writes.push({ path: r.target, command });
+      else if (r.op === "<") reads.push({ path: r.target, command });
     }
     const name = (c.argv[0] ?? "").split("/").pop() ?? "";
     const operands = c.argv.slice(1).filter((a) => !a.startsWith("-"));
-    if (name === "tee") writes.push(...operands);
+    if (name === "tee") writes.push(...operands.map((path) => ({ path, command })));
     if ((name === "cp" || name === "mv" || name === "install" || name === "ln") && operands.length > 1) {
-      writes.push(operands[operands.length - 1] as string);
+      writes.push({ path: operands[operands.length - 1] as string, command });
     }
-    if (READ_COMMANDS.has(name)) reads.push(...operands.map((o) => o.replace(/^@/, "")));
+    if (READ_COMMANDS.has(name)) reads.push(...operands.map((o) => ({ path: o.replace(/^@/, ""), command })));
     if (name === "dd") {
-      for (const a of c.argv) if (a.startsWith("of=")) writes.push(a.slice(3));
+      for (const a of c.argv) if (a.startsWith("of=")) writes.push({ path: a.slice(3), command });
     }
   }
   return { writes, reads };
 }
 
-function fileFindings(paths: { writes: string[]; reads: string[] }, cwd: string | undefined): Finding[] {
-  const findings: Finding[] = [];
-  for (const path of paths.writes) {
-    if (isSystemPath(path, cwd)) {
-      findings.push({
-        rule: "write-system-path",
-        decision: "deny",
-        reason: `writes to the system path ${path}`,
-      });
-    } else if (isSecretPath(path)) {
-      findings.push({
-        rule: "write-secret",
-        decision: "deny",
-        reason: `writes to ${path}, which holds secrets`,
-      });
-    } else if (cwd && path.startsWith("/") && !insideProject(path, cwd) && !path.startsWith("/tmp/")) {
-      findings.push({
-        rule: "write-outside-project",
-        decision: "ask",
-        reason: `writes to ${path}, outside the project ${cwd}`,
-      });
-    }
+function fileFindings(paths: { writes: Touched[]; reads: Touched[] }, cwd: string | undefined): Sourced[] {
+  const findings: Sourced[] = [];
+  for (const touched of paths.writes) {
+    const { path } = touched;
+    // judged resolved: `../../etc/passwd` and `/tmp/../etc/passwd` are /etc/passwd
+    const p = resolvePath(path, cwd);
+    const finding: Finding | null = isSystemPath(p, cwd)
+      ? { rule: "write-system-path", decision: "deny", reason: `writes to the system path ${path}` }
+      : isSecretPath(p)
+        ? { rule: "write-secret", decision: "deny", reason: `writes to ${path}, which holds secrets` }
+        : cwd &&
+            (p.startsWith("/") || p.startsWith("~")) &&
+            !insideProject(p, cwd) &&
+            !p.startsWith("/tmp/") &&
+            !isHarmlessDevice(p)
+          ? {
+              rule: "write-outside-project",
+              decision: "ask",
+              reason: `writes to ${path}, outside the project ${cwd}`,
+            }
+          : null;
+    if (finding) findings.push({ finding, ...touched });
   }
-  for (const path of paths.reads) {
-    if (isSecretPath(path)) {
-      findings.push({ rule: "read-secret", decision: "ask", reason: `reads ${path}, which holds secrets` });
+  for (const touched of paths.reads) {
+    if (isSecretPath(resolvePath(touched.path, cwd))) {
+      findings.push({
+        finding: {
+          rule: "read-secret",
+          decision: "ask",
+          reason: `reads ${touched.path}, which holds secrets`,
+        },
+        ...touched,
+      });
     }
   }
   return findings;
 }
 
-function shellFindings(analysis: ReturnType<typeof analyzeShell>, settings: BuiltinSettings): Finding[] {
-  const findings: Finding[] = [];
+function shellFindings(analysis: ReturnType<typeof analyzeShell>, settings: BuiltinSettings): Sourced[] {
+  const findings: Sourced[] = [];
+  const push = (finding: Finding) => findings.push({ finding });
   if (analysis.forkBomb)
-    findings.push({ rule: "fork-bomb", decision: "deny", reason: "a fork bomb exhausts the machine" });
+    push({ rule: "fork-bomb", decision: "deny", reason: "a fork bomb exhausts the machine" });
   for (const command of analysis.commands) {
     for (const rule of COMMAND_RULES) {
       const hit = rule.check(command, settings);
-      if (hit) findings.push({ rule: rule.id, ...hit });
+      if (hit) findings.push({ finding: { rule: rule.id, ...hit }, command });
     }
   }
   if (analysis.opaque.length > 0) {
     const downloads = analysis.commands.some((c) =>
       ["curl", "wget", "fetch"].includes((c.argv[0] ?? "").split("/").pop() ?? ""),
     );
-    findings.push(
+    push(
       downloads
         ? { rule: "download-and-run", decision: "deny", reason: "runs code produced by a download" }
         : {
@@ -153,9 +177,22 @@ function shellFindings(analysis: ReturnType<typeof analyzeShell>, settings: Buil
   return findings;
 }
 
-/** `sudo` dropped from every command that starts with it. */
+/**
+ * `sudo` dropped from every command that starts with it, with its options — and the argument of
+ * those that take one (`-u user`, `--user user`), never the program after a plain flag (`-E`).
+ */
+const SUDO =
+  /(^|[;&|(\n]\s*|\$\(\s*)sudo(?:\s+(?:-[A-Za-z]*[ugpCDhrtTU]\s+[^\s;&|]+|--(?:user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout)\s+[^\s;&|]+|--?[A-Za-z][\w-]*(?:=\S*)?|--))*\s+/g;
+
 function withoutSudo(command: string): string {
-  return command.replace(/(^|[;&|(\n]\s*|\$\(\s*)sudo(\s+-[A-Za-z]+(\s+[A-Za-z0-9_-]+)?)*\s+/g, "$1");
+  return command.replace(SUDO, "$1");
+}
+
+/** A user rule that matched, with the commands and paths it matched (null: it has no such pattern). */
+interface UserMatch {
+  finding: { rule: string; decision: UserRule["decision"]; reason: string };
+  commands: SimpleCommand[] | null;
+  paths: string[] | null;
 }
 
 function userFindings(
@@ -163,21 +200,38 @@ function userFindings(
   call: ToolCall,
   commands: SimpleCommand[],
   paths: string[],
-): Finding[] {
-  const findings: Finding[] = [];
+): UserMatch[] {
+  const matches: UserMatch[] = [];
   for (const rule of rules) {
     if (!toolMatches(rule.tool, call.tool)) continue;
-    if (rule.command !== undefined) {
-      const pattern = rule.command;
-      if (!commands.some((c) => globMatch(pattern, c.argv.join(" ")))) continue;
-    }
-    if (rule.path !== undefined) {
-      const pattern = rule.path;
-      if (!paths.some((p) => globMatch(pattern, p))) continue;
-    }
-    findings.push({ rule: rule.id, decision: rule.decision as Finding["decision"], reason: rule.reason });
+    const pattern = { command: rule.command, path: rule.path };
+    const matchedCommands =
+      pattern.command === undefined
+        ? null
+        : commands.filter((c) => globMatch(pattern.command as string, c.argv.join(" ")));
+    if (matchedCommands?.length === 0) continue;
+    const matchedPaths =
+      pattern.path === undefined ? null : paths.filter((p) => globMatch(pattern.path as string, p));
+    if (matchedPaths?.length === 0) continue;
+    matches.push({
+      finding: { rule: rule.id, decision: rule.decision, reason: rule.reason },
+      commands: matchedCommands,
+      paths: matchedPaths,
+    });
   }
-  return findings;
+  return matches;
+}
+
+/**
+ * Does a user allow rule waive this built-in finding? A rule with only a tool pattern waives
+ * everything about the call; one with a command or path pattern only the findings about the
+ * commands or files it matched. Never a deny.
+ */
+function waives(allow: UserMatch, s: Sourced): boolean {
+  if (s.finding.decision === "deny") return false;
+  if (allow.commands === null && allow.paths === null) return true;
+  if (s.command && allow.commands?.includes(s.command)) return true;
+  return s.path !== undefined && (allow.paths?.includes(s.path) ?? false);
 }
 
 export function evaluate(call: ToolCall, policy: Policy): PolicyDecision {
@@ -190,13 +244,18 @@ export function evaluate(call: ToolCall, policy: Policy): PolicyDecision {
   const builtin = [
     ...(analysis ? shellFindings(analysis, settings) : []),
     ...fileFindings(paths, call.cwd),
-  ].filter((f) => !policy.disable.includes(f.rule));
-  const user = userFindings(policy.rules, call, commands, [...paths.writes, ...paths.reads]);
+  ].filter((s) => !policy.disable.includes(s.finding.rule));
+  const user = userFindings(
+    policy.rules,
+    call,
+    commands,
+    [...paths.writes, ...paths.reads].map((t) => t.path),
+  );
   // A user "allow" rule waives the built-in asks and warnings it matches (never a deny).
-  const waived = user.some((f) => (f.decision as string) === "allow");
-  const findings = [
-    ...builtin.filter((f) => !(waived && f.decision !== "deny")),
-    ...user.filter((f) => (f.decision as string) !== "allow"),
+  const allows = user.filter((m) => m.finding.decision === "allow");
+  const findings: Finding[] = [
+    ...builtin.filter((s) => !allows.some((a) => waives(a, s))).map((s) => s.finding),
+    ...user.flatMap((m) => (m.finding.decision === "allow" ? [] : [m.finding as Finding])),
   ];
 
   let strongest: Finding | null = null;

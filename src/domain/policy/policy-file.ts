@@ -9,39 +9,44 @@ import { z } from "zod";
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-const userRule = z.object({
-  id: z.string().regex(ID, "lower-case id: letters, digits, . _ -"),
-  tool: z
-    .string()
-    .min(1)
-    .default("*")
-    .describe("Tool name glob, alternatives with |: 'Write|Edit', 'mcp__*__delete*'"),
-  command: z
-    .string()
-    .min(1)
-    .optional()
-    .describe("Glob over one simple shell command (program and arguments)"),
-  path: z.string().min(1).optional().describe("Glob over a file path the tool writes or reads"),
-  decision: z.enum(["deny", "ask", "warn", "allow"]),
-  reason: z.string().min(1).max(500),
-});
+const userRule = z
+  .object({
+    id: z.string().regex(ID, "lower-case id: letters, digits, . _ -"),
+    tool: z
+      .string()
+      .min(1)
+      .default("*")
+      .describe("Tool name glob, alternatives with |: 'Write|Edit', 'mcp__*__delete*'"),
+    command: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Glob over one simple shell command (program and arguments)"),
+    path: z.string().min(1).optional().describe("Glob over a file path the tool writes or reads"),
+    decision: z.enum(["deny", "ask", "warn", "allow"]),
+    reason: z.string().min(1).max(500),
+  })
+  // a misspelt field would be dropped and the rule widened (an allow rule would waive everything)
+  .strict();
 
-const promptRule = z.object({
-  id: z.string().regex(ID),
-  match: z
-    .string()
-    .min(1)
-    .refine((p) => {
-      try {
-        new RegExp(p, "i");
-        return true;
-      } catch {
-        return false;
-      }
-    }, "not a valid regular expression"),
-  decision: z.enum(["block", "warn"]),
-  reason: z.string().min(1).max(500),
-});
+const promptRule = z
+  .object({
+    id: z.string().regex(ID),
+    match: z
+      .string()
+      .min(1)
+      .refine((p) => {
+        try {
+          new RegExp(p, "i");
+          return true;
+        } catch {
+          return false;
+        }
+      }, "not a valid regular expression"),
+    decision: z.enum(["block", "warn"]),
+    reason: z.string().min(1).max(500),
+  })
+  .strict();
 
 export const policySchema = z
   .object({

@@ -2,14 +2,19 @@
  * Shell command analysis for the pre-tool policy: a command line is split into the simple
  * commands it would run — across `&&`, `||`, `;`, `|`, `&`, newlines, subshells, `$(...)`,
  * backticks and process substitution — and the commands hidden inside `bash -c '...'`,
- * `eval ...`, `xargs cmd`, `find -exec cmd`, `env`/`sudo`/`nohup`/`time` prefixes are
- * analysed too. Quoting is honoured, so `echo "a && b"` is one command. Rules then look at
- * each simple command's program and arguments, never at a prefix of the raw text.
+ * `eval ...`, `su -c`, `env -S`, `watch`, `xargs cmd`, `find -exec cmd` (with `{}` replaced by
+ * find's roots), here-documents given to a shell, and `env`/`sudo`/`nohup`/`timeout`/...
+ * prefixes (with their option arguments) are analysed too. Quoting is honoured — '...', "...",
+ * $'...' (escapes decoded), backslashes — so `echo "a && b"` is one command and `r''m` is rm;
+ * a here-document given to another program is data. Rules then look at each simple command's
+ * program and arguments, never at a prefix of the raw text.
  */
 
 export interface Redirect {
   op: string;
   target: string;
+  /** The text of a here-document (`<<EOF ... EOF`). */
+  body?: string;
 }
 
 export interface SimpleCommand {
@@ -21,6 +26,12 @@ export interface SimpleCommand {
   pipedInput: boolean;
   /** Wrappers that were stripped in front of it (`sudo`, `env`, `nohup`, ...). */
   wrappers: string[];
+  /**
+   * Set when another command runs this one over many files: `find` (-exec, -delete) on every
+   * file under its roots (`filtered` when tests such as -name select only some), `xargs` with
+   * arguments read from its input.
+   */
+  runBy?: { program: "find"; filtered: boolean } | { program: "xargs" };
 }
 
 export interface ShellAnalysis {
@@ -31,10 +42,24 @@ export interface ShellAnalysis {
   forkBomb: boolean;
 }
 
-type Token = { kind: "word"; value: string; raw: string } | { kind: "op"; value: string };
+type Token = { kind: "word"; value: string; raw: string; heredoc?: string } | { kind: "op"; value: string };
 
 const OPERATORS = ["&&", "||", ";;", "|&", ";", "|", "&", "(", ")", "\n"];
 const REDIRECT = /^(\d*|&)(>>|>\||>&|<&|<<<|<<-?|<>|>|<)$/;
+/** Wrapper options that take the next word as their argument. */
+const OPTION_ARGUMENTS: Record<string, RegExp> = {
+  sudo: /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
+  doas: /^-[A-Za-z]*[uC]$/,
+  env: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/,
+  nice: /^(-n|--adjustment)$/,
+  ionice: /^(-[cnpt]|--(class|classdata|pid|pgid|uid))$/,
+  timeout: /^(-[sk]|--(signal|kill-after))$/,
+  stdbuf: /^-[ioe]$/,
+  watch: /^(-n|--interval)$/,
+  exec: /^-a$/,
+  chroot: /^--(userspec|groups)$/,
+  time: /^(-[fo]|--(format|output))$/,
+};
 const WRAPPERS = new Set([
   "sudo",
   "doas",
@@ -57,6 +82,107 @@ const MAX_DEPTH = 8;
 
 const basename = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 
+/** Reads a balanced `(...)` whose inside starts at `start`; returns the inside and the index after `)`. */
+function readBalanced(text: string, start: number): { inner: string; end: number } {
+  let depth = 1;
+  let inner = "";
+  let i = start;
+  while (i < text.length) {
+    const c = text[i] as string;
+    if (c === "\\") {
+      inner += c + (text[i + 1] ?? "");
+      i += 2;
+      continue;
+    }
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      const stop = end < 0 ? text.length : end + 1;
+      inner += text.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (c === "(") depth++;
+    if (c === ")" && --depth === 0) return { inner, end: i + 1 };
+    inner += c;
+    i++;
+  }
+  return { inner, end: i };
+}
+
+/** The command lines a here-document with an unquoted delimiter runs: its `$(...)` and backticks. */
+function substitutions(text: string): string[] {
+  const found: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\\") i++;
+    else if (c === "$" && text[i + 1] === "(" && text[i + 2] !== "(") {
+      const { inner, end } = readBalanced(text, i + 2);
+      found.push(inner);
+      i = end - 1;
+    } else if (c === "`") {
+      const end = text.indexOf("`", i + 1);
+      const stop = end < 0 ? text.length : end;
+      found.push(text.slice(i + 1, stop));
+      i = stop;
+    }
+  }
+  return found;
+}
+
+const C_ESCAPES: Record<string, string> = {
+  a: "\x07",
+  b: "\b",
+  e: "\x1b",
+  E: "\x1b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  "?": "?",
+};
+
+/** Decodes ANSI-C quoting `$'...'` whose inside starts at `start`; returns the text and the index after `'`. */
+function readAnsiC(text: string, start: number): { value: string; end: number } {
+  let value = "";
+  let i = start;
+  while (i < text.length && text[i] !== "'") {
+    const c = text[i] as string;
+    if (c !== "\\") {
+      value += c;
+      i++;
+      continue;
+    }
+    const rest = text.slice(i + 1);
+    const escaped = C_ESCAPES[rest[0] ?? ""];
+    const code =
+      /^x([0-9a-fA-F]{1,2})/.exec(rest) ??
+      /^u([0-9a-fA-F]{1,4})/.exec(rest) ??
+      /^U([0-9a-fA-F]{1,8})/.exec(rest);
+    const octal = /^[0-7]{1,3}/.exec(rest);
+    if (escaped !== undefined) {
+      value += escaped;
+      i += 2;
+    } else if (code) {
+      value += String.fromCodePoint(Math.min(Number.parseInt(code[1] as string, 16), 0x10ffff));
+      i += 1 + code[0].length;
+    } else if (octal) {
+      value += String.fromCharCode(Number.parseInt(octal[0], 8) & 0xff);
+      i += 1 + octal[0].length;
+    } else if (rest[0] === "c" && rest.length > 1) {
+      value += String.fromCharCode((rest.charCodeAt(1) as number) & 0x1f);
+      i += 3;
+    } else {
+      value += c + (rest[0] ?? "");
+      i += 2;
+    }
+  }
+  return { value, end: i + 1 };
+}
+
 /**
  * Splits text into words and operators. Inside words, quotes are removed and `$(...)`,
  * backticks and `<(...)` are collected as nested command lines for separate analysis.
@@ -73,33 +199,30 @@ function tokenize(text: string, nested: string[]): Token[] {
     raw = "";
     inWord = false;
   };
-  /** Reads a balanced `(...)` starting after the opening paren; returns the inside. */
-  const readBalanced = (): string => {
-    let depth = 1;
-    let inner = "";
-    while (i < text.length) {
-      const c = text[i] as string;
-      if (c === "\\") {
-        inner += c + (text[i + 1] ?? "");
-        i += 2;
-        continue;
-      }
-      if (c === "'") {
-        const end = text.indexOf("'", i + 1);
-        const stop = end < 0 ? text.length : end + 1;
-        inner += text.slice(i, stop);
-        i = stop;
-        continue;
-      }
-      if (c === "(") depth++;
-      if (c === ")" && --depth === 0) {
-        i++;
-        return inner;
-      }
-      inner += c;
-      i++;
-    }
+  const readBalancedHere = (): string => {
+    const { inner, end } = readBalanced(text, i);
+    i = end;
     return inner;
+  };
+  /** Here-documents whose text starts after the next newline: the index of their delimiter token. */
+  const pendingHeredocs: { token: number; stripTabs: boolean }[] = [];
+  const readHeredocs = () => {
+    for (const { token, stripTabs } of pendingHeredocs.splice(0)) {
+      const lines: string[] = [];
+      const delimiter = tokens[token];
+      while (i < text.length) {
+        const eol = text.indexOf("\n", i);
+        const stop = eol < 0 ? text.length : eol;
+        const line = stripTabs ? text.slice(i, stop).replace(/^\t+/, "") : text.slice(i, stop);
+        i = stop + 1;
+        if (delimiter?.kind === "word" && line === delimiter.value) break;
+        lines.push(line);
+      }
+      if (delimiter?.kind !== "word") continue;
+      delimiter.heredoc = lines.join("\n");
+      // with an unquoted delimiter, $(...) and backticks in the text run
+      if (!/['"\\]/.test(delimiter.raw)) nested.push(...substitutions(delimiter.heredoc));
+    }
   };
   while (i < text.length) {
     const c = text[i] as string;
@@ -135,7 +258,7 @@ function tokenize(text: string, nested: string[]): Token[] {
           i += 2;
         } else if (d === "$" && text[i + 1] === "(") {
           i += 2;
-          const inner = readBalanced();
+          const inner = readBalancedHere();
           nested.push(inner);
           word += `$(${inner})`;
           raw += `$(${inner})`;
@@ -159,7 +282,7 @@ function tokenize(text: string, nested: string[]): Token[] {
     if (c === "$" && text[i + 1] === "(") {
       i += 2;
       const arithmetic = text[i] === "(";
-      const inner = readBalanced();
+      const inner = readBalancedHere();
       if (!arithmetic) nested.push(inner);
       word += `$(${inner})`;
       raw += `$(${inner})`;
@@ -169,7 +292,21 @@ function tokenize(text: string, nested: string[]): Token[] {
     if ((c === "<" || c === ">") && text[i + 1] === "(") {
       flush();
       i += 2;
-      nested.push(readBalanced());
+      nested.push(readBalancedHere());
+      continue;
+    }
+    if (c === "$" && text[i + 1] === "'") {
+      // ANSI-C quoting: $'\x72\x6d' is rm
+      const { value, end } = readAnsiC(text, i + 2);
+      word += value;
+      raw += text.slice(i, end);
+      inWord = true;
+      i = end;
+      continue;
+    }
+    if (c === "$" && text[i + 1] === '"') {
+      // $"..." (translated string) quotes like "..."
+      i++;
       continue;
     }
     if (c === "`") {
@@ -206,6 +343,8 @@ function tokenize(text: string, nested: string[]): Token[] {
         i++;
       }
       tokens.push({ kind: "op", value: prefix + op });
+      if (op === "<<" || op === "<<-")
+        pendingHeredocs.push({ token: tokens.length, stripTabs: op === "<<-" });
       continue;
     }
     if (c === "&" && text[i + 1] === ">") {
@@ -224,6 +363,7 @@ function tokenize(text: string, nested: string[]): Token[] {
       flush();
       tokens.push({ kind: "op", value: operator });
       i += operator.length;
+      if (operator === "\n") readHeredocs();
       continue;
     }
     if (c === "{" || c === "}") {
@@ -288,7 +428,11 @@ function splitCommands(tokens: Token[]): { words: Token[]; redirects: Redirect[]
       else if (REDIRECT.test(t.value)) {
         const target = tokens[i + 1];
         if (target?.kind === "word") {
-          current.redirects.push({ op: t.value, target: target.value });
+          current.redirects.push({
+            op: t.value,
+            target: target.value,
+            ...(target.heredoc === undefined ? {} : { body: target.heredoc }),
+          });
           i++;
         }
       }
@@ -315,15 +459,28 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[] } {
     if (!WRAPPERS.has(program)) break;
     wrappers.push(program);
     i++;
+    if (program === "su") {
+      // su [options] [user] -c 'script': the user may come before -c
+      const c = words.findIndex((w, j) => j >= i && /^(-c|--command)$/.test(w));
+      const inline = words.find((w, j) => j >= i && w.startsWith("--command="));
+      if (c >= 0) return { argv: ["sh", "-c", ...words.slice(c + 1)], wrappers };
+      if (inline) return { argv: ["sh", "-c", inline.slice("--command=".length)], wrappers };
+      return { argv: [], wrappers }; // an interactive shell
+    }
     // wrapper options, and their arguments where we know them
     while (i < words.length && (words[i] as string).startsWith("-")) {
       const option = words[i] as string;
       i++;
-      if ((program === "sudo" || program === "doas") && /^-[ugpCDhrt]$/.test(option)) i++;
-      if (program === "su" && option === "-c") return { argv: ["sh", "-c", ...words.slice(i)], wrappers };
-      if ((program === "nice" || program === "ionice") && /^-[nc]$/.test(option)) i++;
+      if (option === "--") break;
+      if (program === "env" && /^(-[A-Za-z]*S|--split-string)$/.test(option)) {
+        // env -S 'cmd args': the string is split into a command line
+        return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers };
+      }
+      if (OPTION_ARGUMENTS[program]?.test(option)) i++;
     }
-    if (program === "timeout" && /^\d/.test(words[i] ?? "")) i++;
+    if (program === "timeout" && /^[\d.]/.test(words[i] ?? "")) i++; // the duration
+    if (program === "chroot" && i < words.length) i++; // the new root
+    if (program === "watch") return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers };
   }
   return { argv: words.slice(i), wrappers };
 }
@@ -332,7 +489,9 @@ export function analyzeShell(command: string): ShellAnalysis {
   const analysis: ShellAnalysis = {
     commands: [],
     opaque: [],
-    forkBomb: /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command),
+    forkBomb:
+      /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command) ||
+      /\bfunction\s+(\S+)\s*(\(\)\s*)?\{[^}]*\1\s*\|\s*\1\s*&/.test(command),
   };
   visit(command, analysis, 0);
   return analysis;
@@ -352,6 +511,10 @@ function visit(text: string, analysis: ShellAnalysis, depth: number): void {
     if (argv.length === 0 && redirects.length === 0) continue;
     analysis.commands.push({ argv, redirects, pipedInput: piped, wrappers });
     expandInner(argv, analysis, depth);
+    // a here-document or here-string given to a shell is its script
+    if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
+      for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, analysis, depth + 1);
+    }
   }
 }
 
@@ -376,39 +539,63 @@ function expandInner(argv: string[], analysis: ShellAnalysis, depth: number): vo
   if (program === "xargs") {
     let i = 1;
     while (i < argv.length && (argv[i] as string).startsWith("-")) {
-      if (/^-[IdEeLnPs]$/.test(argv[i] as string)) i++;
+      if (/^-[IdEeLnPsa]$/.test(argv[i] as string)) i++;
       i++;
     }
     const rest = argv.slice(i);
-    if (rest.length > 0) pushDerived(rest, analysis, depth);
+    if (rest.length > 0) pushDerived(rest, analysis, depth, { program: "xargs" });
     return;
   }
   if (program === "find") {
+    const roots = findRoots(argv);
+    const runBy = { program: "find" as const, filtered: argv.some((a) => FIND_TESTS.test(a)) };
     for (let i = 1; i < argv.length; i++) {
       if (argv[i] === "-exec" || argv[i] === "-execdir" || argv[i] === "-ok" || argv[i] === "-okdir") {
         const end = argv.findIndex((a, j) => j > i && (a === ";" || a === "+" || a === "\\;"));
-        pushDerived(argv.slice(i + 1, end < 0 ? undefined : end), analysis, depth);
+        const command = argv.slice(i + 1, end < 0 ? undefined : end);
+        // {} stands for each file found, the roots included
+        for (const root of roots) {
+          pushDerived(
+            command.map((a) => a.replaceAll("{}", root)),
+            analysis,
+            depth,
+            runBy,
+          );
+        }
       }
       if (argv[i] === "-delete")
         analysis.commands.push({
-          argv: ["rm", "-r", ...findRoots(argv)],
+          argv: ["rm", "-r", ...roots],
           redirects: [],
           pipedInput: false,
           wrappers: ["find -delete"],
+          runBy,
         });
     }
   }
 }
 
+/** find's tests that select some files by name, time, size or owner (-type alone selects too much). */
+const FIND_TESTS =
+  /^-(i?name|i?path|i?wholename|i?regex|i?lname|newer\w*|[acm](time|min)|size|empty|user|group|uid|gid|nouser|nogroup|perm|links|inum|samefile)$/;
+
 function findRoots(argv: string[]): string[] {
   const roots: string[] = [];
-  for (let i = 1; i < argv.length && !(argv[i] as string).startsWith("-"); i++) roots.push(argv[i] as string);
+  let i = 1;
+  // leading options: -H -L -P -D debugopts -Olevel
+  while (i < argv.length && /^-([HLP]|D|O\d*)$/.test(argv[i] as string)) i += argv[i] === "-D" ? 2 : 1;
+  for (; i < argv.length && !/^[-(!]/.test(argv[i] as string); i++) roots.push(argv[i] as string);
   return roots.length ? roots : ["."];
 }
 
-function pushDerived(argv: string[], analysis: ShellAnalysis, depth: number): void {
+function pushDerived(
+  argv: string[],
+  analysis: ShellAnalysis,
+  depth: number,
+  runBy: SimpleCommand["runBy"],
+): void {
   const { argv: inner, wrappers } = unwrap(argv);
   if (inner.length === 0) return;
-  analysis.commands.push({ argv: inner, redirects: [], pipedInput: false, wrappers });
+  analysis.commands.push({ argv: inner, redirects: [], pipedInput: false, wrappers, runBy });
   expandInner(inner, analysis, depth + 1);
 }
