@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { WakeableSleep } from "../core/timers.js";
 import type { Task } from "../domain/tasks/model.js";
 import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
 
@@ -35,7 +36,7 @@ const TAIL = 2000;
 export class ShellWorker {
   readonly #running = new Map<string, Running>();
   #stopping = false;
-  #wake: (() => void) | null = null;
+  readonly #idle = new WakeableSleep();
   #loop: Promise<void> | null = null;
 
   constructor(private readonly options: ShellWorkerOptions) {}
@@ -48,7 +49,7 @@ export class ShellWorker {
   /** Stops claiming, ends running commands and releases their tasks. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#wake?.();
+    this.#idle.wake();
     const held = [...this.#running.values()];
     for (const run of held) {
       run.lost = true; // its outcome is no longer ours to report
@@ -70,7 +71,7 @@ export class ShellWorker {
     while (!this.#stopping) {
       const free = concurrency - this.#running.size;
       if (free <= 0) {
-        await this.#sleep(this.options.pollMs);
+        await this.#idle.sleep(this.options.pollMs);
         continue;
       }
       let tasks: Task[] = [];
@@ -91,7 +92,7 @@ export class ShellWorker {
         return;
       }
       for (const task of tasks) this.#execute(task);
-      if (tasks.length === 0) await this.#sleep(this.options.pollMs);
+      if (tasks.length === 0) await this.#idle.sleep(this.options.pollMs);
     }
   }
 
@@ -135,7 +136,7 @@ export class ShellWorker {
     child.once("close", (code, signal) => {
       clearInterval(renewal);
       this.#running.delete(task.id);
-      this.#wake?.();
+      this.#idle.wake();
       if (run.lost) return;
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const outcome =
@@ -147,16 +148,6 @@ export class ShellWorker {
               .fail(task, workerId, stderr.trim() || `command exited with ${signal ?? `code ${code}`}`)
               .then(() => report(`✗ ${task.id} failed in ${seconds}s (exit ${signal ?? code})`));
       outcome.catch((err) => report(`! ${task.id}: ${(err as Error).message}`));
-    });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
     });
   }
 }

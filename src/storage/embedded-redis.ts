@@ -62,7 +62,8 @@ export function findOnPath(command: string, path = process.env.PATH ?? ""): stri
   return null;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

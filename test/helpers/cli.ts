@@ -1,19 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 
-export const CLI = join(import.meta.dirname, "../../bin/claudebench.js");
+export { freePort } from "../../src/storage/embedded-redis.js";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
+export const CLI = join(import.meta.dirname, "../../bin/claudebench.js");
 
 export interface SpawnedCli {
   child: ChildProcess;
