@@ -19,6 +19,23 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# PostgreSQL server binaries, for the tests only (they start private PostgreSQL servers; the server
+# itself uses PGlite or DATABASE_URL): without them the PostgreSQL tests are skipped, not failed.
+if [ "${npm_lifecycle_event:-}" != "start" ] && ! command -v initdb >/dev/null 2>&1 &&
+  ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing postgresql, for the persistence tests (apt-get)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing postgresql, for the persistence tests (sudo apt-get)..."
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "bootstrap: PostgreSQL (initdb, pg_ctl) is not installed and I cannot install it here:" >&2
+    echo "  the PostgreSQL persistence tests will be skipped. To run them:" >&2
+    echo "  Debian/Ubuntu: sudo apt-get install -y postgresql    macOS: brew install postgresql" >&2
+  fi
+fi
+
 if [ ! -d node_modules ]; then
   echo "bootstrap: installing dependencies (npm ci)..."
   npm ci --no-audit --no-fund

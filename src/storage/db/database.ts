@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { and, eq, sql } from "drizzle-orm";
-import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { drizzle as drizzlePg, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -11,7 +11,7 @@ import pg from "pg";
 import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
 import { type Task, type TaskStatus, taskFromHash } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
-import { taskEvents, tasks } from "./schema.js";
+import { hookDecisions, taskEvents, tasks } from "./schema.js";
 
 /**
  * The durable task record on PostgreSQL (`DATABASE_URL`) or PGlite (embedded, in the data
@@ -49,6 +49,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase
       "pglite",
       db as unknown as Db,
       () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
+      (work) => db.transaction((tx) => work(tx as unknown as Db)),
       async () => {
         await client.waitReady.catch(() => undefined);
         await client.close();
@@ -63,10 +64,27 @@ export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase
   // transaction's query fails anyway, the persister retries, the pool drops the broken client.
   pool.on("connect", (client) => client.on("error", () => undefined));
   const db = drizzlePg(pool);
+  // drizzle's transaction on a Pool never releases its client when BEGIN fails (the connection
+  // was just lost): each outage could leak one until the pool is exhausted (persistence stops for
+  // good) and pool.end() at shutdown hangs. So transactions run on a client checked out here,
+  // released in any case, and dropped from the pool when it failed.
+  const onClient = async <T>(work: (client: NodePgDatabase) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      return await work(drizzlePg(client));
+    } catch (err) {
+      failure = err as Error;
+      throw err;
+    } finally {
+      client.release(failure);
+    }
+  };
   return new DrizzleTaskDatabase(
     "postgres",
     db as unknown as Db,
-    () => migratePg(db, { migrationsFolder: MIGRATIONS }),
+    () => onClient((client) => migratePg(client, { migrationsFolder: MIGRATIONS })),
+    (work) => onClient((client) => client.transaction((tx) => work(tx as unknown as Db))),
     () => pool.end(),
   );
 }
@@ -75,6 +93,28 @@ const streamIdParts = (id: string): [number, number] => {
   const dash = id.indexOf("-");
   return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
 };
+
+const text = (v: unknown) => (typeof v === "string" ? v : null);
+
+/** An audited pre-tool decision (event `hook.pre_tool.decided`) as a row. */
+function hookDecisionRow(e: DomainEvent): typeof hookDecisions.$inferInsert {
+  const [eventMs, eventSeq] = streamIdParts(e.id);
+  const p = e.payload;
+  return {
+    eventMs,
+    eventSeq,
+    sessionId: text(p.sessionId),
+    instanceId: text(p.instanceId),
+    tool: text(p.tool) ?? "unknown",
+    inputDigest: text(p.inputDigest) ?? "",
+    summary: text(p.summary),
+    decision: text(p.decision) ?? "unknown",
+    rule: text(p.rule),
+    reason: text(p.reason),
+    cwd: text(p.cwd),
+    at: new Date(e.ts).toISOString(),
+  };
+}
 
 const TASK_COLUMNS = [
   "seq",
@@ -106,6 +146,8 @@ class DrizzleTaskDatabase implements TaskDatabase {
     readonly kind: "postgres" | "pglite",
     private readonly db: Db,
     private readonly migrate: () => Promise<void>,
+    /** Runs `work` in one transaction. */
+    private readonly transact: (work: (tx: Db) => Promise<void>) => Promise<void>,
     private readonly closeClient: () => Promise<void>,
   ) {}
 
@@ -126,7 +168,12 @@ class DrizzleTaskDatabase implements TaskDatabase {
   async applyEvents(events: readonly DomainEvent[]): Promise<number> {
     const history: (typeof taskEvents.$inferInsert)[] = [];
     const latest = new Map<string, typeof tasks.$inferInsert>();
+    const decisions: (typeof hookDecisions.$inferInsert)[] = [];
     for (const e of events) {
+      if (e.event === "hook.pre_tool.decided") {
+        decisions.push(hookDecisionRow(e));
+        continue;
+      }
       const raw = e.payload.task as Record<string, string> | undefined;
       if (!e.event.startsWith("task.") || !raw?.id) continue;
       const [eventMs, eventSeq] = streamIdParts(e.id);
@@ -167,9 +214,11 @@ class DrizzleTaskDatabase implements TaskDatabase {
         eventSeq,
       });
     }
-    if (history.length === 0) return 0;
+    if (history.length === 0 && decisions.length === 0) return 0;
     await this.prepare();
-    await this.db.transaction(async (tx) => {
+    await this.transact(async (tx) => {
+      if (decisions.length > 0) await tx.insert(hookDecisions).values(decisions).onConflictDoNothing();
+      if (history.length === 0) return;
       await tx.insert(taskEvents).values(history).onConflictDoNothing();
       await tx
         .insert(tasks)
@@ -181,7 +230,7 @@ class DrizzleTaskDatabase implements TaskDatabase {
           setWhere: sql`(${tasks.eventMs}, ${tasks.eventSeq}) < (excluded.event_ms, excluded.event_seq)`,
         });
     });
-    return history.length;
+    return history.length + decisions.length;
   }
 
   async getTask(id: string): Promise<Task | null> {

@@ -60,3 +60,23 @@ export const taskEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.eventMs, t.eventSeq] }), index("task_events_task_idx").on(t.taskId)],
 );
+
+/** Every pre-tool decision of the policy engine (the audit trail of what agents were allowed to do). */
+export const hookDecisions = pgTable(
+  "hook_decisions",
+  {
+    eventMs: bigint("event_ms", { mode: "number" }).notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    sessionId: text("session_id"),
+    instanceId: text("instance_id"),
+    tool: text("tool").notNull(),
+    inputDigest: text("input_digest").notNull(),
+    summary: text("summary"),
+    decision: text("decision").notNull(),
+    rule: text("rule"),
+    reason: text("reason"),
+    cwd: text("cwd"),
+    at: timestamp("at", { withTimezone: true, mode: "string" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.eventMs, t.eventSeq] }), index("hook_decisions_session_idx").on(t.sessionId)],
+);
