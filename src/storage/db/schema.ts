@@ -78,5 +78,8 @@ export const hookDecisions = pgTable(
     cwd: text("cwd"),
     at: timestamp("at", { withTimezone: true, mode: "string" }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.eventMs, t.eventSeq] }), index("hook_decisions_session_idx").on(t.sessionId)],
+  (t) => [
+    primaryKey({ columns: [t.eventMs, t.eventSeq] }),
+    index("hook_decisions_session_idx").on(t.sessionId),
+  ],
 );
