@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
+import { registerInitCommand } from "./init.js";
 import { serveCommand } from "./serve.js";
 import { registerTaskCommands } from "./task.js";
 import { registerWorkerCommand } from "./worker.js";
@@ -29,5 +30,24 @@ program
 
 registerTaskCommands(program);
 registerWorkerCommand(program);
+registerInitCommand(program);
+
+// bin/claudebench.js runs `hook` without loading this module (it must start fast); this entry
+// lists it in the help and serves `node dist/cli/main.js hook`.
+program
+  .command("hook")
+  .description("the command hook Claude Code runs: its hook JSON on stdin, the decision on stdout / exit 2")
+  .option("--url <url>", "server URL (env CLAUDEBENCH_URL, default http://127.0.0.1:3000)")
+  .option("--token <token>", "bearer token (env CLAUDEBENCH_TOKEN)")
+  .option("--timeout-ms <ms>", "how long to wait for the server", "3000")
+  .option(
+    "--on-unavailable <mode>",
+    "server unreachable: allow (proceed) or block (exit 2); env CLAUDEBENCH_ON_UNAVAILABLE, else .claudebench/policy.json onServerUnavailable",
+  )
+  .allowUnknownOption()
+  .action(async () => {
+    const { main } = await import("./hook.js");
+    process.exitCode = await main(process.argv.slice(process.argv.indexOf("hook") + 1), process.env);
+  });
 
 await program.parseAsync(process.argv);

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
 import type { QueueKeys } from "../../storage/keys.js";
 import type { Task } from "../tasks/model.js";
 import type { TaskQueue } from "../tasks/queue.js";
+import { SESSION_TIMEOUT_MS } from "./sessions.js";
 
 /**
  * TodoWrite → tasks. Each session keeps a mapping todo → task (in Redis, per session, so
@@ -16,6 +18,10 @@ import type { TaskQueue } from "../tasks/queue.js";
  * A previous todo left unmatched disappeared: its task is cancelled. Status follows:
  * in_progress claims the task for the session, completed completes it (claiming first when
  * needed), pending gives it back. Each step is one atomic transition of the task engine.
+ * A session holds its todo for as long as the session lives, not for a worker's lease: the lease
+ * is the session's timeout, renewed by every TodoWrite that keeps the todo in progress (a
+ * worker-length lease would put the todo back in the shared queue mid-work, where any worker
+ * could claim it, and burn its attempts until it is dead-lettered).
  */
 
 export interface Todo {
@@ -101,12 +107,41 @@ export interface TodoSyncDeps {
   holder: string;
   sessionId: string;
   channel: string;
+  /**
+   * Whose list this is (default: the holder). A subagent has its own TodoWrite list within
+   * its session, so that its list never replaces (and cancels) the main agent's.
+   */
+  list?: string;
 }
 
-const mappingKey = (q: QueueKeys, holder: string) => `${q.base}todos:${holder}`;
+const mappingKey = (q: QueueKeys, list: string) => `${q.base}todos:${list}`;
+const LOCK_TTL_MS = 10_000;
+/** Deletes the lock only when it is still ours (it may have expired and been taken since). */
+const RELEASE =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
+/**
+ * One list's TodoWrites are applied one at a time (across servers): two applied at once would
+ * both start from the same previous list, create the same todos twice and lose one mapping.
+ */
 export async function syncTodos(deps: TodoSyncDeps, todos: readonly Todo[]): Promise<TodoSyncResult> {
-  const key = mappingKey(deps.q, deps.holder);
+  const key = mappingKey(deps.q, deps.list ?? deps.holder);
+  const lock = `${key}:lock`;
+  const owner = randomUUID();
+  const deadline = Date.now() + LOCK_TTL_MS;
+  while ((await deps.redis.set(lock, owner, "PX", LOCK_TTL_MS, "NX")) !== "OK") {
+    if (Date.now() > deadline)
+      throw new AppError("CONFLICT", "another TodoWrite of this list is still being applied; try again");
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+  }
+  try {
+    return await applyTodos(deps, key, todos);
+  } finally {
+    await deps.redis.eval(RELEASE, 1, lock, owner);
+  }
+}
+
+async function applyTodos(deps: TodoSyncDeps, key: string, todos: readonly Todo[]): Promise<TodoSyncResult> {
   const previous = JSON.parse((await deps.redis.get(key)) ?? "[]") as Mapped[];
   const matches = matchTodos(previous, todos);
   const outcomes: TodoOutcome[] = [];
@@ -164,9 +199,13 @@ async function follow(deps: TodoSyncDeps, task: Task, status: Todo["status"]): P
   const mine = task.status === "in_progress" && task.assignedTo === deps.holder;
   switch (status) {
     case "in_progress":
-      if (task.status === "pending") await deps.tasks.assign(task.id, deps.holder);
+      if (mine) await deps.tasks.renew(task.id, { workerId: deps.holder }, SESSION_TIMEOUT_MS);
+      else if (task.status === "pending")
+        await deps.tasks.assign(task.id, deps.holder, 0, SESSION_TIMEOUT_MS);
       else if (task.status !== "in_progress")
-        await deps.tasks.retry(task.id).then((t) => deps.tasks.assign(t.id, deps.holder));
+        await deps.tasks
+          .retry(task.id)
+          .then((t) => deps.tasks.assign(t.id, deps.holder, 0, SESSION_TIMEOUT_MS));
       return;
     case "completed":
       if (task.status === "completed") return;

@@ -73,6 +73,8 @@ async function preToolUse(p: Payload, ctx: HandlerContext, holder: string | null
 async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promise<void> {
   const todos = (p.tool_input as { todos?: Todo[] } | undefined)?.todos;
   if (!Array.isArray(todos)) return;
+  // Inside a subagent (same session_id, its own agent_id) TodoWrite is the subagent's own list.
+  const agent = typeof p.agent_id === "string" && p.agent_id ? p.agent_id.slice(0, 200) : null;
   await syncTodos(
     {
       redis: ctx.redis,
@@ -81,6 +83,7 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
       holder,
       sessionId: p.session_id ?? holder,
       channel: p.cwd ? projectOf(p.cwd) : holder,
+      ...(agent ? { list: `${holder}:agent:${agent}` } : {}),
     },
     todos.filter((t) => t && typeof t.content === "string"),
   );
