@@ -10,6 +10,8 @@ import { type EmbeddedRedis, startEmbeddedRedis } from "../../src/storage/embedd
 export interface TestRedis {
   readonly url: string;
   readonly port: number;
+  /** redis-server's own pid (e.g. to read its CPU time from /proc). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export async function startTestRedis(): Promise<TestRedis> {
   return {
     url: redis.url,
     port: redis.port,
+    pid: redis.pid,
     stop: async () => {
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });

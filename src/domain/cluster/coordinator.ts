@@ -12,7 +12,8 @@ import type { ClusterView, Membership } from "./membership.js";
 
 /**
  * The per-process loop that makes many server processes one cluster. Every tick it beats its
- * membership and takes or renews leadership; every gossip interval it probes its peers; the
+ * membership and takes or renews leadership; every gossip interval it probes its peers (in the
+ * background: a hung peer's probe must not hold up the leader's renewal past its term); the
  * leader — unless partitioned — fails instances that stopped heartbeating (their tasks go back
  * at once), maintains the queue and pushes work to auto-assign instances, all with its
  * epoch-checked token. Every process publishes its call statistics for cluster-wide metrics.
@@ -47,6 +48,7 @@ export class Coordinator {
   #running: Promise<unknown> | null = null;
   #view: ClusterView = { members: 1, healthy: 1, partitioned: false, peers: [] };
   #lastGossip = 0;
+  #gossiping: Promise<void> | null = null;
   #lastMetrics = 0;
 
   constructor(
@@ -77,6 +79,7 @@ export class Coordinator {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#running;
+    await this.#gossiping;
     await this.deps.leadership.resign(this.deps.redis).catch(() => undefined);
     await this.deps.membership.leave().catch(() => undefined);
     await this.deps.redis.del(this.deps.q.serverMetrics(this.deps.membership.serverId)).catch(() => 0);
@@ -84,9 +87,18 @@ export class Coordinator {
 
   async tick(): Promise<void> {
     const now = Date.now();
-    if (now - this.#lastGossip >= this.settings.gossipMs) {
+    if (!this.#gossiping && now - this.#lastGossip >= this.settings.gossipMs) {
+      const first = this.#lastGossip === 0;
       this.#lastGossip = now;
-      await this.#gossip();
+      const gossip = this.#gossip()
+        .catch((err) => this.deps.log.warn({ err }, "gossip failed; retrying"))
+        .finally(() => {
+          this.#gossiping = null;
+        });
+      this.#gossiping = gossip;
+      // The first view is awaited (no leadership before we know whether we are partitioned);
+      // later probes run beside the ticks, which use the latest view.
+      if (first) await gossip;
     }
     await this.deps.membership.beat(this.#view, this.deps.details());
     if (now - this.#lastMetrics >= this.settings.metricsMs) {
@@ -104,6 +116,11 @@ export class Coordinator {
     }
     const before = this.deps.leadership.state.leading;
     const state = await this.deps.leadership.tick();
+    if (this.#view.partitioned) {
+      // the background probes found us partitioned while we renewed: do not act as leader
+      await this.deps.leadership.resign(this.deps.redis);
+      return;
+    }
     if (state.leading && !before) this.deps.log.info({ epoch: state.epoch }, "this server leads the cluster");
     if (state.leading) await this.#leaderDuties(state.token);
   }
@@ -112,6 +129,7 @@ export class Coordinator {
     const previous = this.#view.partitioned;
     this.#view = await this.deps.membership.observe();
     if (this.#view.partitioned !== previous) {
+      if (this.#view.partitioned) await this.deps.leadership.resign(this.deps.redis); // at once, not at the next tick
       const event = this.#view.partitioned ? "cluster.partition.detected" : "cluster.partition.cleared";
       this.deps.log.warn({ members: this.#view.members, healthy: this.#view.healthy }, event);
       await this.deps.emit(event, {
