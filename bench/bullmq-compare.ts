@@ -1,0 +1,340 @@
+/**
+ * Our TaskQueue (the in-process client library, no HTTP) against BullMQ, in this process,
+ * on the same private redis-server, in the same run.
+ *
+ *   npm run bench:bullmq [-- --n 20000 --concurrency 10 --batch 1000 --rounds 3]
+ *
+ * Each side, per round, on an empty Redis (FLUSHALL before each side; loaded scripts stay):
+ *   add      N jobs in batches of `--batch`: ours `TaskQueue.create` × batch concurrently on one
+ *            auto-pipelining connection (one createTask script each, sent in one write), BullMQ
+ *            `Queue.addBulk(batch)` (one addStandardJob/addPrioritizedJob script per job in one
+ *            MULTI). Priorities 1..100 (i % 100 + 1) on ours and on "bullmq prio"; plain
+ *            BullMQ jobs have no priority, so they go to its FIFO wait list (cheaper).
+ *   process  `--concurrency` consumers until all N are completed: ours 10 async claimers
+ *            sharing one connection, each looping claim(1) → complete(no result); BullMQ one
+ *            Worker with concurrency 10 and a no-op processor (it keeps a second, blocking
+ *            connection, and its move-to-completed script also fetches the next job, so a job
+ *            costs BullMQ one script call where ours costs two: claim, then complete).
+ * Defaults kept on both sides: BullMQ keeps completed jobs (removeOnComplete off), its
+ * events stream capped at ~10,000, lock 30 s with renewal, stalled checks every 30 s; ours
+ * keeps completed tasks (until retention) with their events on a stream capped at ~100,000
+ * (the server's EVENT_STREAM_MAXLEN default), 30 s leases, the wait/run statistics and the
+ * status indexes every transition maintains. Reported: jobs/s for add, process and add+process
+ * (their total time), with the CPU time of this process and of redis-server per job.
+ * A benchmark, not a test: it asserts nothing.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Queue, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { TaskQueue } from "../src/domain/tasks/queue.js";
+import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
+import { createKeys } from "../src/storage/keys.js";
+import { connectRedis } from "../src/storage/redis.js";
+import {
+  type CpuUsage,
+  cpuMeter,
+  fmt,
+  machineLine,
+  median,
+  onInterrupt,
+  positiveInt,
+  table,
+  verdict,
+  waitForQuiet,
+} from "./lib.js";
+
+const SCRIPT = "bullmq-compare";
+const TARGET = 1.0;
+/** Same cap as the server's EVENT_STREAM_MAXLEN default. */
+const EVENT_MAXLEN = 100_000;
+
+const { values: flags } = parseArgs({
+  options: {
+    n: { type: "string", default: "20000" },
+    concurrency: { type: "string", default: "10" },
+    batch: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "3" },
+    "wait-quiet": { type: "string", default: "0" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  console.log(
+    "usage: npm run bench:bullmq -- [--n 20000] [--concurrency 10] [--batch 1000] [--rounds 3] [--wait-quiet 0]\n" +
+      "  --n            jobs per side and round\n" +
+      "  --concurrency  claimers (ours) / Worker concurrency (BullMQ)\n" +
+      "  --batch        jobs added per batch (addBulk size / creates in flight)\n" +
+      "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
+      "  --rounds       rounds; the order of the sides alternates, the summary shows medians",
+  );
+  process.exit(0);
+}
+const N = positiveInt(SCRIPT, "n", flags.n);
+const CONCURRENCY = positiveInt(SCRIPT, "concurrency", flags.concurrency);
+const BATCH = positiveInt(SCRIPT, "batch", flags.batch);
+const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
+const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
+
+interface Phase {
+  seconds: number;
+  /** This process's CPU per job, µs. */
+  selfUs: number;
+  /** redis-server's CPU per job, µs. */
+  redisUs: number | null;
+}
+
+interface SideResult {
+  add: Phase;
+  process: Phase;
+  /** add + process. */
+  totalJobsPerSec: number;
+  /** Jobs completed more than once (or not at all) by the consumers. */
+  anomalies: number;
+}
+
+const phase = (usage: CpuUsage, n: number): Phase => {
+  const redisSec = usage.seconds[0];
+  return {
+    seconds: usage.wallSeconds,
+    selfUs: (usage.selfSeconds * 1e6) / n,
+    redisUs: redisSec === null || redisSec === undefined ? null : (redisSec * 1e6) / n,
+  };
+};
+
+const priorityOf = (i: number) => (i % 100) + 1;
+
+// ---------------------------------------------------------------------------- ours
+
+async function runOurs(url: string, redisPid: number, round: number, n: number): Promise<SideResult> {
+  const redis = await connectRedis(url, "bench-ours");
+  try {
+    const queue = new TaskQueue(redis, createKeys(`bq${round}`), "bench", EVENT_MAXLEN);
+    let meter = cpuMeter([redisPid]);
+    for (let start = 0; start < n; start += BATCH) {
+      const count = Math.min(BATCH, n - start);
+      await Promise.all(
+        Array.from({ length: count }, (_, k) =>
+          queue.create({ text: `job ${start + k}`, priority: priorityOf(start + k), maxAttempts: 3 }),
+        ),
+      );
+    }
+    const add = phase(meter.stop(), n);
+
+    meter = cpuMeter([redisPid]);
+    const seen = new Set<string>();
+    let anomalies = 0;
+    const claimer = async (k: number) => {
+      const workerId = `w-${k}`;
+      for (;;) {
+        const [task] = await queue.claim({ workerId, count: 1 });
+        if (!task) return;
+        await queue.complete(task.id, { workerId, token: task.leaseToken });
+        if (seen.has(task.id)) anomalies++;
+        seen.add(task.id);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, (_, k) => claimer(k)));
+    const processed = phase(meter.stop(), n);
+    anomalies += n - seen.size;
+    return { add, process: processed, totalJobsPerSec: n / (add.seconds + processed.seconds), anomalies };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------- BullMQ
+
+async function runBull(
+  port: number,
+  redisPid: number,
+  round: number,
+  n: number,
+  prioritized: boolean,
+): Promise<SideResult> {
+  const connection = { host: "127.0.0.1", port };
+  const name = `bench-${round}-${prioritized ? "prio" : "fifo"}`;
+  const queue = new Queue(name, { connection });
+  const seen = new Set<string>();
+  let anomalies = 0;
+  let completed = 0;
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const worker = new Worker(name, async () => undefined, {
+    connection,
+    concurrency: CONCURRENCY,
+    autorun: false,
+  });
+  worker.on("completed", (job) => {
+    const id = job.id as string;
+    if (seen.has(id)) anomalies++;
+    seen.add(id);
+    if (++completed === n) allDone();
+  });
+  worker.on("error", (err) => console.error(`${SCRIPT}: BullMQ worker error: ${err.message}`));
+  try {
+    await queue.waitUntilReady();
+    await worker.waitUntilReady();
+    let meter = cpuMeter([redisPid]);
+    for (let start = 0; start < n; start += BATCH) {
+      const count = Math.min(BATCH, n - start);
+      await queue.addBulk(
+        Array.from({ length: count }, (_, k) => ({
+          name: "job",
+          data: { text: `job ${start + k}` },
+          ...(prioritized ? { opts: { priority: priorityOf(start + k) } } : {}),
+        })),
+      );
+    }
+    const add = phase(meter.stop(), n);
+
+    meter = cpuMeter([redisPid]);
+    void worker.run();
+    await finished;
+    const processed = phase(meter.stop(), n);
+    anomalies += n - seen.size;
+    return { add, process: processed, totalJobsPerSec: n / (add.seconds + processed.seconds), anomalies };
+  } finally {
+    await worker.close();
+    await queue.close();
+  }
+}
+
+// ---------------------------------------------------------------------------- main
+
+let dataDir: string | null = null;
+let embedded: EmbeddedRedis | null = null;
+let admin: Redis | null = null;
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    admin?.disconnect();
+    await embedded?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+onInterrupt(SCRIPT, cleanup);
+
+type SideName = "claudebench" | "bullmq" | "bullmq prio";
+const SIDES: SideName[] = ["claudebench", "bullmq", "bullmq prio"];
+
+async function main(): Promise<number> {
+  console.log(machineLine(SCRIPT));
+  console.log(
+    `  ${N} jobs per side and round, added in batches of ${BATCH}, processed with concurrency ${CONCURRENCY}; ${ROUNDS} rounds\n`,
+  );
+  dataDir = mkdtempSync(join(tmpdir(), "cb-bench-bullmq-"));
+  embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+  admin = await connectRedis(embedded.url, "bench-admin");
+  const redisPid = embedded.pid;
+  const { url, port } = embedded;
+
+  const results = new Map<SideName, SideResult[]>(SIDES.map((s) => [s, []]));
+  const run = (side: SideName, round: number, n: number) =>
+    side === "claudebench"
+      ? runOurs(url, redisPid, round, n)
+      : runBull(port, redisPid, round, n, side === "bullmq prio");
+
+  // One small unmeasured pass per side first: scripts loaded, code warm.
+  for (const side of SIDES) {
+    await admin.flushall();
+    await run(side, 99, Math.min(N, 2000));
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+    for (const side of order) {
+      await admin.flushall();
+      if (WAIT_QUIET_S > 0) await waitForQuiet(WAIT_QUIET_S * 1000);
+      const r = await run(side, round, N);
+      results.get(side)?.push(r);
+      console.log(
+        `round ${round + 1}  ${side.padEnd(12)} add ${fmt(N / r.add.seconds, 0).padStart(6)} jobs/s` +
+          `  process ${fmt(N / r.process.seconds, 0).padStart(6)} jobs/s  add+process ${fmt(r.totalJobsPerSec, 0).padStart(6)} jobs/s` +
+          `  (CPU µs/job, this process / redis: add ${fmt(r.add.selfUs, 0)} / ${fmt(r.add.redisUs, 0)},` +
+          ` process ${fmt(r.process.selfUs, 0)} / ${fmt(r.process.redisUs, 0)})` +
+          (r.anomalies ? `  ${r.anomalies} ANOMALIES` : ""),
+      );
+    }
+  }
+
+  const summary = (side: SideName) => {
+    const rs = results.get(side) ?? [];
+    const med = (f: (r: SideResult) => number | null) => {
+      const xs = rs.map(f).filter((x): x is number => x !== null);
+      return xs.length ? median(xs) : null;
+    };
+    return {
+      add: med((r) => N / r.add.seconds) as number,
+      process: med((r) => N / r.process.seconds) as number,
+      total: med((r) => r.totalJobsPerSec) as number,
+      addSelf: med((r) => r.add.selfUs),
+      addRedis: med((r) => r.add.redisUs),
+      procSelf: med((r) => r.process.selfUs),
+      procRedis: med((r) => r.process.redisUs),
+      anomalies: rs.reduce((s, r) => s + r.anomalies, 0),
+    };
+  };
+  const s = new Map(SIDES.map((side) => [side, summary(side)]));
+  console.log(
+    `\nmedians of ${ROUNDS} rounds, ${N} jobs each; CPU in µs per job (this process / redis-server):\n`,
+  );
+  console.log(
+    table([
+      ["side", "add jobs/s", "process jobs/s", "add+process jobs/s", "add CPU", "process CPU", "anomalies"],
+      ...SIDES.map((side) => {
+        const x = s.get(side) as ReturnType<typeof summary>;
+        return [
+          side,
+          fmt(x.add, 0),
+          fmt(x.process, 0),
+          fmt(x.total, 0),
+          `${fmt(x.addSelf, 0)} / ${fmt(x.addRedis, 0)}`,
+          `${fmt(x.procSelf, 0)} / ${fmt(x.procRedis, 0)}`,
+          String(x.anomalies),
+        ];
+      }),
+    ]),
+  );
+  const ours = s.get("claudebench") as ReturnType<typeof summary>;
+  console.log("");
+  const ratioRows = [["ours / ...", "add", "process", "add+process", "per round (add+process)"]];
+  for (const side of ["bullmq", "bullmq prio"] as const) {
+    const x = s.get(side) as ReturnType<typeof summary>;
+    const perRound = (results.get("claudebench") ?? []).map(
+      (r, i) => r.totalJobsPerSec / ((results.get(side) ?? [])[i]?.totalJobsPerSec ?? Number.NaN),
+    );
+    ratioRows.push([
+      side,
+      `${fmt(ours.add / x.add, 2)}x`,
+      `${fmt(ours.process / x.process, 2)}x`,
+      `${fmt(ours.total / x.total, 2)}x`,
+      perRound.map((v) => fmt(v, 2)).join(" "),
+    ]);
+  }
+  console.log(table(ratioRows));
+  const bull = s.get("bullmq") as ReturnType<typeof summary>;
+  const ratio = ours.total / bull.total;
+  console.log(
+    `\ntarget: add+process >= ${TARGET}x BullMQ (default FIFO jobs): ${verdict(ratio >= TARGET)} (${fmt(ratio, 2)}x;` +
+      ` against prioritized BullMQ jobs ${fmt(ours.total / (s.get("bullmq prio") as ReturnType<typeof summary>).total, 2)}x)`,
+  );
+  await cleanup();
+  const anomalies = [...s.values()].reduce((sum, x) => sum + x.anomalies, 0);
+  return anomalies > 0 ? 1 : 0;
+}
+
+main()
+  .then((code) => {
+    process.exitCode = code;
+  })
+  .catch(async (err) => {
+    console.error(`${SCRIPT}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await cleanup();
+    process.exitCode = 1;
+  });

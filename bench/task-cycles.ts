@@ -1,0 +1,438 @@
+/**
+ * Task lifecycles over HTTP: ClaudeBench against the reference minimal server
+ * (/work/shared/bench/ref-min-server.js: node:http + ioredis, one Lua script per call, no
+ * validation, events or persistence), both on the SAME private redis-server, in the same run.
+ *
+ *   npm run bench:tasks [-- --n 3000 --warmup 300 --c 1,10,50 --rounds 3 --cpu-prof]
+ *
+ * Load: the shared load script (jsonrpc-load.js --mode cycle: create → claim → complete per
+ * loop, `--c` loops in flight) with `--profile claudebench` against ours and `--profile minimal`
+ * against the reference, as a child process. For each server and concurrency: cycles/s,
+ * p50/p99 per method, and the CPU time of the server process and of redis-server per cycle
+ * (from /proc/<pid>/stat over the measured phase). The order of the servers alternates per
+ * round; the summary shows medians over rounds.
+ *
+ * Double claims, ours: every task.claimed and task.completed event on the stream
+ * `benchA:{tasks}:events` (the server runs with EVENT_STREAM_MAXLEN=1000000 so none is
+ * trimmed) is counted per task id: each created task must be claimed exactly once and
+ * completed exactly once. The load script's own dupIds / noClaim counters are added up too.
+ * A benchmark, not a test: it prints figures and asserts nothing (exit 1 only when requests
+ * failed or the setup broke).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
+import {
+  answersJsonRpc,
+  type Child,
+  children,
+  cpuMeter,
+  ensureBuilt,
+  fmt,
+  freePort,
+  machineLine,
+  median,
+  medianOrNull,
+  onInterrupt,
+  positiveInt,
+  positiveInts,
+  REPORT_CPU_ON_EXIT,
+  ROOT,
+  reportedCpuSeconds,
+  runNode,
+  SHARED_BENCH,
+  serveArgs,
+  startChild,
+  stopChild,
+  table,
+  verdict,
+  waitForQuiet,
+} from "./lib.js";
+
+const SCRIPT = "task-cycles";
+const KEY_PREFIX = "benchA";
+const TARGET_CYCLES = 0.8; // ours ≥ 0.8× the reference's cycles/s
+const TARGET_CPU = 1.3; // ours ≤ 1.3× the reference's server CPU per cycle
+/** A measured phase during which the rest of the machine used more than this (% of a core) is disturbed. */
+const BUSY_MACHINE_PCT = 25;
+const METHODS = ["create", "claim", "complete"] as const;
+
+const { values: flags } = parseArgs({
+  options: {
+    n: { type: "string", default: "3000" },
+    warmup: { type: "string", default: "300" },
+    c: { type: "string", default: "1,10,50" },
+    rounds: { type: "string", default: "3" },
+    "wait-quiet": { type: "string", default: "0" },
+    "cpu-prof": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  console.log(
+    "usage: npm run bench:tasks -- [--n 3000] [--warmup 300] [--c 1,10,50] [--rounds 3] [--wait-quiet 0] [--cpu-prof]\n" +
+      "  --n        measured cycles (create → claim → complete) per server, concurrency and round\n" +
+      "  --warmup   unmeasured cycles before each measured phase\n" +
+      "  --c        concurrencies (loops in flight), comma-separated\n" +
+      "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
+      "  --rounds   rounds; the order of the servers alternates, the summary shows medians\n" +
+      "  --cpu-prof run our server under node --cpu-prof (the profile directory is printed at the end)",
+  );
+  process.exit(0);
+}
+const N = positiveInt(SCRIPT, "n", flags.n);
+const WARMUP = positiveInt(SCRIPT, "warmup", flags.warmup);
+const CONCURRENCIES = positiveInts(SCRIPT, "c", flags.c);
+const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
+const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
+const LOAD_SCRIPT = join(SHARED_BENCH, "jsonrpc-load.js");
+const REF_SERVER = join(SHARED_BENCH, "ref-min-server.js");
+
+// ---------------------------------------------------------------------------- load
+
+interface LoadResult {
+  ok: number;
+  ok_per_s: number;
+  secs: number;
+  noClaim: number;
+  dupIds: number;
+  fallbacks: number;
+  errors: Record<string, number>;
+  sample_errors: Record<string, string>;
+  perMethod: Record<string, { n: number; p50_ms: number; p99_ms: number }>;
+}
+
+interface Target {
+  readonly name: string;
+  readonly profile: "claudebench" | "minimal";
+  readonly port: number;
+  readonly server: Child;
+}
+
+interface Measurement {
+  load: LoadResult;
+  cyclesPerSec: number;
+  /** Server process CPU per cycle, µs. */
+  serverUs: number | null;
+  /** redis-server CPU per cycle, µs. */
+  redisUs: number | null;
+  /** CPU used by the load generator, % of a core. */
+  loadPct: number | null;
+  /** CPU used by anything else on the machine, % of a core. */
+  otherPct: number | null;
+}
+
+async function runLoad(
+  target: Target,
+  n: number,
+  c: number,
+): Promise<{ load: LoadResult; cpu: number | null }> {
+  const { stdout, stderr } = await runNode([
+    "--import",
+    REPORT_CPU_ON_EXIT,
+    LOAD_SCRIPT,
+    "--url",
+    `http://127.0.0.1:${target.port}/rpc`,
+    "--mode",
+    "cycle",
+    "--n",
+    String(n),
+    "--c",
+    String(c),
+    "--profile",
+    target.profile,
+  ]);
+  const line = stdout.trim().split("\n").pop() ?? "";
+  return { load: JSON.parse(line) as LoadResult, cpu: reportedCpuSeconds(stderr) };
+}
+
+async function measure(target: Target, c: number, redisPid: number): Promise<Measurement> {
+  await runLoad(target, WARMUP, c);
+  const meter = cpuMeter([target.server.pid, redisPid]);
+  const { load, cpu } = await runLoad(target, N, c);
+  const usage = meter.stop();
+  const [serverSec, redisSec] = usage.seconds;
+  const per = (sec: number | null | undefined) =>
+    sec === null || sec === undefined || load.ok === 0 ? null : (sec * 1e6) / load.ok;
+  const other =
+    usage.machineSeconds === null || serverSec == null || redisSec == null || cpu === null
+      ? null
+      : Math.max(0, usage.machineSeconds - serverSec - redisSec - cpu - usage.selfSeconds);
+  return {
+    load,
+    cyclesPerSec: load.ok_per_s,
+    serverUs: per(serverSec),
+    redisUs: per(redisSec),
+    loadPct: cpu === null ? null : (cpu / usage.wallSeconds) * 100,
+    otherPct: other === null ? null : (other / usage.wallSeconds) * 100,
+  };
+}
+
+const errorCount = (load: LoadResult) => Object.values(load.errors).reduce((sum, n) => sum + n, 0);
+
+// ---------------------------------------------------------------------------- double claims
+
+interface ClaimAudit {
+  created: number;
+  claimed: number;
+  completed: number;
+  /** Task ids claimed more than once. */
+  doubleClaimed: number;
+  /** Task ids completed more than once. */
+  doubleCompleted: number;
+  /** Created task ids with no claim, or no completion (the load leaves none behind). */
+  neverClaimed: number;
+  neverCompleted: number;
+  streamLength: number;
+}
+
+/** Reads the whole event stream and counts each task id's claimed and completed events. */
+async function auditEvents(redis: Redis): Promise<ClaimAudit> {
+  const key = `${KEY_PREFIX}:{tasks}:events`;
+  const counts = new Map<string, { created: number; claimed: number; completed: number }>();
+  let start = "-";
+  let streamLength = 0;
+  for (;;) {
+    const entries = (await redis.xrange(key, start, "+", "COUNT", 10_000)) as [string, string[]][];
+    if (entries.length === 0) break;
+    for (const [, fields] of entries) {
+      streamLength++;
+      let event = "";
+      let payload = "";
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === "event") event = fields[i + 1] as string;
+        else if (fields[i] === "payload") payload = fields[i + 1] as string;
+      }
+      if (event !== "task.created" && event !== "task.claimed" && event !== "task.completed") continue;
+      const id = (JSON.parse(payload) as { task: { id: string } }).task.id;
+      let entry = counts.get(id);
+      if (!entry) {
+        entry = { created: 0, claimed: 0, completed: 0 };
+        counts.set(id, entry);
+      }
+      entry[event === "task.created" ? "created" : event === "task.claimed" ? "claimed" : "completed"]++;
+    }
+    const lastId = (entries[entries.length - 1] as [string, string[]])[0];
+    start = `(${lastId}`;
+  }
+  const audit: ClaimAudit = {
+    created: 0,
+    claimed: 0,
+    completed: 0,
+    doubleClaimed: 0,
+    doubleCompleted: 0,
+    neverClaimed: 0,
+    neverCompleted: 0,
+    streamLength,
+  };
+  for (const entry of counts.values()) {
+    audit.created += entry.created;
+    audit.claimed += entry.claimed;
+    audit.completed += entry.completed;
+    if (entry.claimed > 1) audit.doubleClaimed++;
+    if (entry.completed > 1) audit.doubleCompleted++;
+    if (entry.created > 0 && entry.claimed === 0) audit.neverClaimed++;
+    if (entry.created > 0 && entry.completed === 0) audit.neverCompleted++;
+  }
+  return audit;
+}
+
+// ---------------------------------------------------------------------------- main
+
+let dataDir: string | null = null;
+let embedded: EmbeddedRedis | null = null;
+let client: Redis | null = null;
+let cleaning: Promise<void> | undefined;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    client?.disconnect();
+    await Promise.all([...children].map(stopChild));
+    await embedded?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+onInterrupt(SCRIPT, cleanup);
+
+async function main(): Promise<number> {
+  ensureBuilt();
+  console.log(machineLine(SCRIPT));
+  console.log(
+    `  ${N} measured cycles per server, concurrency and round after ${WARMUP} warm-up; c = ${CONCURRENCIES.join(", ")}; ` +
+      `${ROUNDS} rounds; load: ${LOAD_SCRIPT} --mode cycle\n`,
+  );
+
+  dataDir = mkdtempSync(join(tmpdir(), "cb-bench-tasks-"));
+  embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+  client = new Redis(embedded.url);
+
+  const profileDir = flags["cpu-prof"] ? join(tmpdir(), `cb-cpu-prof-tasks-${Date.now()}`) : null;
+  const oursPort = await freePort();
+  const ours: Target = {
+    name: "claudebench",
+    profile: "claudebench",
+    port: oursPort,
+    server: await startChild(
+      "claudebench",
+      [
+        ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+        ...serveArgs(oursPort, embedded.url, KEY_PREFIX),
+      ],
+      { env: { ...process.env, EVENT_STREAM_MAXLEN: "1000000" }, ready: answersJsonRpc(oursPort) },
+    ),
+  };
+  const refPort = await freePort();
+  const ref: Target = {
+    name: "reference",
+    profile: "minimal",
+    port: refPort,
+    server: await startChild("reference", [REF_SERVER, String(refPort), String(embedded.port)], {
+      env: { ...process.env, NODE_PATH: join(ROOT, "node_modules") },
+      ready: answersJsonRpc(refPort),
+    }),
+  };
+
+  const results = new Map<number, { ours: Measurement; ref: Measurement }[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of CONCURRENCIES) {
+      if (WAIT_QUIET_S > 0) await waitForQuiet(WAIT_QUIET_S * 1000);
+      const order = round % 2 === 0 ? [ref, ours] : [ours, ref];
+      const measured = new Map<Target, Measurement>();
+      for (const target of order) {
+        const m = await measure(target, c, embedded.pid);
+        measured.set(target, m);
+        const errors = errorCount(m.load);
+        console.log(
+          `round ${round + 1}  c=${String(c).padEnd(3)} ${target.name.padEnd(12)} ${fmt(m.cyclesPerSec, 0).padStart(6)} cycles/s` +
+            `  server ${fmt(m.serverUs, 0)} µs/cycle  redis ${fmt(m.redisUs, 0)} µs/cycle` +
+            `  (load generator ${fmt(m.loadPct, 0)} %, rest of machine ${fmt(m.otherPct, 0)} % of a core)` +
+            (errors ? `  ${errors} ERRORS ${JSON.stringify(m.load.sample_errors)}` : "") +
+            (m.load.noClaim || m.load.dupIds ? `  noClaim ${m.load.noClaim} dupIds ${m.load.dupIds}` : ""),
+        );
+      }
+      const list = results.get(c) ?? [];
+      list.push({ ours: measured.get(ours) as Measurement, ref: measured.get(ref) as Measurement });
+      results.set(c, list);
+    }
+  }
+
+  // ---------------------------------------------------------------- summary
+  const quiet = (m: Measurement) => m.otherPct === null || m.otherPct <= BUSY_MACHINE_PCT;
+  console.log(`\nmedians over rounds (${N} cycles each); latency in ms; CPU in µs per cycle:\n`);
+  const header = [
+    "c",
+    "server",
+    "cycles/s",
+    ...METHODS.flatMap((m) => [`${m} p50`, `${m} p99`]),
+    "server CPU",
+    "redis CPU",
+  ];
+  const rows: string[][] = [header];
+  const ratioRows: string[][] = [
+    [
+      "c",
+      "cycles/s ours/ref",
+      "per round",
+      "CPU/cycle ours/ref",
+      "per round",
+      "redis CPU ours/ref",
+      "rounds used",
+    ],
+  ];
+  const verdicts: string[] = [];
+  for (const c of CONCURRENCIES) {
+    const all = results.get(c) ?? [];
+    const quietRounds = all.filter((r) => quiet(r.ours) && quiet(r.ref));
+    const used = quietRounds.length > 0 ? quietRounds : all;
+    for (const side of ["ref", "ours"] as const) {
+      const ms = used.map((r) => r[side]);
+      rows.push([
+        String(c),
+        side === "ours" ? ours.name : `${ref.name} (ref)`,
+        fmt(median(ms.map((m) => m.cyclesPerSec)), 0),
+        ...METHODS.flatMap((method) => [
+          fmt(median(ms.map((m) => m.load.perMethod[method]?.p50_ms ?? Number.NaN)), 2),
+          fmt(median(ms.map((m) => m.load.perMethod[method]?.p99_ms ?? Number.NaN)), 2),
+        ]),
+        fmt(medianOrNull(ms.map((m) => m.serverUs)), 0),
+        fmt(medianOrNull(ms.map((m) => m.redisUs)), 0),
+      ]);
+    }
+    const cycleRatios = used.map((r) => r.ours.cyclesPerSec / r.ref.cyclesPerSec);
+    const cpuRatios = used.flatMap((r) =>
+      r.ours.serverUs && r.ref.serverUs ? [r.ours.serverUs / r.ref.serverUs] : [],
+    );
+    const redisRatios = used.flatMap((r) =>
+      r.ours.redisUs && r.ref.redisUs ? [r.ours.redisUs / r.ref.redisUs] : [],
+    );
+    const range = (xs: number[]) =>
+      xs.length ? `${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}` : "n/a";
+    const cycleRatio = median(cycleRatios);
+    const cpuRatio = medianOrNull(cpuRatios);
+    ratioRows.push([
+      String(c),
+      `${fmt(cycleRatio, 2)}x`,
+      range(cycleRatios),
+      cpuRatio === null ? "n/a" : `${fmt(cpuRatio, 2)}x`,
+      range(cpuRatios),
+      redisRatios.length ? `${fmt(median(redisRatios), 2)}x` : "n/a",
+      used.length === all.length ? String(all.length) : `${used.length} quiet of ${all.length}`,
+    ]);
+    verdicts.push(
+      `c=${String(c).padEnd(3)} cycles/s >= ${TARGET_CYCLES}x ref: ${verdict(cycleRatio >= TARGET_CYCLES)} (${fmt(cycleRatio, 2)}x)` +
+        `   CPU/cycle <= ${TARGET_CPU}x ref: ${cpuRatio === null ? "n/a" : `${verdict(cpuRatio <= TARGET_CPU)} (${fmt(cpuRatio, 2)}x)`}`,
+    );
+  }
+  console.log(table(rows));
+  console.log("");
+  console.log(table(ratioRows));
+
+  // ---------------------------------------------------------------- double claims
+  const audit = await auditEvents(client);
+  const loads = [...results.values()].flatMap((rs) => rs.map((r) => r.ours.load));
+  const refLoads = [...results.values()].flatMap((rs) => rs.map((r) => r.ref.load));
+  const sum = (ls: LoadResult[], f: (l: LoadResult) => number) => ls.reduce((s, l) => s + f(l), 0);
+  const doubles = audit.doubleClaimed + sum(loads, (l) => l.dupIds);
+  console.log(
+    `\ndouble claims, ours (event stream ${audit.streamLength} entries, all runs incl. warm-up): ` +
+      `${audit.created} tasks created, ${audit.claimed} task.claimed, ${audit.completed} task.completed events; ` +
+      `${audit.doubleClaimed} ids claimed more than once, ${audit.doubleCompleted} completed more than once, ` +
+      `${audit.neverClaimed} never claimed, ${audit.neverCompleted} never completed`,
+  );
+  console.log(
+    `load script counters (measured phases): ours dupIds ${sum(loads, (l) => l.dupIds)}, noClaim ${sum(loads, (l) => l.noClaim)}; ` +
+      `ref dupIds ${sum(refLoads, (l) => l.dupIds)}, noClaim ${sum(refLoads, (l) => l.noClaim)}`,
+  );
+
+  console.log("\ntargets:");
+  for (const line of verdicts) console.log(`  ${line}`);
+  console.log(`  zero double claims: ${verdict(doubles === 0 && audit.doubleCompleted === 0)} (${doubles})`);
+
+  const failed = [...loads, ...refLoads].reduce((s, l) => s + errorCount(l), 0);
+  const quietCount = [...results.values()].flat().filter((r) => quiet(r.ours) && quiet(r.ref)).length;
+  const total = [...results.values()].flat().length;
+  if (quietCount < total) {
+    console.log(
+      `\nnote: in ${total - quietCount} of ${total} measurements the rest of the machine used more than ` +
+        `${BUSY_MACHINE_PCT} % of a core; ${quietCount > 0 ? "those rounds are left out of the summary where quiet ones exist" : "all are disturbed"}.`,
+    );
+  }
+  if (failed > 0) console.log(`\nERRORS: ${failed} failed requests; the figures above are not valid.`);
+  await cleanup();
+  if (profileDir) console.log(`\nCPU profile of our server (.cpuprofile): ${profileDir}`);
+  return failed > 0 ? 1 : 0;
+}
+
+main()
+  .then((code) => {
+    process.exitCode = code;
+  })
+  .catch(async (err) => {
+    console.error(`${SCRIPT}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await cleanup();
+    process.exitCode = 1;
+  });
