@@ -64,7 +64,7 @@ async function callError(server: Server, method: string, params: Record<string, 
 async function until<T>(
   what: string,
   probe: () => Promise<{ done: boolean; value?: T; state: string }>,
-  timeoutMs = 30_000,
+  timeoutMs = 90_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = "(never answered)";

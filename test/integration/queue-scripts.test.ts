@@ -463,7 +463,7 @@ describe("claimTasks", () => {
     const fx = fixture();
     for (let i = 0; i < 5; i++) await create(fx);
     assert.equal((await claim(fx, "w1", { count: 5, capacity: 2 })).length, 2);
-    assert.deepEqual(await claimRaw(fx, "w1", { capacity: 2 }), ["AT_CAPACITY", 2]);
+    assert.deepEqual(await claimRaw(fx, "w1", { capacity: 2 }), ["AT_CAPACITY", 2, 2]);
     assert.equal(await redis.scard(fx.q.worker("w1")), 2);
     assert.equal(await redis.zcard(fx.q.pending), 3);
     const more = await claim(fx, "w1", { count: 5, capacity: 3 });
@@ -575,7 +575,7 @@ describe("assignTask", () => {
     await claimOne(fx, "w1");
     assert.deepEqual(await assign(fx, a.id, "w2"), ["CONFLICT", "in_progress"]);
     assert.deepEqual(await assign(fx, later.id, "w2"), ["CONFLICT", "pending"]);
-    assert.deepEqual(await assign(fx, b.id, "w1", 30_000, 1), ["AT_CAPACITY", 1]);
+    assert.deepEqual(await assign(fx, b.id, "w1", 30_000, 1), ["AT_CAPACITY", 1, 1]);
     assert.equal((await hash(fx, b.id)).status, "pending");
     assert.deepEqual(await holding(fx, b.id), ["all", "pending", "st:pending"]);
     await complete(fx, a.id, "w1", "");

@@ -108,11 +108,6 @@ export class InstanceRegistry {
     return released ?? 0;
   }
 
-  /** Most tasks the instance may hold at once (0 = no limit, also for unknown instances). */
-  async capacityOf(id: string): Promise<number> {
-    return Number((await this.redis.hget(this.q.instance(id), "maxTasks")) ?? 0);
-  }
-
   async get(id: string): Promise<Instance | null> {
     const [h, held] = await Promise.all([
       this.redis.hgetall(this.q.instance(id)),

@@ -56,8 +56,8 @@ export interface ClaimInput {
   leaseMs?: number;
   channel?: string;
   capabilities?: string[];
-  /** Most tasks the worker may hold at once (0 = no limit). */
-  capacity?: number;
+  /** Most tasks the worker may hold at once (0 = no limit); "registered": its registered maxTasks. */
+  capacity?: number | "registered";
 }
 
 /** Who asks to act on a leased task: the worker id, the lease token, or both. */
@@ -137,7 +137,12 @@ export class TaskQueue {
     return (reply.slice(1) as string[][]).map(taskFromFlat);
   }
 
-  async assign(taskId: string, workerId: string, capacity = 0, leaseMs?: number): Promise<Task> {
+  async assign(
+    taskId: string,
+    workerId: string,
+    capacity: number | "registered" = 0,
+    leaseMs?: number,
+  ): Promise<Task> {
     const reply = (await this.scripts.run("assignTask", this.q.task(taskId), [
       taskId,
       workerId,
@@ -145,11 +150,11 @@ export class TaskQueue {
       capacity,
     ])) as Reply;
     if (reply[0] === "AT_CAPACITY") {
-      throw new AppError("CONFLICT", `Worker ${workerId} already holds its maximum of ${capacity} tasks`, {
+      throw new AppError("CONFLICT", `Worker ${workerId} already holds its maximum of ${reply[2]} tasks`, {
         taskId,
         workerId,
         held: Number(reply[1]),
-        capacity,
+        capacity: Number(reply[2]),
       });
     }
     return this.#task(reply, taskId, "assign");

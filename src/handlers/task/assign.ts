@@ -17,12 +17,7 @@ export const taskAssign = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false } } },
   handle: async (input, ctx) => {
-    const assigned = await ctx.tasks.assign(
-      input.taskId,
-      input.instanceId,
-      await ctx.instances.capacityOf(input.instanceId),
-      input.leaseMs,
-    );
+    const assigned = await ctx.tasks.assign(input.taskId, input.instanceId, "registered", input.leaseMs);
     return {
       taskId: assigned.id,
       instanceId: input.instanceId,

@@ -29,7 +29,7 @@ export const taskClaim = defineHandler({
       leaseMs: input.leaseMs,
       channel: input.channel,
       capabilities: input.capabilities,
-      capacity: await ctx.instances.capacityOf(input.workerId),
+      capacity: "registered",
     });
     const first = tasks[0];
     if (!first) return { claimed: false, tasks };
