@@ -7,6 +7,7 @@ import type { Config } from "../../src/config.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { type DomainEvent, parseEventEntry } from "../../src/storage/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
+import type { Health } from "../helpers/cluster.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
@@ -44,18 +45,6 @@ interface VoteResult {
   votesCast: number;
   totalInstances: number;
   majority: number;
-}
-
-interface Health {
-  status: string;
-  cluster: {
-    serverId: string;
-    leader: boolean;
-    leaderId: string | null;
-    epoch: number;
-    partitioned: boolean;
-    members: number;
-  };
 }
 
 /**
