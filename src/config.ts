@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { handlerPoliciesSchema, type PolicyDefaults } from "./resilience/policy.js";
 
 /**
  * The only reader of process.env. Every setting comes from a CLI flag, else an environment
@@ -9,6 +10,11 @@ import { z } from "zod";
  */
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
+
+/** A switch: on/off, true/false or 1/0. */
+const onOff = z
+  .enum(["on", "off", "true", "false", "1", "0"])
+  .transform((v) => v === "on" || v === "true" || v === "1");
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -50,6 +56,27 @@ const configSchema = z
     metricsPublishMs: z.coerce.number().int().min(100),
     requestClaimIdleMs: z.coerce.number().int().min(100),
     policyFile: z.string().min(1),
+    handlerTimeoutMs: z.coerce.number().int().min(0),
+    rateLimitMax: z.coerce.number().int().min(0),
+    rateLimitWindowMs: z.coerce.number().int().min(1),
+    breakerEnabled: onOff,
+    breakerFailureRatio: z.coerce.number().gt(0).max(1),
+    breakerMinCalls: z.coerce.number().int().min(1),
+    breakerWindowMs: z.coerce.number().int().min(100),
+    breakerOpenMs: z.coerce.number().int().min(1),
+    breakerHalfOpenProbes: z.coerce.number().int().min(1),
+    handlerPolicies: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+          return z.NEVER;
+        }
+      })
+      .pipe(handlerPoliciesSchema),
+    diagnostics: onOff,
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -75,6 +102,7 @@ export type ConfigFlags = Partial<{
   instanceId: string;
   logLevel: string;
   keyPrefix: string;
+  diagnostics: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -112,6 +140,17 @@ const ENV_NAMES: Record<string, string> = {
   metricsPublishMs: "METRICS_PUBLISH_MS",
   requestClaimIdleMs: "REQUEST_CLAIM_IDLE_MS",
   policyFile: "POLICY_FILE",
+  handlerTimeoutMs: "HANDLER_TIMEOUT_MS",
+  rateLimitMax: "RATE_LIMIT_MAX",
+  rateLimitWindowMs: "RATE_LIMIT_WINDOW_MS",
+  breakerEnabled: "BREAKER",
+  breakerFailureRatio: "BREAKER_FAILURE_RATIO",
+  breakerMinCalls: "BREAKER_MIN_CALLS",
+  breakerWindowMs: "BREAKER_WINDOW_MS",
+  breakerOpenMs: "BREAKER_OPEN_MS",
+  breakerHalfOpenProbes: "BREAKER_HALF_OPEN_PROBES",
+  handlerPolicies: "HANDLER_POLICIES",
+  diagnostics: "DIAGNOSTICS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -146,6 +185,17 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     metricsPublishMs: blankToUndefined(env.METRICS_PUBLISH_MS) ?? "5000",
     requestClaimIdleMs: blankToUndefined(env.REQUEST_CLAIM_IDLE_MS) ?? "30000",
     policyFile: resolve(blankToUndefined(env.POLICY_FILE) ?? ".claudebench/policy.json"),
+    handlerTimeoutMs: blankToUndefined(env.HANDLER_TIMEOUT_MS) ?? "30000",
+    rateLimitMax: blankToUndefined(env.RATE_LIMIT_MAX) ?? "0",
+    rateLimitWindowMs: blankToUndefined(env.RATE_LIMIT_WINDOW_MS) ?? "60000",
+    breakerEnabled: blankToUndefined(env.BREAKER) ?? "on",
+    breakerFailureRatio: blankToUndefined(env.BREAKER_FAILURE_RATIO) ?? "0.5",
+    breakerMinCalls: blankToUndefined(env.BREAKER_MIN_CALLS) ?? "20",
+    breakerWindowMs: blankToUndefined(env.BREAKER_WINDOW_MS) ?? "30000",
+    breakerOpenMs: blankToUndefined(env.BREAKER_OPEN_MS) ?? "10000",
+    breakerHalfOpenProbes: blankToUndefined(env.BREAKER_HALF_OPEN_PROBES) ?? "1",
+    handlerPolicies: blankToUndefined(env.HANDLER_POLICIES) ?? "{}",
+    diagnostics: pick(flags.diagnostics ? "on" : undefined, "DIAGNOSTICS") ?? "off",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
@@ -178,6 +228,24 @@ export function databaseChoice(config: Config): DatabaseChoice {
   return {
     kind: "none",
     reason: "shared REDIS_URL without DATABASE_URL (set DATABASE_URL, or --db pglite for this process alone)",
+  };
+}
+
+/** The server-wide resilience defaults every handler's policy starts from. */
+export function policyDefaults(config: Config): PolicyDefaults {
+  const breakerBase = {
+    failureRatio: config.breakerFailureRatio,
+    minCalls: config.breakerMinCalls,
+    windowMs: config.breakerWindowMs,
+    openMs: config.breakerOpenMs,
+    halfOpenProbes: config.breakerHalfOpenProbes,
+  };
+  return {
+    timeoutMs: config.handlerTimeoutMs,
+    rateLimit:
+      config.rateLimitMax > 0 ? { limit: config.rateLimitMax, windowMs: config.rateLimitWindowMs } : null,
+    breaker: config.breakerEnabled ? breakerBase : null,
+    breakerBase,
   };
 }
 

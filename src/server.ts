@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type Config, databaseChoice } from "./config.js";
+import { type Config, databaseChoice, policyDefaults } from "./config.js";
 import type { ServerServices } from "./core/context.js";
 import { Dispatcher } from "./core/dispatch.js";
 import type { AnyHandler } from "./core/handler.js";
@@ -13,6 +13,9 @@ import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
+import { diagnosticHandlers } from "./handlers/test/circuit.js";
+import { Resilience } from "./resilience/middleware.js";
+import { resolvePolicies } from "./resilience/policy.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
 import { EventPersister } from "./storage/db/persister.js";
@@ -35,6 +38,8 @@ export interface StartOptions {
   /** The handlers to serve; the built-ins by default. */
   handlers?: readonly AnyHandler[];
   log?: Logger;
+  /** The clock of rate limits, circuit breakers and the response cache (tests control it). */
+  clock?: () => number;
 }
 
 export interface RunningServer {
@@ -64,7 +69,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   };
   try {
-    const registry = new Registry(options.handlers ?? builtinHandlers);
+    const handlers = [
+      ...(options.handlers ?? builtinHandlers),
+      ...(config.diagnostics ? diagnosticHandlers : []),
+    ];
+    const registry = new Registry(handlers);
+    const policies = resolvePolicies(handlers, policyDefaults(config), config.handlerPolicies);
 
     const databaseTarget = databaseChoice(config);
     let embeddedRedis: EmbeddedRedis | null = null;
@@ -97,6 +107,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     const instances = new InstanceRegistry(redis, keys.queue, tasks.scripts, config.heartbeatTimeoutMs);
     const leadership = new Leadership(tasks.scripts, keys.queue, config.instanceId, config.leaderTermMs);
+    const resilience = new Resilience({
+      redis,
+      keys: keys.policy,
+      log,
+      emit: eventLog.emit,
+      instanceId: config.instanceId,
+      policies,
+      clock: options.clock,
+    });
+    await resilience.start();
+    closers.push(() => resilience.stop());
     let coordinator: Coordinator | null = null;
     let membership: Membership | null = null;
     const services: ServerServices = {
@@ -114,13 +135,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       archive: database,
       instances,
       policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
+      circuits: resilience.breakers,
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
         servers: async () => (membership ? membership.describe() : []),
       },
     };
-    const dispatcher = new Dispatcher(services);
+    const dispatcher = new Dispatcher(services, [resilience.middleware], resilience.timeoutFor);
 
     if (database) {
       const persister = new EventPersister(redis, keys, database, config.instanceId, log);

@@ -26,6 +26,7 @@ program
   .option("--instance-id <id>", "this server's id (env INSTANCE_ID)")
   .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
   .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))
+  .option("--diagnostics", "also serve test.circuit, which fails or sleeps on demand (env DIAGNOSTICS)")
   .action(serveCommand);
 
 registerTaskCommands(program);

@@ -44,6 +44,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       `  listening  ${server.url}   (/rpc  /mcp  /events  /health  /openapi.json)`,
       `  redis      ${redis}`,
       `  database   ${server.database}`,
+      ...(config.diagnostics ? ["  diagnostics on: test.circuit is served (fails or sleeps on demand)"] : []),
       `  auth       ${config.authToken ? "bearer token required" : `off (${isLoopback(config.host) ? "loopback only" : "open"})`}`,
       "Press Ctrl-C to stop.",
     ].join("\n"),

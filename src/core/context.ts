@@ -17,6 +17,8 @@ export interface RequestMeta {
   sessionId?: string;
   instanceId?: string;
   correlationId?: string;
+  /** The peer's network address, for transports that have one (rate limits fall back to it). */
+  remoteAddress?: string;
 }
 
 /** Publishes a domain event on the capped event stream; resolves with the event's stream id. */
@@ -48,6 +50,12 @@ export interface ServerServices {
   readonly cluster: ClusterInfo;
   /** Pre-tool and prompt policies, per project. */
   readonly policies: ProjectPolicies;
+  /** The circuit breakers as this process enforces them. */
+  readonly circuits: CircuitView;
+}
+
+export interface CircuitView {
+  states(): Record<string, { state: "closed" | "open" | "half_open"; openUntil: number }>;
 }
 
 export interface ClusterInfo {

@@ -39,6 +39,55 @@ function controllerSignal(this: { [CONTROLLER]: AbortController }): AbortSignal 
   return this[CONTROLLER].signal;
 }
 
+/** A controller that aborts when `signal` does, and the function that stops following it. */
+function followSignal(signal: AbortSignal): { controller: AbortController; unlink?: () => void } {
+  const controller = new AbortController();
+  if (signal === NEVER_ABORTED) return { controller };
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+    return { controller };
+  }
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return { controller, unlink: () => signal.removeEventListener("abort", onAbort) };
+}
+
+/**
+ * Runs the handler for at most `timeoutMs`: past it the caller gets TIMEOUT and the
+ * handler's `ctx.signal` is aborted (with the same error as reason). The timer is cleared as
+ * soon as the handler settles.
+ */
+function withTimeout(
+  invocation: Invocation,
+  timeoutMs: number,
+  controller: AbortController,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const err = new AppError(
+        "TIMEOUT",
+        `${invocation.handler.name} did not finish within ${timeoutMs} ms`,
+        {
+          method: invocation.handler.name,
+          timeoutMs,
+        },
+      );
+      controller.abort(err);
+      reject(err);
+    }, timeoutMs);
+    invocation.handler.handle(invocation.input, invocation.ctx).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 export function validationError(error: z.ZodError): AppError {
   const issues = error.issues.map((i) => ({
     path: i.path.map(String).join("."),
@@ -61,11 +110,16 @@ export class Dispatcher {
   /** The services plus `invoke`: what every context is built from. */
   readonly #base: ServerServices & Pick<HandlerContext, "invoke">;
 
+  readonly #timeoutFor: (handler: AnyHandler) => number;
+
   constructor(
     services: ServerServices,
     private readonly middleware: readonly Middleware[] = [],
+    /** Each handler's time limit in ms (0: none); by default what the handler declares. */
+    timeoutFor: (handler: AnyHandler) => number = (handler) => handler.policy.timeoutMs ?? 0,
   ) {
     this.services = services;
+    this.#timeoutFor = timeoutFor;
     const dispatcher = this;
     // One shared function reading the caller's context through `this`: no closure per call.
     function invoke(this: HandlerContext, method: string, params: unknown): Promise<unknown> {
@@ -107,7 +161,14 @@ export class Dispatcher {
     // (V8 11.3) a spread followed by more properties builds a fresh hidden class on every call:
     // ~10 µs and garbage per call (docs/performance.md). Object.assign into {} keeps one shape.
     const fields = { method: request.method, transport: request.transport, meta: request.meta ?? {} };
-    const { signal = NEVER_ABORTED } = request;
+    const timeoutMs = this.#timeoutFor(handler);
+    let { signal = NEVER_ABORTED } = request;
+    let unlink: (() => void) | undefined;
+    if (timeoutMs > 0 && !(signal instanceof AbortController)) {
+      // The timeout must be able to abort the handler's signal: a controller of our own,
+      // following the caller's signal while the call runs.
+      ({ controller: signal, unlink } = followSignal(signal));
+    }
     let ctx: HandlerContext;
     if (signal instanceof AbortController) {
       const base = Object.defineProperty(Object.assign({}, this.#base, fields), CONTROLLER, {
@@ -121,7 +182,16 @@ export class Dispatcher {
       ctx = Object.assign({}, this.#base, fields, { signal });
     }
     const invocation: Invocation = { handler, input: parsed.data, ctx };
-    const result = await this.#next(invocation, 0);
+    const innermost =
+      timeoutMs > 0
+        ? () => withTimeout(invocation, timeoutMs, signal as AbortController)
+        : () => handler.handle(invocation.input, ctx);
+    let result: unknown;
+    try {
+      result = await this.#next(invocation, 0, innermost);
+    } finally {
+      unlink?.();
+    }
     const output = handler.output.safeParse(result);
     if (!output.success) {
       this.services.log.error(
@@ -133,9 +203,9 @@ export class Dispatcher {
     return output.data;
   }
 
-  #next(invocation: Invocation, index: number): Promise<unknown> {
+  #next(invocation: Invocation, index: number, innermost: () => Promise<unknown>): Promise<unknown> {
     const middleware = this.middleware[index];
-    if (!middleware) return invocation.handler.handle(invocation.input, invocation.ctx);
-    return middleware(invocation, () => this.#next(invocation, index + 1));
+    if (!middleware) return innermost();
+    return middleware(invocation, () => this.#next(invocation, index + 1, innermost));
   }
 }

@@ -1,20 +1,12 @@
 import type { z } from "zod";
+import type { PolicyOverride } from "../resilience/policy.js";
 import type { HandlerContext } from "./context.js";
 
 /**
- * Per-handler resilience settings. The dispatch pipeline reads them; the middleware that
- * enforces each one plugs into the pipeline's middleware slot.
+ * Per-handler resilience settings (timeout, rate limit, circuit breaker, cache, concurrency
+ * limit), over the server-wide defaults; `false` turns a default off. See resilience/policy.ts.
  */
-export interface HandlerPolicy {
-  /** Abort the handler after this many milliseconds. */
-  timeoutMs?: number;
-  /** At most `limit` calls per `windowMs` per actor. */
-  rateLimit?: { limit: number; windowMs: number };
-  /** Cache successful results of a read-only handler for `ttlMs`. */
-  cache?: { ttlMs: number };
-  /** At most this many concurrent executions per server process. */
-  concurrency?: number;
-}
+export type HandlerPolicy = PolicyOverride;
 
 /** MCP tool annotations: hints a model's client uses to decide how careful to be. */
 export interface ToolAnnotations {

@@ -12,6 +12,7 @@ import { hookTodoWrite } from "./hook/todo-write.js";
 import { hookUserPrompt } from "./hook/user-prompt.js";
 import { systemBatchProcess } from "./system/batch-process.js";
 import { systemCheckHealth } from "./system/check-health.js";
+import { systemCircuits } from "./system/circuits.js";
 import { systemDiscover } from "./system/discover.js";
 import { systemGetState } from "./system/get-state.js";
 import { systemHealth } from "./system/health.js";
@@ -51,6 +52,7 @@ export const builtinHandlers: readonly AnyHandler[] = [
   systemGetState,
   systemQuorumVote,
   systemBatchProcess,
+  systemCircuits,
   taskCreate,
   taskGet,
   taskList,

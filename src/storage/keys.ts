@@ -58,6 +58,22 @@ export interface Keys {
   /** Capped stream of every domain event. */
   events(): string;
   readonly queue: QueueKeys;
+  readonly policy: PolicyKeys;
+}
+
+/**
+ * Keys of the resilience middleware. Each method's keys share a hash tag of their own, so
+ * the load spreads over a Redis Cluster and each script touches one slot.
+ */
+export interface PolicyKeys {
+  /** Sliding-window log of one actor's admitted calls of one method (zset, score = ms). */
+  rateWindow(method: string, actor: string): string;
+  /** A method's circuit breaker: state, reopen time, probes, outcome buckets (hash). */
+  breaker(method: string): string;
+  /** Pub/sub channel on which breaker transitions are announced to every server process. */
+  readonly breakerChannel: string;
+  /** A read-only method's cached results: input digest → `<expiresAt>|<json>` (hash). */
+  cache(method: string): string;
 }
 
 function queueKeys(prefix: string): QueueKeys {
@@ -106,5 +122,11 @@ export function createKeys(prefix: string): Keys {
     rpcSeen: (requestKey) => `${prefix}:rpc:seen:${requestKey}`,
     events: () => `${queue.base}events`,
     queue,
+    policy: {
+      rateWindow: (method, actor) => `${prefix}:{rl:${method}}:${actor}`,
+      breaker: (method) => `${prefix}:{cb:${method}}`,
+      breakerChannel: `${prefix}:breaker`,
+      cache: (method) => `${prefix}:{cache:${method}}`,
+    },
   };
 }

@@ -3,11 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
-import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
+import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
 import type { EventTail } from "./event-tail.js";
-import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
+import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpEndpoint } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
 import { serveEvents } from "./sse.js";
@@ -50,7 +50,40 @@ function sendError(
   headers?: Record<string, string>,
   status = HTTP_STATUS[err.code],
 ) {
-  sendJson(res, status, { error: { code: err.code, message: err.message, data: err.data } }, headers);
+  sendJson(
+    res,
+    status,
+    { error: { code: err.code, message: err.message, data: err.data } },
+    { ...retryHeaders(err), ...headers },
+  );
+}
+
+/**
+ * `Retry-After` (seconds) for errors that say when to come back, and for rate limits the
+ * `RateLimit-*` fields of the IETF draft (limit, remaining, reset in seconds, policy).
+ */
+function retryHeaders(err: AppError): Record<string, string> {
+  const retryAfterMs = err.data?.retryAfterMs;
+  if (typeof retryAfterMs !== "number") return {};
+  const seconds = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  if (err.code !== "RATE_LIMITED") return { "retry-after": seconds };
+  const { limit, windowMs } = err.data as { limit: number; windowMs: number };
+  return {
+    "retry-after": seconds,
+    "ratelimit-limit": String(limit),
+    "ratelimit-remaining": "0",
+    "ratelimit-reset": seconds,
+    "ratelimit-policy": `${limit};w=${Math.ceil(windowMs / 1000)}`,
+  };
+}
+
+/** A single JSON-RPC answer that failed with a wait time carries the same headers as a route's. */
+function rpcRetryHeaders(response: JsonRpcResponse | JsonRpcResponse[]): Record<string, string> | undefined {
+  if (Array.isArray(response) || !("error" in response)) return undefined;
+  const { data, message } = response.error;
+  const fields = data as (Record<string, unknown> & { code?: ErrorCode }) | undefined;
+  if (!fields?.code || typeof fields.retryAfterMs !== "number") return undefined;
+  return retryHeaders(new AppError(fields.code, message, fields));
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
@@ -76,6 +109,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
 function headerMeta(req: IncomingMessage): RequestMeta {
   const meta: RequestMeta = {};
   const { headers } = req;
+  if (req.socket.remoteAddress) meta.remoteAddress = req.socket.remoteAddress;
   if (typeof headers["x-session-id"] === "string") meta.sessionId = headers["x-session-id"];
   if (typeof headers["x-instance-id"] === "string") meta.instanceId = headers["x-instance-id"];
   if (typeof headers["x-correlation-id"] === "string") meta.correlationId = headers["x-correlation-id"];
@@ -216,7 +250,7 @@ export class HttpTransport {
       res.end();
       return;
     }
-    sendJson(res, 200, response);
+    sendJson(res, 200, response, rpcRetryHeaders(response));
   }
 
   async #handlerRoute(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {

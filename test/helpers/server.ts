@@ -12,6 +12,7 @@ export interface TestServerOptions {
   instanceId?: string;
   handlers?: readonly AnyHandler[];
   overrides?: Partial<Config>;
+  clock?: () => number;
 }
 
 /** An in-process server on a free port against the given Redis, logging only errors. */
@@ -36,6 +37,7 @@ export async function startTestServer(
   const server = await startServer(config, {
     handlers: options.handlers ?? builtinHandlers,
     log: createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
+    clock: options.clock,
   });
   return Object.assign(server, { config });
 }
