@@ -190,7 +190,7 @@ describe("one handler, four transports", () => {
       metadata: { sessionId: "rpc-session", correlationId: "c-1", ignored: 5 },
     });
     assert.deepEqual((json.body as JsonRpcSuccess).result, {
-      meta: { sessionId: "rpc-session", correlationId: "c-1" },
+      meta: { sessionId: "rpc-session", correlationId: "c-1", remoteAddress: "127.0.0.1" },
       transport: "jsonrpc",
     });
 
@@ -202,12 +202,15 @@ describe("one handler, four transports", () => {
     );
     assert.equal(http.status, 200);
     assert.deepEqual(http.body, {
-      meta: { sessionId: "http-session", instanceId: "w-7" },
+      meta: { sessionId: "http-session", instanceId: "w-7", remoteAddress: "127.0.0.1" },
       transport: "http",
     });
 
     const tool = (await mcp.callTool({ name: "test__meta", arguments: {} })) as McpToolResult;
-    assert.deepEqual(tool.structuredContent, { meta: { sessionId: "mcp-session" }, transport: "mcp" });
+    assert.deepEqual(tool.structuredContent, {
+      meta: { sessionId: "mcp-session", remoteAddress: "127.0.0.1" },
+      transport: "mcp",
+    });
 
     const stream = await redisRpc.call("test.meta");
     assert.deepEqual((stream as JsonRpcSuccess).result, { meta: {}, transport: "events" });
