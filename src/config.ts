@@ -43,6 +43,10 @@ const configSchema = z
       .min(1024)
       .max(64 * 1024 * 1024),
     eventStreamMaxLen: z.coerce.number().int().min(100),
+    eventClientBufferBytes: z.coerce
+      .number()
+      .int()
+      .min(64 * 1024),
     leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
     queueMax: z.coerce.number().int().min(0),
     backoffBaseMs: z.coerce.number().int().min(0),
@@ -127,6 +131,7 @@ const ENV_NAMES: Record<string, string> = {
   shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
   maxBodyBytes: "MAX_BODY_BYTES",
   eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
+  eventClientBufferBytes: "EVENT_CLIENT_BUFFER_BYTES",
   leaseMs: "LEASE_MS",
   queueMax: "QUEUE_MAX",
   backoffBaseMs: "BACKOFF_BASE_MS",
@@ -172,6 +177,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs: blankToUndefined(env.SHUTDOWN_TIMEOUT_MS) ?? "10000",
     maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
     eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
+    eventClientBufferBytes: blankToUndefined(env.EVENT_CLIENT_BUFFER_BYTES) ?? String(8 * 1024 * 1024),
     leaseMs: blankToUndefined(env.LEASE_MS) ?? "30000",
     queueMax: blankToUndefined(env.QUEUE_MAX) ?? "0",
     backoffBaseMs: blankToUndefined(env.BACKOFF_BASE_MS) ?? "1000",
@@ -274,3 +280,7 @@ export function loadClientConfig(
   const token = flags.token ?? blankToUndefined(env.CLAUDEBENCH_TOKEN) ?? blankToUndefined(env.AUTH_TOKEN);
   return token ? { url, token } : { url };
 }
+
+/** Whether to colour a terminal's output: only on a TTY, and never when NO_COLOR is set (no-color.org). */
+export const wantsColour = (isTTY: boolean | undefined, env: NodeJS.ProcessEnv = process.env) =>
+  isTTY === true && blankToUndefined(env.NO_COLOR) === undefined;

@@ -169,6 +169,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tail,
       authToken: config.authToken,
       maxBodyBytes: config.maxBodyBytes,
+      eventClientBufferBytes: config.eventClientBufferBytes,
       log,
       version: VERSION,
     });

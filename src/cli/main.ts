@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { VERSION } from "../version.js";
 import { registerInitCommand } from "./init.js";
+import { registerRelayCommand } from "./relay.js";
 import { serveCommand } from "./serve.js";
 import { registerTaskCommands } from "./task.js";
 import { registerWorkerCommand } from "./worker.js";
@@ -32,6 +33,7 @@ program
 registerTaskCommands(program);
 registerWorkerCommand(program);
 registerInitCommand(program);
+registerRelayCommand(program);
 
 // bin/claudebench.js runs `hook` without loading this module (it must start fast); this entry
 // lists it in the help and serves `node dist/cli/main.js hook`.

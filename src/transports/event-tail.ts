@@ -9,11 +9,25 @@ import { blockingConnection } from "../storage/redis.js";
  * the relay). One blocking XREAD per server process, started on the first subscriber, so
  * every process sees every event, whichever process emitted it. A subscriber may resume
  * after a stream id (SSE `Last-Event-ID`): it is replayed from the stream, then joins the
- * live feed without a gap or a duplicate.
+ * live feed without a gap or a duplicate. The replay reads the stream page by page and waits
+ * for the subscriber's `ready` between events, so a client far behind is fed at the pace it
+ * reads instead of having the whole backlog buffered for it at once.
  */
 
 type RawEntry = [string, string[]];
 export type EventFilter = (event: DomainEvent) => boolean;
+
+export interface Subscription {
+  filter: EventFilter;
+  deliver: (event: DomainEvent) => void;
+  /** Replay the events after this stream id first. */
+  afterId?: string;
+  /**
+   * Asked during the replay after each delivered event: true (or a promise of true once the
+   * client's buffer has drained) to go on, false when the client has gone.
+   */
+  ready?: () => boolean | Promise<boolean>;
+}
 
 interface Subscriber {
   filter: EventFilter;
@@ -25,6 +39,7 @@ interface Subscriber {
 }
 
 const BLOCK_MS = 5000;
+const REPLAY_PAGE = 500;
 
 /** Stream ids are `<ms>-<seq>`: compare numerically, part by part. */
 export function compareStreamIds(a: string, b: string): number {
@@ -46,20 +61,38 @@ export class EventTail {
     private readonly log: Logger,
   ) {}
 
-  /** Starts delivering events; returns the function that stops it. */
-  async subscribe(filter: EventFilter, deliver: (event: DomainEvent) => void, afterId?: string) {
+  /** Starts delivering events; resolves once the replay is done with the function that stops it. */
+  async subscribe({ filter, deliver, afterId, ready }: Subscription): Promise<() => void> {
     const subscriber: Subscriber = {
       filter,
       deliver,
       backlog: afterId ? [] : null,
       lastId: afterId ?? "0-0",
     };
-    this.#subscribers.add(subscriber);
-    await this.#ensureRunning();
-    if (afterId) await this.#replay(subscriber, afterId);
-    return () => {
+    const unsubscribe = () => {
       this.#subscribers.delete(subscriber);
     };
+    this.#subscribers.add(subscriber);
+    try {
+      await this.start();
+      if (afterId && !(await this.#replay(subscriber, afterId, ready))) unsubscribe();
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    return unsubscribe;
+  }
+
+  /**
+   * Resolves once this process tails the stream: every event appended from then on reaches
+   * the subscribers added from then on. (subscribe adds its subscriber before its first await.)
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start().catch((err) => {
+      this.#starting = null; // let the next subscriber try again
+      throw err;
+    });
+    return this.#starting;
   }
 
   async close(): Promise<void> {
@@ -70,26 +103,36 @@ export class EventTail {
     await this.#loop;
   }
 
-  async #replay(subscriber: Subscriber, afterId: string): Promise<void> {
-    const entries = (await this.redis.xrange(this.keys.events(), `(${afterId}`, "+")) as RawEntry[];
-    for (const entry of entries) this.#offer(subscriber, parseEventEntry(entry));
+  /** Returns false when the subscriber went away during the replay. */
+  async #replay(subscriber: Subscriber, afterId: string, ready?: Subscription["ready"]): Promise<boolean> {
+    let after = afterId;
+    for (;;) {
+      const entries = (await this.redis.xrange(
+        this.keys.events(),
+        `(${after}`,
+        "+",
+        "COUNT",
+        REPLAY_PAGE,
+      )) as RawEntry[];
+      for (const entry of entries) {
+        this.#offer(subscriber, parseEventEntry(entry));
+        const go = ready?.() ?? true;
+        if (go !== true && !(await go)) return false;
+      }
+      const last = entries.at(-1);
+      if (!last || entries.length < REPLAY_PAGE) break;
+      after = last[0];
+    }
     const backlog = subscriber.backlog ?? [];
     subscriber.backlog = null;
     for (const event of backlog) this.#offer(subscriber, event);
+    return true;
   }
 
   #offer(subscriber: Subscriber, event: DomainEvent | null): void {
     if (!event || compareStreamIds(event.id, subscriber.lastId) <= 0) return;
     subscriber.lastId = event.id;
     if (subscriber.filter(event)) subscriber.deliver(event);
-  }
-
-  #ensureRunning(): Promise<void> {
-    this.#starting ??= this.#start().catch((err) => {
-      this.#starting = null; // let the next subscriber try again
-      throw err;
-    });
-    return this.#starting;
   }
 
   async #start(): Promise<void> {

@@ -6,11 +6,13 @@ import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
+import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
 import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpEndpoint } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
 import { serveEvents } from "./sse.js";
+import { EventSockets } from "./websocket.js";
 
 /**
  * Every HTTP endpoint on one node:http server (a framework would cost a large share of a
@@ -19,6 +21,7 @@ import { serveEvents } from "./sse.js";
  *   POST /{domain}/{action}      one handler, params as the JSON body
  *   POST /mcp                    MCP Streamable HTTP
  *   GET  /events                 live domain events (SSE)
+ *   GET  /ws                     live domain events (WebSocket upgrade, websocket.ts)
  *   GET  /health                 liveness/readiness (no token needed)
  *   GET  /openapi.json           the HTTP routes, generated from the handlers
  */
@@ -29,6 +32,8 @@ export interface HttpTransportOptions {
   tail: EventTail;
   authToken?: string;
   maxBodyBytes: number;
+  /** Unsent bytes a live-event client may fall behind before it is disconnected. */
+  eventClientBufferBytes: number;
   log: Logger;
   version: string;
 }
@@ -121,6 +126,7 @@ export class HttpTransport {
   readonly #routes = new Map<string, string>();
   readonly #streams = new Set<ServerResponse>();
   readonly #tokenDigest: Buffer | null;
+  readonly #sockets: EventSockets;
   #openapi: string | null = null;
   #inFlight = 0;
   #drained: (() => void) | null = null;
@@ -142,6 +148,13 @@ export class HttpTransport {
       });
     });
     this.server.keepAliveTimeout = 65_000;
+    this.#sockets = new EventSockets({
+      tail: options.tail,
+      maxBufferedBytes: options.eventClientBufferBytes,
+      log: options.log,
+      authorize: (req, url) => this.#authorized(req, url.searchParams.get("token")),
+    });
+    this.server.on("upgrade", (req, socket, head) => this.#sockets.upgrade(req, socket, head));
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -158,6 +171,7 @@ export class HttpTransport {
   async close(timeoutMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const stream of this.#streams) stream.end();
+    const socketsClosed = this.#sockets.close();
     this.server.closeIdleConnections();
     if (this.#inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -169,14 +183,17 @@ export class HttpTransport {
       });
     }
     this.server.closeAllConnections();
+    await socketsClosed;
     await closed;
   }
 
-  #authorized(req: IncomingMessage): boolean {
+  /** `queryToken`: the WebSocket's `?token=`, for browsers, which cannot set its headers. */
+  #authorized(req: IncomingMessage, queryToken?: string | null): boolean {
     if (!this.#tokenDigest) return true;
     const header = req.headers.authorization;
-    if (!header?.startsWith("Bearer ")) return false;
-    return timingSafeEqual(digest(header.slice(7).trim()), this.#tokenDigest);
+    const token = header?.startsWith("Bearer ") ? header.slice(7).trim() : queryToken;
+    if (token == null) return false;
+    return timingSafeEqual(digest(token), this.#tokenDigest);
   }
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -203,9 +220,18 @@ export class HttpTransport {
         return;
       }
       if (path === "/events") {
+        const header = req.headers["last-event-id"];
+        const lastEventId = typeof header === "string" ? header : undefined;
+        let query: ReturnType<typeof parseEventQuery>;
+        try {
+          query = parseEventQuery(new URL(url, "http://localhost").searchParams, { lastEventId });
+        } catch (err) {
+          return sendError(res, toAppError(err));
+        }
         this.#streams.add(res);
         res.once("close", () => this.#streams.delete(res));
-        return serveEvents(req, res, new URL(url, "http://localhost"), this.options.tail);
+        const { tail, eventClientBufferBytes, log } = this.options;
+        return serveEvents(res, query, { tail, maxBufferedBytes: eventClientBufferBytes, log });
       }
     }
     if (path === "/mcp") return this.#mcp(req, res);

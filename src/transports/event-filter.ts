@@ -1,0 +1,174 @@
+import { AppError } from "../core/errors.js";
+import { sessionInstanceId } from "../domain/hooks/sessions.js";
+import type { DomainEvent } from "../storage/event-log.js";
+
+/**
+ * The query of a live-event subscription, shared by `GET /events` (SSE) and `GET /ws`
+ * (WebSocket): which events a client wants and where it resumes.
+ *
+ *   prefix=task.,hook.   event name starts with one of these
+ *   session=<id>,...     the event concerns one of these Claude Code sessions
+ *   instance=<id>,...    the event names one of these instances (workers, agents, sessions)
+ *   task=t-42,...        the event is about one of these tasks
+ *   lastEventId=<id>     resume after this stream id (SSE clients may send Last-Event-ID)
+ *
+ * Values inside one parameter are alternatives (OR); different parameters must all hold
+ * (AND). Which payload fields name a session, instance or task is listed at each matcher
+ * below and in docs/api.md; the fields are those the Lua scripts' XADDs and the handlers'
+ * `ctx.emit` calls write.
+ */
+
+export interface EventQuery {
+  matches: (event: DomainEvent) => boolean;
+  /** Stream id to resume after, when the client gave one. */
+  afterId?: string;
+}
+
+const STREAM_ID = /^\d+-\d+$/;
+
+interface Param {
+  name: string;
+  pattern: RegExp;
+  expected: string;
+}
+
+const PARAMS: Record<"prefix" | "session" | "instance" | "task", Param> = {
+  prefix: {
+    name: "prefix",
+    pattern: /^[A-Za-z0-9._:-]{1,128}$/,
+    expected: "an event-name prefix like task.",
+  },
+  // Claude Code's session ids are UUIDs; hooks accept any string up to 200 characters.
+  session: {
+    name: "session",
+    pattern: /^[^,\s\p{Cc}]{1,200}$/u,
+    expected: "a session id (no spaces or commas)",
+  },
+  instance: {
+    name: "instance",
+    pattern: /^[A-Za-z0-9._:@/-]{1,128}$/,
+    expected: "an instance id (letters, digits and . _ : @ / -, max 128)",
+  },
+  task: { name: "task", pattern: /^t-\d+$/, expected: 'a task id like "t-42"' },
+};
+
+type Payload = Record<string, unknown>;
+
+const record = (value: unknown): Payload | undefined =>
+  typeof value === "object" && value !== null ? (value as Payload) : undefined;
+
+/** The comma-separated values of one parameter (it may repeat), each checked against its pattern. */
+function values(params: URLSearchParams, param: Param): string[] {
+  const list = params
+    .getAll(param.name)
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  for (const value of list) {
+    if (!param.pattern.test(value)) {
+      throw new AppError(
+        "VALIDATION",
+        `Invalid ${param.name} filter ${JSON.stringify(value)}: expected ${param.expected}`,
+        {
+          param: param.name,
+          value,
+        },
+      );
+    }
+  }
+  return list;
+}
+
+/**
+ * Task events (written by the queue scripts) carry the task's full hash as `payload.task`;
+ * other events may name a task as `payload.taskId`.
+ */
+function namesTask(payload: Payload, ids: ReadonlySet<string>): boolean {
+  return [record(payload.task)?.id, payload.taskId].some((v) => typeof v === "string" && ids.has(v));
+}
+
+/**
+ * An instance is named as `instanceId` (hook, instance.failed/unregistered events),
+ * `instance.id` (instance.registered), `workerId` (the worker that claimed, was assigned,
+ * completed or failed a task), `previousAssignment` (unassigned, cancelled) or as the task's
+ * current holder `task.assignedTo`.
+ */
+function namesInstance(payload: Payload, ids: ReadonlySet<string>): boolean {
+  const task = record(payload.task);
+  return [
+    payload.instanceId,
+    record(payload.instance)?.id,
+    payload.workerId,
+    payload.previousAssignment,
+    task?.assignedTo,
+  ].some((v) => typeof v === "string" && ids.has(v));
+}
+
+/**
+ * A session is named as `sessionId` (hook events), `instance.sessionId` (its registration),
+ * by a task's metadata `sessionId` (tasks synced from its todos; the hash keeps metadata as
+ * JSON text under `m:<key>`), and through the instance ClaudeBench registers for it
+ * (`cc-<session id>`, src/domain/hooks/sessions.ts): tasks it holds, its hook decisions.
+ */
+function concernsSession(
+  payload: Payload,
+  ids: ReadonlySet<string>,
+  encoded: ReadonlySet<string>,
+  instances: ReadonlySet<string>,
+): boolean {
+  const task = record(payload.task);
+  if (typeof payload.sessionId === "string" && ids.has(payload.sessionId)) return true;
+  const instanceSession = record(payload.instance)?.sessionId;
+  if (typeof instanceSession === "string" && ids.has(instanceSession)) return true;
+  const taskSession = task?.["m:sessionId"];
+  if (typeof taskSession === "string" && encoded.has(taskSession)) return true;
+  return namesInstance(payload, instances);
+}
+
+export interface ParseOptions {
+  /** SSE's `Last-Event-ID` header; it wins over the `lastEventId` parameter. */
+  lastEventId?: string;
+  /** Other parameters the endpoint reads itself (the WebSocket's `token`). */
+  allow?: readonly string[];
+}
+
+/**
+ * Reads a subscription's query. Throws VALIDATION for a malformed value or an unknown
+ * parameter, so that a typo does not silently subscribe to everything.
+ */
+export function parseEventQuery(params: URLSearchParams, options: ParseOptions = {}): EventQuery {
+  for (const name of params.keys()) {
+    if (!(name in PARAMS) && name !== "lastEventId" && !options.allow?.includes(name)) {
+      throw new AppError(
+        "VALIDATION",
+        `Unknown parameter ${JSON.stringify(name)}: use prefix, session, instance, task or lastEventId`,
+        { param: name },
+      );
+    }
+  }
+  const prefixes = values(params, PARAMS.prefix);
+  const sessions = new Set(values(params, PARAMS.session));
+  const instances = new Set(values(params, PARAMS.instance));
+  const tasks = new Set(values(params, PARAMS.task));
+  const sessionJson = new Set([...sessions].map((s) => JSON.stringify(s)));
+  const sessionInstances = new Set([...sessions].map(sessionInstanceId));
+
+  const resume = options.lastEventId ?? params.get("lastEventId") ?? undefined;
+  if (resume !== undefined && !STREAM_ID.test(resume)) {
+    throw new AppError(
+      "VALIDATION",
+      `Invalid last event id ${JSON.stringify(resume)}: expected a stream id like 1700000000000-0`,
+      {
+        param: "lastEventId",
+        value: resume,
+      },
+    );
+  }
+
+  const matches = (e: DomainEvent): boolean =>
+    (prefixes.length === 0 || prefixes.some((p) => e.event.startsWith(p))) &&
+    (tasks.size === 0 || namesTask(e.payload, tasks)) &&
+    (instances.size === 0 || namesInstance(e.payload, instances)) &&
+    (sessions.size === 0 || concernsSession(e.payload, sessions, sessionJson, sessionInstances));
+  return resume === undefined ? { matches } : { matches, afterId: resume };
+}
