@@ -37,6 +37,7 @@ const configSchema = z
       .min(1024)
       .max(64 * 1024 * 1024),
     eventStreamMaxLen: z.coerce.number().int().min(100),
+    auditStreamMaxLen: z.coerce.number().int().min(100),
     leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
     queueMax: z.coerce.number().int().min(0),
     backoffBaseMs: z.coerce.number().int().min(0),
@@ -99,6 +100,7 @@ const ENV_NAMES: Record<string, string> = {
   shutdownTimeoutMs: "SHUTDOWN_TIMEOUT_MS",
   maxBodyBytes: "MAX_BODY_BYTES",
   eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
+  auditStreamMaxLen: "AUDIT_STREAM_MAXLEN",
   leaseMs: "LEASE_MS",
   queueMax: "QUEUE_MAX",
   backoffBaseMs: "BACKOFF_BASE_MS",
@@ -133,6 +135,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs: blankToUndefined(env.SHUTDOWN_TIMEOUT_MS) ?? "10000",
     maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
     eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
+    auditStreamMaxLen: blankToUndefined(env.AUDIT_STREAM_MAXLEN) ?? "100000",
     leaseMs: blankToUndefined(env.LEASE_MS) ?? "30000",
     queueMax: blankToUndefined(env.QUEUE_MAX) ?? "0",
     backoffBaseMs: blankToUndefined(env.BACKOFF_BASE_MS) ?? "1000",

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { AuditArchive } from "../domain/audit/record.js";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
@@ -17,6 +18,10 @@ export interface RequestMeta {
   sessionId?: string;
   instanceId?: string;
   correlationId?: string;
+  /** The caller's request id (HTTP `x-request-id`), used as the call's request id. */
+  requestId?: string;
+  /** The client's address, set by the HTTP transport from the connection (never from the caller's metadata). */
+  remoteAddress?: string;
 }
 
 /** Publishes a domain event on the capped event stream; resolves with the event's stream id. */
@@ -40,8 +45,8 @@ export interface ServerServices {
   readonly database: DatabaseProbe | null;
   /** The task queue (all transitions are atomic scripts). */
   readonly tasks: TaskQueue;
-  /** Tasks no longer in Redis, when persistence is on. */
-  readonly archive: TaskArchive | null;
+  /** Tasks no longer in Redis and the audit log, when persistence is on. */
+  readonly archive: (TaskArchive & AuditArchive) | null;
   /** Registered agents, workers and sessions. */
   readonly instances: InstanceRegistry;
   /** This process's place in the cluster of server processes. */
@@ -72,6 +77,10 @@ export interface DatabaseProbe {
 /** What `handle(input, ctx)` receives for one call. */
 export interface HandlerContext extends ServerServices {
   readonly method: string;
+  /** Names this call in logs and the audit trail: the caller's x-request-id or correlationId, else generated. */
+  readonly requestId: string;
+  /** A logger bound to this call (requestId, method, transport, sessionId, instanceId), made on first use. */
+  readonly log: Logger;
   readonly transport: TransportName;
   readonly meta: RequestMeta;
   /** Aborted when the caller goes away or the call times out; long work should stop. */
