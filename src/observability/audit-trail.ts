@@ -70,7 +70,7 @@ export class AuditTrail {
   #add({ input, ctx }: Invocation, at: number, ms: number, outcome: AuditOutcome, result?: unknown): void {
     const { meta } = ctx;
     this.#waiting.push({
-      at: new Date(at).toISOString(),
+      atMs: at,
       method: ctx.method, // the name called: a catch-all handler serves many
       transport: ctx.transport,
       outcome,

@@ -73,13 +73,42 @@ const gauge = (name: string, help: string, samples: Sample[]): MetricFamily => (
   samples,
 });
 
+/** A scrape waits this long for Redis, then reports `claudebench_redis_up 0` without the Redis gauges. */
+const REDIS_TIMEOUT_MS = 2000;
+
 /**
  * Queue, instance and stream figures from Redis in one pipeline, after a timed PING (the
- * round trip alone, not the pipeline's work).
+ * round trip alone, not the pipeline's work). Without Redis the rest of the scrape still answers.
  */
 export function redisCollector(
   services: Pick<ServerServices, "redis" | "keys" | "instances" | "cluster">,
 ): Collector {
+  const read = redisFamilies(services);
+  const up = (value: number) =>
+    gauge("claudebench_redis_up", "Whether Redis answered this scrape within 2 s (1) or not (0).", [
+      { value },
+    ]);
+  return async () => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const families = await Promise.race([
+        read(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("Redis did not answer")), REDIS_TIMEOUT_MS);
+        }),
+      ]);
+      return [up(1), ...families];
+    } catch {
+      return [up(0)];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+function redisFamilies(
+  services: Pick<ServerServices, "redis" | "keys" | "instances" | "cluster">,
+): () => Promise<MetricFamily[]> {
   return async () => {
     const { redis, keys } = services;
     const q = keys.queue;

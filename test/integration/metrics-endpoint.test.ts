@@ -94,7 +94,7 @@ describe("GET /metrics", () => {
       assert.equal(bad.error?.data.code, "VALIDATION");
     }
     const claim = await call(server, "task.claim", { workerId: "w-metrics", maxTasks: 2 });
-    const claimed = (claim.result?.tasks as { id: string; leaseToken: number }[]).map((t) => t.id);
+    const claimed = ((claim.result?.tasks ?? []) as { id: string }[]).map((t) => t.id);
     assert.deepEqual(claimed, created.slice(0, 2));
     const failed = await call(server, "task.fail", {
       id: claimed[0],
@@ -168,6 +168,7 @@ describe("GET /metrics", () => {
     assert.ok(gauge("claudebench_event_stream_length") > 0);
     assert.ok(gauge("claudebench_event_stream_length") <= events);
     assert.equal(gauge("claudebench_cluster_servers", { state: "member" }), 1);
+    assert.equal(gauge("claudebench_redis_up"), 1);
     assert.ok(gauge("claudebench_redis_ping_seconds") > 0);
     assert.ok(gauge("claudebench_redis_ping_seconds") < 5);
     assert.ok(gauge("claudebench_process_resident_memory_bytes") > 1e6);

@@ -33,8 +33,8 @@ export interface AuditRecord {
   durationMs: number;
 }
 
-/** A record before it is written: everything but the stream id. */
-export type PendingAuditRecord = Omit<AuditRecord, "id">;
+/** A record before it is written: no stream id yet, the start time as epoch ms. */
+export type PendingAuditRecord = Omit<AuditRecord, "id" | "at"> & { atMs: number };
 
 export function isStateChanging(handler: AnyHandler): boolean {
   const { mcp } = handler.expose;
@@ -59,7 +59,7 @@ export const targetOf = (input: unknown, result: unknown): string | null =>
 
 /** Stream field names, short but readable with redis-cli. */
 const FIELDS = {
-  at: "at",
+  atMs: "at",
   method: "method",
   transport: "transport",
   outcome: "outcome",
@@ -75,8 +75,8 @@ const FIELDS = {
 /** The XADD field/value list of a record; absent fields are left out. */
 export function auditFields(r: PendingAuditRecord): string[] {
   const out: string[] = [
-    FIELDS.at,
-    String(Date.parse(r.at)),
+    FIELDS.atMs,
+    String(r.atMs),
     FIELDS.method,
     r.method,
     FIELDS.transport,
@@ -104,7 +104,7 @@ export function parseAuditEntry([id, fields]: [string, string[] | null]): AuditR
   for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
   const method = f.get(FIELDS.method);
   if (!method) return null;
-  const at = Number(f.get(FIELDS.at));
+  const at = Number(f.get(FIELDS.atMs));
   return {
     id,
     at: new Date(Number.isFinite(at) ? at : Number(id.slice(0, id.indexOf("-")))).toISOString(),
