@@ -152,7 +152,8 @@ export class Dispatcher {
     if (!parsed.success) throw validationError(parsed.error);
     // The same object as `{ ...this.services, method, transport, meta, signal }`, but on Node 20
     // (V8 11.3) a spread followed by more properties builds a fresh hidden class on every call:
-    // ~10 µs and garbage per call (docs/performance.md). Object.assign into {} keeps one shape.
+    // ~10 µs and garbage per call (docs/performance.md). Object.assign into a fresh object (its
+    // prototype holds the lazy `log`) keeps one shape.
     const fields = { method: request.method, transport: request.transport, meta, requestId };
     const { signal = NEVER_ABORTED } = request;
     let ctx: HandlerContext;
