@@ -47,6 +47,7 @@ const configSchema = z
       .number()
       .int()
       .min(64 * 1024),
+    auditStreamMaxLen: z.coerce.number().int().min(100),
     leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
     queueMax: z.coerce.number().int().min(0),
     backoffBaseMs: z.coerce.number().int().min(0),
@@ -132,6 +133,7 @@ const ENV_NAMES: Record<string, string> = {
   maxBodyBytes: "MAX_BODY_BYTES",
   eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
   eventClientBufferBytes: "EVENT_CLIENT_BUFFER_BYTES",
+  auditStreamMaxLen: "AUDIT_STREAM_MAXLEN",
   leaseMs: "LEASE_MS",
   queueMax: "QUEUE_MAX",
   backoffBaseMs: "BACKOFF_BASE_MS",
@@ -178,6 +180,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
     eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
     eventClientBufferBytes: blankToUndefined(env.EVENT_CLIENT_BUFFER_BYTES) ?? String(8 * 1024 * 1024),
+    auditStreamMaxLen: blankToUndefined(env.AUDIT_STREAM_MAXLEN) ?? "100000",
     leaseMs: blankToUndefined(env.LEASE_MS) ?? "30000",
     queueMax: blankToUndefined(env.QUEUE_MAX) ?? "0",
     backoffBaseMs: blankToUndefined(env.BACKOFF_BASE_MS) ?? "1000",

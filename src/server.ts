@@ -14,11 +14,15 @@ import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { diagnosticHandlers } from "./handlers/test/circuit.js";
+import { AuditTrail } from "./observability/audit-trail.js";
+import { callLog } from "./observability/call-log.js";
+import { createServerMetrics } from "./observability/server-metrics.js";
+import { circuitCollector } from "./resilience/circuit-breaker.js";
 import { Resilience } from "./resilience/middleware.js";
 import { resolvePolicies } from "./resilience/policy.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
-import { EventPersister } from "./storage/db/persister.js";
+import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
@@ -142,12 +146,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         servers: async () => (membership ? membership.describe() : []),
       },
     };
-    const dispatcher = new Dispatcher(services, [resilience.middleware], resilience.timeoutFor);
+    // Written after in-flight calls finish (closers run in reverse), before Redis is closed.
+    const audit = new AuditTrail(redis, keys.audit(), config.auditStreamMaxLen, config.instanceId, log);
+    closers.push(() => audit.close());
+    const metrics = createServerMetrics(services, [audit.collector, circuitCollector(resilience.breakers)]);
+    closers.push(() => metrics.stop());
+    // The audit trail first (outermost): it records calls that later middleware refuses.
+    const dispatcher = new Dispatcher(
+      services,
+      [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
+      resilience.timeoutFor,
+    );
 
     if (database) {
-      const persister = new EventPersister(redis, keys, database, config.instanceId, log);
-      await persister.start();
-      closers.push(() => persister.stop());
+      for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
+        const persister = new StreamPersister(redis, outbox, config.instanceId, log);
+        await persister.start();
+        closers.push(() => persister.stop());
+      }
     }
 
     const tail = new EventTail(redis, keys, log);
@@ -167,6 +183,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       dispatcher,
       mcp: new McpEndpoint(dispatcher, VERSION),
       tail,
+      metrics: metrics.registry,
       authToken: config.authToken,
       maxBodyBytes: config.maxBodyBytes,
       eventClientBufferBytes: config.eventClientBufferBytes,

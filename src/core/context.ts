@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { AuditArchive } from "../domain/audit/record.js";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
@@ -17,7 +18,9 @@ export interface RequestMeta {
   sessionId?: string;
   instanceId?: string;
   correlationId?: string;
-  /** The peer's network address, for transports that have one (rate limits fall back to it). */
+  /** The caller's request id (HTTP `x-request-id`), used as the call's request id. */
+  requestId?: string;
+  /** The client's address, set by the HTTP transport from the connection (never from the caller's metadata). */
   remoteAddress?: string;
 }
 
@@ -42,8 +45,8 @@ export interface ServerServices {
   readonly database: DatabaseProbe | null;
   /** The task queue (all transitions are atomic scripts). */
   readonly tasks: TaskQueue;
-  /** Tasks no longer in Redis, when persistence is on. */
-  readonly archive: TaskArchive | null;
+  /** Tasks no longer in Redis and the audit log, when persistence is on. */
+  readonly archive: (TaskArchive & AuditArchive) | null;
   /** Registered agents, workers and sessions. */
   readonly instances: InstanceRegistry;
   /** This process's place in the cluster of server processes. */
@@ -80,6 +83,10 @@ export interface DatabaseProbe {
 /** What `handle(input, ctx)` receives for one call. */
 export interface HandlerContext extends ServerServices {
   readonly method: string;
+  /** Names this call in logs and the audit trail: the caller's x-request-id or correlationId, else generated. */
+  readonly requestId: string;
+  /** A logger bound to this call (requestId, method, transport, sessionId, instanceId), made on first use. */
+  readonly log: Logger;
   readonly transport: TransportName;
   readonly meta: RequestMeta;
   /** Aborted when the caller goes away or the call times out; long work should stop. */

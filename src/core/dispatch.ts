@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { HandlerContext, RequestMeta, ServerServices, TransportName } from "./context.js";
 import { AppError, toAppError } from "./errors.js";
 import type { AnyHandler } from "./handler.js";
+import type { Logger } from "./logger.js";
 
 /** One call as a transport hands it over: the method name and params still untrusted. */
 export interface CallRequest {
@@ -15,6 +16,8 @@ export interface CallRequest {
    * costs ~5 µs on Node 20, and most calls never look at it).
    */
   signal?: AbortSignal | AbortController;
+  /** Set by `ctx.invoke`: a nested call keeps its caller's request id. */
+  requestId?: string;
 }
 
 /** A call after validation, as middleware sees it. */
@@ -33,6 +36,29 @@ export type Middleware = (invocation: Invocation, next: () => Promise<unknown>) 
 const NEVER_ABORTED = new AbortController().signal;
 
 const CONTROLLER = Symbol("controller");
+
+/**
+ * `ctx.log` on every context's prototype: the call's child logger is made only when a handler
+ * logs (a pino child costs more than the rest of the context), then kept on the context.
+ */
+function contextPrototype(root: Logger): object {
+  return Object.defineProperty({}, "log", {
+    get(this: HandlerContext & { [CALL_LOG]?: Logger }): Logger {
+      this[CALL_LOG] ??= root.child(callBindings(this.requestId, this.method, this.transport, this.meta));
+      return this[CALL_LOG];
+    },
+  });
+}
+
+const CALL_LOG = Symbol("callLog");
+
+const callBindings = (requestId: string, method: string, transport: string, meta: RequestMeta) => ({
+  requestId,
+  method,
+  transport,
+  sessionId: meta.sessionId,
+  instanceId: meta.instanceId,
+});
 
 /** `ctx.signal` for a handed-over controller: one shared getter, so every context keeps one shape. */
 function controllerSignal(this: { [CONTROLLER]: AbortController }): AbortSignal {
@@ -108,7 +134,11 @@ export function validationError(error: z.ZodError): AppError {
 export class Dispatcher {
   readonly services: ServerServices;
   /** The services plus `invoke`: what every context is built from. */
-  readonly #base: ServerServices & Pick<HandlerContext, "invoke">;
+  readonly #base: Omit<ServerServices, "log"> & Pick<HandlerContext, "invoke">;
+  /** Holds the lazy `log` getter (see contextPrototype). */
+  readonly #proto: object;
+  /** Request ids for calls that bring none: this server's id and a counter (no per-call randomness). */
+  #lastRequest = 0;
 
   readonly #timeoutFor: (handler: AnyHandler) => number;
 
@@ -123,9 +153,12 @@ export class Dispatcher {
     const dispatcher = this;
     // One shared function reading the caller's context through `this`: no closure per call.
     function invoke(this: HandlerContext, method: string, params: unknown): Promise<unknown> {
-      return dispatcher.call({ method, params, transport: "internal", meta: this.meta, signal: this.signal });
+      const { meta, signal, requestId } = this;
+      return dispatcher.call({ method, params, transport: "internal", meta, signal, requestId });
     }
-    this.#base = Object.assign({}, services, { invoke });
+    const { log, ...rest } = services;
+    this.#base = Object.assign(rest, { invoke });
+    this.#proto = contextPrototype(log);
   }
 
   /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
@@ -140,27 +173,42 @@ export class Dispatcher {
   async call(request: CallRequest): Promise<unknown> {
     const handler = this.resolve(request.method, request.transport);
     const started = performance.now();
+    const meta = request.meta ?? {};
+    const requestId =
+      request.requestId ??
+      meta.requestId ??
+      meta.correlationId ??
+      `${this.services.instanceId}:${++this.#lastRequest}`;
     try {
-      const result = await this.#run(handler, request);
+      const result = await this.#run(handler, request, meta, requestId);
       this.services.stats.record(handler.name, performance.now() - started);
       return result;
     } catch (err) {
       const appError = toAppError(err);
       if (appError !== err) {
-        this.services.log.error({ err, method: handler.name }, "handler failed with an unexpected error");
+        this.services.log.error(
+          { err, ...callBindings(requestId, handler.name, request.transport, meta) },
+          "handler failed with an unexpected error",
+        );
       }
       this.services.stats.record(handler.name, performance.now() - started, appError.code);
       throw appError;
     }
   }
 
-  async #run(handler: AnyHandler, request: CallRequest): Promise<unknown> {
+  async #run(
+    handler: AnyHandler,
+    request: CallRequest,
+    meta: RequestMeta,
+    requestId: string,
+  ): Promise<unknown> {
     const parsed = handler.input.safeParse(request.params ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     // The same object as `{ ...this.services, method, transport, meta, signal }`, but on Node 20
     // (V8 11.3) a spread followed by more properties builds a fresh hidden class on every call:
-    // ~10 µs and garbage per call (docs/performance.md). Object.assign into {} keeps one shape.
-    const fields = { method: request.method, transport: request.transport, meta: request.meta ?? {} };
+    // ~10 µs and garbage per call (docs/performance.md). Object.assign into a fresh object (its
+    // prototype holds the lazy `log`) keeps one shape.
+    const fields = { method: request.method, transport: request.transport, meta, requestId };
     const timeoutMs = this.#timeoutFor(handler);
     let { signal = NEVER_ABORTED } = request;
     let unlink: (() => void) | undefined;
@@ -171,15 +219,19 @@ export class Dispatcher {
     }
     let ctx: HandlerContext;
     if (signal instanceof AbortController) {
-      const base = Object.defineProperty(Object.assign({}, this.#base, fields), CONTROLLER, {
-        value: signal,
-      });
+      const base = Object.defineProperty(
+        Object.assign(Object.create(this.#proto), this.#base, fields),
+        CONTROLLER,
+        {
+          value: signal,
+        },
+      );
       ctx = Object.defineProperty(base, "signal", {
         enumerable: true,
         get: controllerSignal,
       }) as HandlerContext;
     } else {
-      ctx = Object.assign({}, this.#base, fields, { signal });
+      ctx = Object.assign(Object.create(this.#proto), this.#base, fields, { signal });
     }
     const invocation: Invocation = { handler, input: parsed.data, ctx };
     const innermost =
@@ -194,8 +246,8 @@ export class Dispatcher {
     }
     const output = handler.output.safeParse(result);
     if (!output.success) {
-      this.services.log.error(
-        { method: handler.name, issues: output.error.issues },
+      ctx.log.error(
+        { issues: output.error.issues },
         "handler returned a result that does not match its output schema",
       );
       throw new AppError("INTERNAL", "Internal error");

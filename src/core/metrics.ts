@@ -10,6 +10,10 @@ const MIN_MS = 0.01;
 const BUCKETS = Math.ceil(Math.log(1e7) / Math.log(BUCKET_GROWTH)) + 1;
 const LOG_GROWTH = Math.log(BUCKET_GROWTH);
 
+/** The largest value bucket `i` holds; the last bucket also holds everything above its range. */
+const bucketUpperMs = (i: number) =>
+  i === BUCKETS - 1 ? Number.POSITIVE_INFINITY : MIN_MS * BUCKET_GROWTH ** i;
+
 export class LatencyHistogram {
   readonly counts = new Float64Array(BUCKETS);
   count = 0;
@@ -39,6 +43,23 @@ export class LatencyHistogram {
     this.count += other.count;
     this.sumMs += other.sumMs;
     if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
+  }
+
+  /**
+   * For each bound (ms, ascending), how many observations were at most that bound, counting
+   * whole buckets only: a bucket straddling a bound is counted at the next bound up. The
+   * counts never include an observation above its bound (one may be counted up to one bucket
+   * width, 4.5 %, late) and are cumulative, as Prometheus' `le` buckets must be.
+   */
+  countsAtMost(boundsMs: readonly number[]): number[] {
+    const out: number[] = [];
+    let i = 0;
+    let seen = 0;
+    for (const bound of boundsMs) {
+      while (i < BUCKETS && bucketUpperMs(i) <= bound) seen += this.counts[i++] ?? 0;
+      out.push(seen);
+    }
+    return out;
   }
 
   /** The upper bound of the bucket holding the p-th percentile (p in 0..100), in ms. */
@@ -72,6 +93,12 @@ export interface MethodStats {
   errors: number;
   errorsByCode: Partial<Record<ErrorCode, number>>;
   latency: { avgMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
+}
+
+/** One method's live figures: read them, never write them. */
+export interface MethodReading {
+  readonly latency: Readonly<Pick<LatencyHistogram, "count" | "sumMs" | "countsAtMost">>;
+  readonly errors: ReadonlyMap<ErrorCode, number>;
 }
 
 /** Calls, errors by code and latency per method, as measured by the dispatch pipeline. */
@@ -110,6 +137,11 @@ export class CallStats {
         entry.errors.set(code as ErrorCode, (entry.errors.get(code as ErrorCode) ?? 0) + (n ?? 0));
       }
     }
+  }
+
+  /** This process's own figures per method, read in place (for the Prometheus endpoint). */
+  *methods(): IterableIterator<[string, MethodReading]> {
+    for (const [method, { latency, errors }] of this.#methods) yield [method, { latency, errors }];
   }
 
   snapshot(): Record<string, MethodStats> {

@@ -10,6 +10,7 @@ import {
 import { hookPreTool } from "./hook/pre-tool.js";
 import { hookTodoWrite } from "./hook/todo-write.js";
 import { hookUserPrompt } from "./hook/user-prompt.js";
+import { systemAudit } from "./system/audit.js";
 import { systemBatchProcess } from "./system/batch-process.js";
 import { systemCheckHealth } from "./system/check-health.js";
 import { systemCircuits } from "./system/circuits.js";
@@ -44,6 +45,7 @@ export const builtinHandlers: readonly AnyHandler[] = [
   systemPing,
   systemDiscover,
   systemMetrics,
+  systemAudit,
   systemRegister,
   systemHeartbeat,
   systemUnregister,

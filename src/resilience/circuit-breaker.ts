@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { EmitFn } from "../core/context.js";
 import { AppError, type ErrorCode } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import type { Collector } from "../observability/prometheus.js";
 import type { PolicyKeys } from "../storage/keys.js";
 import { LuaScript } from "../storage/lua-script.js";
 import type { BreakerSettings } from "./policy.js";
@@ -290,4 +291,21 @@ export class BreakerBoard {
   #lifetime(settings: BreakerSettings): number {
     return settings.windowMs + settings.openMs + this.options.probeTimeoutMs + 60_000;
   }
+}
+
+const STATE_VALUES: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** `/metrics`: each method's breaker as this process enforces it (0 closed, 1 half-open, 2 open). */
+export function circuitCollector(board: Pick<BreakerBoard, "states">): Collector {
+  return () => [
+    {
+      name: "claudebench_circuit_state",
+      help: "Circuit breaker state per method as this process enforces it: 0 closed, 1 half-open, 2 open.",
+      type: "gauge",
+      samples: Object.entries(board.states()).map(([method, { state }]) => ({
+        labels: { method },
+        value: STATE_VALUES[state],
+      })),
+    },
+  ];
 }

@@ -57,6 +57,8 @@ export interface Keys {
   rpcSeen(requestKey: string): string;
   /** Capped stream of every domain event. */
   events(): string;
+  /** Capped stream of audit records (state-changing calls), written in batches. */
+  audit(): string;
   readonly queue: QueueKeys;
   readonly policy: PolicyKeys;
 }
@@ -121,6 +123,7 @@ export function createKeys(prefix: string): Keys {
     rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
     rpcSeen: (requestKey) => `${prefix}:rpc:seen:${requestKey}`,
     events: () => `${queue.base}events`,
+    audit: () => `${prefix}:audit`,
     queue,
     policy: {
       rateWindow: (method, actor) => `${prefix}:{rl:${method}}:${actor}`,

@@ -6,6 +6,7 @@ import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
+import { PROMETHEUS_CONTENT_TYPE } from "../observability/prometheus.js";
 import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
 import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
@@ -22,6 +23,7 @@ import { EventSockets } from "./websocket.js";
  *   POST /mcp                    MCP Streamable HTTP
  *   GET  /events                 live domain events (SSE)
  *   GET  /ws                     live domain events (WebSocket upgrade, websocket.ts)
+ *   GET  /metrics                Prometheus text format (same token as the rest)
  *   GET  /health                 liveness/readiness (no token needed)
  *   GET  /openapi.json           the HTTP routes, generated from the handlers
  */
@@ -30,6 +32,8 @@ export interface HttpTransportOptions {
   dispatcher: Dispatcher;
   mcp: McpEndpoint;
   tail: EventTail;
+  /** Renders `GET /metrics`. */
+  metrics: { render(): Promise<string> };
   authToken?: string;
   maxBodyBytes: number;
   /** Unsent bytes a live-event client may fall behind before it is disconnected. */
@@ -118,6 +122,8 @@ function headerMeta(req: IncomingMessage): RequestMeta {
   if (typeof headers["x-session-id"] === "string") meta.sessionId = headers["x-session-id"];
   if (typeof headers["x-instance-id"] === "string") meta.instanceId = headers["x-instance-id"];
   if (typeof headers["x-correlation-id"] === "string") meta.correlationId = headers["x-correlation-id"];
+  if (typeof headers["x-request-id"] === "string") meta.requestId = headers["x-request-id"];
+  if (req.socket.remoteAddress) meta.remoteAddress = req.socket.remoteAddress;
   return meta;
 }
 
@@ -217,6 +223,12 @@ export class HttpTransport {
         );
         res.writeHead(200, { "content-type": JSON_TYPE });
         res.end(this.#openapi);
+        return;
+      }
+      if (path === "/metrics") {
+        const text = await this.options.metrics.render();
+        res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+        res.end(text);
         return;
       }
       if (path === "/events") {

@@ -1,6 +1,6 @@
 import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
-import { createLogger } from "../../src/core/logger.js";
+import { createLogger, type Logger } from "../../src/core/logger.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { uniquePrefix } from "./redis.js";
@@ -13,6 +13,8 @@ export interface TestServerOptions {
   handlers?: readonly AnyHandler[];
   overrides?: Partial<Config>;
   clock?: () => number;
+  /** The server's logger; by default errors only, to stderr. */
+  log?: Logger;
 }
 
 /** An in-process server on a free port against the given Redis, logging only errors. */
@@ -36,14 +38,26 @@ export async function startTestServer(
   };
   const server = await startServer(config, {
     handlers: options.handlers ?? builtinHandlers,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
+    log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
     clock: options.clock,
   });
   return Object.assign(server, { config });
 }
 
+/** An HTTP answer with its JSON body parsed (null when empty). */
+export interface HttpReply {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the server sent
+  body: any;
+}
+
 /** POST a JSON-RPC body (object, array or raw text) to /rpc. */
-export async function rpc(baseUrl: string, body: unknown, headers: Record<string, string> = {}) {
+export async function rpc(
+  baseUrl: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpReply> {
   const res = await fetch(`${baseUrl}/rpc`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -59,7 +73,7 @@ export async function post(
   path: string,
   body: unknown,
   headers: Record<string, string> = {},
-) {
+): Promise<HttpReply> {
   const res = await fetch(`${baseUrl}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },

@@ -182,12 +182,12 @@ describe("one handler, four transports", () => {
     assert.ok(doc.paths["/test/echo"]?.post);
   });
 
-  it("hands request metadata to the handler", async () => {
+  it("hands request metadata to the handler (the client address from the connection only)", async () => {
     const json = await rpc(server.url, {
       jsonrpc: "2.0",
       id: "m1",
       method: "test.meta",
-      metadata: { sessionId: "rpc-session", correlationId: "c-1", ignored: 5 },
+      metadata: { sessionId: "rpc-session", correlationId: "c-1", ignored: 5, remoteAddress: "203.0.113.9" },
     });
     assert.deepEqual((json.body as JsonRpcSuccess).result, {
       meta: { sessionId: "rpc-session", correlationId: "c-1", remoteAddress: "127.0.0.1" },
@@ -198,11 +198,11 @@ describe("one handler, four transports", () => {
       server.url,
       "/test/meta",
       {},
-      { "x-session-id": "http-session", "x-instance-id": "w-7" },
+      { "x-session-id": "http-session", "x-instance-id": "w-7", "x-request-id": "req-9" },
     );
     assert.equal(http.status, 200);
     assert.deepEqual(http.body, {
-      meta: { sessionId: "http-session", instanceId: "w-7", remoteAddress: "127.0.0.1" },
+      meta: { sessionId: "http-session", instanceId: "w-7", requestId: "req-9", remoteAddress: "127.0.0.1" },
       transport: "http",
     });
 

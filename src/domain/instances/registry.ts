@@ -141,7 +141,12 @@ export class InstanceRegistry {
 
   /** Live instances: heartbeat within the timeout. */
   liveCount(now = Date.now()): Promise<number> {
-    return this.redis.zcount(this.q.instances, now - this.heartbeatTimeoutMs, "+inf");
+    return this.redis.zcount(this.q.instances, this.liveSince(now), "+inf");
+  }
+
+  /** The oldest heartbeat (ms) that still counts as live: a score range over `q.instances`. */
+  liveSince(now = Date.now()): number {
+    return now - this.heartbeatTimeoutMs;
   }
 
   /**

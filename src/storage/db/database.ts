@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { and, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gte, or, type SQL, sql } from "drizzle-orm";
 import { drizzle as drizzlePg, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -9,9 +9,10 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
+import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { type Task, type TaskStatus, taskFromHash } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
-import { hookDecisions, taskEvents, tasks } from "./schema.js";
+import { auditLog, hookDecisions, taskEvents, tasks } from "./schema.js";
 
 /**
  * The durable task record on PostgreSQL (`DATABASE_URL`) or PGlite (embedded, in the data
@@ -21,11 +22,13 @@ import { hookDecisions, taskEvents, tasks } from "./schema.js";
 
 export type DatabaseTarget = { kind: "postgres"; url: string } | { kind: "pglite"; dir: string };
 
-export interface TaskDatabase extends DatabaseProbe, TaskArchive {
+export interface TaskDatabase extends DatabaseProbe, TaskArchive, AuditArchive {
   /** Runs the migrations once (again after a failure); cheap once done. */
   prepare(): Promise<void>;
   /** Applies task events idempotently: replaying any of them changes nothing. */
   applyEvents(events: readonly DomainEvent[]): Promise<number>;
+  /** Writes audit records idempotently (keyed by their stream id). */
+  applyAudit(records: readonly AuditRecord[]): Promise<number>;
   /** Every recorded transition of a task, oldest first. */
   history(taskId: string): Promise<(typeof taskEvents.$inferSelect)[]>;
   close(): Promise<void>;
@@ -231,6 +234,73 @@ class DrizzleTaskDatabase implements TaskDatabase {
         });
     });
     return history.length + decisions.length;
+  }
+
+  async applyAudit(records: readonly AuditRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    await this.prepare();
+    await this.db
+      .insert(auditLog)
+      .values(
+        records.map((r) => {
+          const [eventMs, eventSeq] = streamIdParts(r.id);
+          return {
+            eventMs,
+            eventSeq,
+            at: r.at,
+            method: r.method,
+            transport: r.transport,
+            outcome: r.outcome,
+            target: r.target,
+            sessionId: r.sessionId,
+            instanceId: r.instanceId,
+            remoteAddress: r.remoteAddress,
+            requestId: r.requestId,
+            server: r.server,
+            durationMs: r.durationMs,
+          };
+        }),
+      )
+      .onConflictDoNothing();
+    return records.length;
+  }
+
+  async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    await this.prepare();
+    const where: SQL[] = [];
+    if (query.method !== undefined) where.push(eq(auditLog.method, query.method));
+    if (query.target !== undefined) where.push(eq(auditLog.target, query.target));
+    if (query.outcome !== undefined) where.push(eq(auditLog.outcome, query.outcome));
+    if (query.since !== undefined) where.push(gte(auditLog.at, new Date(query.since).toISOString()));
+    if (query.actor !== undefined) {
+      where.push(
+        or(
+          eq(auditLog.sessionId, query.actor),
+          eq(auditLog.instanceId, query.actor),
+          eq(auditLog.remoteAddress, query.actor),
+        ) as SQL,
+      );
+    }
+    const rows = await this.db
+      .select()
+      .from(auditLog)
+      .where(and(...where))
+      .orderBy(desc(auditLog.eventMs), desc(auditLog.eventSeq))
+      .limit(query.limit);
+    return rows.map((row) => ({
+      id: `${row.eventMs}-${row.eventSeq}`,
+      at: new Date(row.at).toISOString(),
+      method: row.method,
+      transport: row.transport as AuditRecord["transport"],
+      outcome: row.outcome as AuditRecord["outcome"],
+      target: row.target,
+      sessionId: row.sessionId,
+      instanceId: row.instanceId,
+      remoteAddress: row.remoteAddress,
+      requestId: row.requestId,
+      server: row.server,
+      durationMs: row.durationMs,
+    }));
   }
 
   async getTask(id: string): Promise<Task | null> {

@@ -1,20 +1,48 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger.js";
+import { parseAuditEntry } from "../../domain/audit/record.js";
 import { parseEventEntry } from "../event-log.js";
 import type { Keys } from "../keys.js";
 import { blockingConnection } from "../redis.js";
 import type { TaskDatabase } from "./database.js";
 
 /**
- * The outbox consumer: reads the event stream through the consumer group `persist` (each
- * event goes to one server process), writes each batch to the database in one transaction,
- * and only then acknowledges it. A slow or absent database never touches a Redis-side
+ * The outbox consumer: reads a stream (the event stream, the audit stream) through the
+ * consumer group `persist` (each entry goes to one server process), writes each batch to the
+ * database in one transaction, and only then acknowledges it. A slow or absent database never touches a Redis-side
  * request: while it is away the batch stays unacknowledged and is retried with backoff,
  * so the history catches up when it returns (as long as the stream cap has not dropped
  * the events meanwhile: EVENT_STREAM_MAXLEN bounds how long an outage can last).
  */
 
 type RawEntry = [string, string[] | null];
+
+/** One stream written to the database: where to read, how to write a batch (idempotently). */
+export interface Outbox {
+  /** Names the consumer's connection and its log lines. */
+  readonly name: string;
+  readonly stream: string;
+  /** The setting that caps the stream, named when entries were trimmed before they were written. */
+  readonly capSetting: string;
+  /** Writes the batch's entries; replaying an entry must change nothing. Entries without fields were trimmed. */
+  write(entries: readonly RawEntry[]): Promise<unknown>;
+}
+
+/** Task events and pre-tool decisions, from the event stream. */
+export const eventOutbox = (keys: Keys, database: TaskDatabase): Outbox => ({
+  name: "persist",
+  stream: keys.events(),
+  capSetting: "EVENT_STREAM_MAXLEN",
+  write: (entries) => database.applyEvents(entries.flatMap((entry) => parseEventEntry(entry) ?? [])),
+});
+
+/** Audit records, from the audit stream. */
+export const auditOutbox = (keys: Keys, database: TaskDatabase): Outbox => ({
+  name: "persist-audit",
+  stream: keys.audit(),
+  capSetting: "AUDIT_STREAM_MAXLEN",
+  write: (entries) => database.applyAudit(entries.flatMap((entry) => parseAuditEntry(entry) ?? [])),
+});
 type StreamReply = [string, RawEntry[]][] | null;
 
 export const PERSIST_GROUP = "persist";
@@ -24,7 +52,7 @@ const MAX_BACKOFF_MS = 30_000;
 /** Entries a dead consumer left unacknowledged are taken over after this idle time. */
 const CLAIM_IDLE_MS = 60_000;
 
-export class EventPersister {
+export class StreamPersister {
   #stopped = false;
   #conn: Redis | null = null;
   #loop: Promise<void> | null = null;
@@ -33,8 +61,7 @@ export class EventPersister {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: Keys,
-    private readonly database: TaskDatabase,
+    private readonly outbox: Outbox,
     private readonly consumer: string,
     private readonly log: Logger,
   ) {}
@@ -42,11 +69,11 @@ export class EventPersister {
   async start(): Promise<void> {
     try {
       // From "0": events already in the stream when persistence starts are recorded too.
-      await this.redis.xgroup("CREATE", this.keys.events(), PERSIST_GROUP, "0", "MKSTREAM");
+      await this.redis.xgroup("CREATE", this.outbox.stream, PERSIST_GROUP, "0", "MKSTREAM");
     } catch (err) {
       if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
     }
-    this.#conn = await blockingConnection(this.redis, `${this.consumer}:persist`);
+    this.#conn = await blockingConnection(this.redis, `${this.consumer}:${this.outbox.name}`);
     this.#loop = this.#run(this.#conn);
   }
 
@@ -58,7 +85,7 @@ export class EventPersister {
   }
 
   async #run(conn: Redis): Promise<void> {
-    const stream = this.keys.events();
+    const { stream } = this.outbox;
     let backoff = 500;
     // First what this consumer was given but never acknowledged (a previous run, a DB outage).
     let cursor = "0";
@@ -109,15 +136,14 @@ export class EventPersister {
           continue;
         }
         if (entries.length === 0) continue;
-        const events = entries.flatMap((entry) => parseEventEntry(entry) ?? []);
         const trimmed = entries.filter(([, fields]) => !fields).length;
         if (trimmed > 0) {
           this.log.error(
-            { trimmed },
-            "events were trimmed from the stream before they were persisted (raise EVENT_STREAM_MAXLEN)",
+            { trimmed, stream },
+            `entries were trimmed from the stream before they were persisted (raise ${this.outbox.capSetting})`,
           );
         }
-        await this.database.applyEvents(events);
+        await this.outbox.write(entries);
         await this.redis.xack(stream, PERSIST_GROUP, ...entries.map(([id]) => id));
         if (cursor !== ">") cursor = entries[entries.length - 1]?.[0] ?? cursor;
         this.#recovered();

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigint,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -81,5 +82,34 @@ export const hookDecisions = pgTable(
   (t) => [
     primaryKey({ columns: [t.eventMs, t.eventSeq] }),
     index("hook_decisions_session_idx").on(t.sessionId),
+  ],
+);
+
+/**
+ * The audit trail: every state-changing call (see domain/audit/record.ts), written from the
+ * audit stream. The stream id is the key, so a record replayed is written once.
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    eventMs: bigint("event_ms", { mode: "number" }).notNull(),
+    eventSeq: integer("event_seq").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "string" }).notNull(),
+    method: text("method").notNull(),
+    transport: text("transport").notNull(),
+    outcome: text("outcome").notNull(),
+    target: text("target"),
+    sessionId: text("session_id"),
+    instanceId: text("instance_id"),
+    remoteAddress: text("remote_address"),
+    requestId: text("request_id").notNull(),
+    server: text("server").notNull(),
+    durationMs: doublePrecision("duration_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventMs, t.eventSeq] }),
+    index("audit_log_method_idx").on(t.method),
+    index("audit_log_target_idx").on(t.target),
+    index("audit_log_session_idx").on(t.sessionId),
   ],
 );
