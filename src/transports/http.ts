@@ -118,7 +118,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
 function headerMeta(req: IncomingMessage): RequestMeta {
   const meta: RequestMeta = {};
   const { headers } = req;
-  if (req.socket.remoteAddress) meta.remoteAddress = req.socket.remoteAddress;
   if (typeof headers["x-session-id"] === "string") meta.sessionId = headers["x-session-id"];
   if (typeof headers["x-instance-id"] === "string") meta.instanceId = headers["x-instance-id"];
   if (typeof headers["x-correlation-id"] === "string") meta.correlationId = headers["x-correlation-id"];
