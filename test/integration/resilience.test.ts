@@ -121,6 +121,9 @@ describe("resilience middleware", () => {
       assert.equal(refused.headers.get("retry-after"), "5");
       const viaRpc = await rpc(server.url, { jsonrpc: "2.0", id: 1, method: "test.circuit", params: {} });
       assert.equal(viaRpc.body.error.code, -32001);
+      const scraped = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(scraped, /^claudebench_circuit_state\{method="test\.circuit"\} 2$/m, "the gauge says open");
+      assert.match(scraped, /^claudebench_circuit_state\{method="task\.create"\} 0$/m);
 
       clock.advance(BREAKER.openMs - 1);
       assert.equal((await circuit(server, {})).status, 503, "still open one ms before its time");
