@@ -43,8 +43,13 @@ export class AuditTrail {
     private readonly log: Logger,
   ) {}
 
-  readonly middleware: Middleware = async (invocation, next) => {
+  // Not async: a read, the common case, passes through without an extra promise.
+  readonly middleware: Middleware = (invocation, next) => {
     if (invocation.ctx.transport === "internal" || !isStateChanging(invocation.handler)) return next();
+    return this.#audited(invocation, next);
+  };
+
+  async #audited(invocation: Invocation, next: () => Promise<unknown>): Promise<unknown> {
     const at = Date.now();
     const started = performance.now();
     try {
@@ -55,7 +60,7 @@ export class AuditTrail {
       this.#add(invocation, at, performance.now() - started, err instanceof AppError ? err.code : "INTERNAL");
       throw err;
     }
-  };
+  }
 
   /** `claudebench_audit_dropped_total` for the metrics endpoint. */
   readonly collector: Collector = () => [

@@ -1,11 +1,11 @@
 import type { Redis } from "ioredis";
 import type { EmitFn, HandlerContext } from "../core/context.js";
-import type { Middleware } from "../core/dispatch.js";
+import type { Invocation, Middleware } from "../core/dispatch.js";
 import { AppError, toAppError } from "../core/errors.js";
 import type { AnyHandler } from "../core/handler.js";
 import type { Logger } from "../core/logger.js";
 import type { PolicyKeys } from "../storage/keys.js";
-import { BreakerBoard, countsAsFailure } from "./circuit-breaker.js";
+import { type Admission, BreakerBoard, countsAsFailure } from "./circuit-breaker.js";
 import type { BreakerSettings, EffectivePolicy } from "./policy.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { ResponseCache } from "./response-cache.js";
@@ -78,10 +78,23 @@ export class Resilience {
   /** The dispatcher's timeout for a handler (0: none). */
   timeoutFor = (handler: AnyHandler): number => this.#policies.get(handler.name)?.timeoutMs ?? 0;
 
-  middleware: Middleware = async (invocation, next) => {
+  middleware: Middleware = (invocation, next) => {
     const method = invocation.handler.name;
     const policy = this.#policies.get(method);
     if (!policy) return next();
+    // Not async on the common path (only a breaker): no extra promise per call.
+    if (!policy.rateLimit && !policy.cache && policy.concurrency === 0 && policy.invalidates.length === 0) {
+      return policy.breaker ? this.#guarded(method, next) : next();
+    }
+    return this.#full(invocation, policy, next);
+  };
+
+  async #full(
+    invocation: Invocation,
+    policy: EffectivePolicy,
+    next: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const method = invocation.handler.name;
     if (policy.rateLimit && invocation.ctx.transport !== "internal") {
       await this.#limiter.check(method, actorOf(invocation.ctx), policy.rateLimit);
     }
@@ -101,11 +114,29 @@ export class Resilience {
     } finally {
       if (policy.concurrency > 0) this.#running.set(method, (this.#running.get(method) ?? 1) - 1);
     }
-  };
+  }
 
-  async #guarded(method: string, next: () => Promise<unknown>): Promise<unknown> {
+  #guarded(method: string, next: () => Promise<unknown>): Promise<unknown> {
     const admission = this.breakers.admit(method);
-    const how = typeof admission === "string" ? admission : await admission;
+    return admission === "normal" ? this.#counted(method, next) : this.#probed(method, admission, next);
+  }
+
+  /** Runs an admitted call; its outcome is counted and sent in the next batch (no round trip). */
+  #counted(method: string, next: () => Promise<unknown>): Promise<unknown> {
+    return next().then(
+      (result) => {
+        this.breakers.record(method, false);
+        return result;
+      },
+      (err: unknown) => {
+        this.breakers.record(method, countsAsFailure(toAppError(err).code));
+        throw err;
+      },
+    );
+  }
+
+  async #probed(method: string, admission: Admission | Promise<Admission>, next: () => Promise<unknown>) {
+    if ((await admission) === "normal") return this.#counted(method, next);
     let failed = false;
     try {
       return await next();
@@ -113,13 +144,9 @@ export class Resilience {
       failed = countsAsFailure(toAppError(err).code);
       throw err;
     } finally {
-      if (how === "probe") {
-        await this.breakers.settle(method, !failed).catch((err) => {
-          this.#log.warn({ err, method }, "settling a circuit breaker probe failed");
-        });
-      } else {
-        this.breakers.record(method, failed);
-      }
+      await this.breakers.settle(method, !failed).catch((err) => {
+        this.#log.warn({ err, method }, "settling a circuit breaker probe failed");
+      });
     }
   }
 
