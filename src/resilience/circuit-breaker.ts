@@ -144,17 +144,22 @@ export class BreakerBoard {
   /** The outcome of a probe: closes the breaker or opens it again. */
   async settle(method: string, succeeded: boolean): Promise<void> {
     const settings = this.#settings(method);
-    const [state, openUntil, changed] = (await SETTLE.run(
+    await this.#transition(SETTLE, method, [
+      this.#clock(),
+      succeeded ? 1 : 0,
+      settings.openMs,
+      this.options.keys.breakerChannel,
+      method,
+      this.#lifetime(settings),
+    ]);
+  }
+
+  /** Runs breakerRecord or breakerSettle, whose answers start with {state, openUntil, changed}. */
+  async #transition(script: LuaScript, method: string, args: (string | number)[]): Promise<void> {
+    const [state, openUntil, changed] = (await script.run(
       this.options.redis,
       [this.options.keys.breaker(method)],
-      [
-        this.#clock(),
-        succeeded ? 1 : 0,
-        settings.openMs,
-        this.options.keys.breakerChannel,
-        method,
-        this.#lifetime(settings),
-      ],
+      args,
     )) as [BreakerState, number, number];
     this.#apply({ method, state, openUntil: Number(openUntil) }, changed === 1);
   }
@@ -216,24 +221,19 @@ export class BreakerBoard {
   async #sendOutcomes(method: string, calls: number, failures: number): Promise<void> {
     const settings = this.#settings(method);
     try {
-      const [state, openUntil, changed] = (await RECORD.run(
-        this.options.redis,
-        [this.options.keys.breaker(method)],
-        [
-          this.#clock(),
-          calls,
-          failures,
-          settings.windowMs,
-          BUCKETS,
-          settings.minCalls,
-          settings.failureRatio,
-          settings.openMs,
-          this.options.keys.breakerChannel,
-          method,
-          this.#lifetime(settings),
-        ],
-      )) as [BreakerState, number, number];
-      this.#apply({ method, state, openUntil: Number(openUntil) }, changed === 1);
+      await this.#transition(RECORD, method, [
+        this.#clock(),
+        calls,
+        failures,
+        settings.windowMs,
+        BUCKETS,
+        settings.minCalls,
+        settings.failureRatio,
+        settings.openMs,
+        this.options.keys.breakerChannel,
+        method,
+        this.#lifetime(settings),
+      ]);
     } catch (err) {
       // Redis unreachable: the outcomes are lost, the breaker keeps its last known state.
       this.options.log.warn({ err, method }, "recording call outcomes for the circuit breaker failed");

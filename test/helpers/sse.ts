@@ -1,3 +1,5 @@
+import { Waiters } from "./waiters.js";
+
 /**
  * A minimal Server-Sent Events reader over fetch, for GET /events: collects every message
  * (`id:` and `data:` lines) and lets a test wait until a number of them have arrived.
@@ -14,7 +16,7 @@ export class SseReader {
   #opened = false;
   #ended = false;
   #error: unknown = null;
-  #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
   #buffer = "";
   readonly #controller: AbortController;
   readonly #pump: Promise<void>;
@@ -57,27 +59,15 @@ export class SseReader {
   }
 
   #until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (done()) {
-          finish();
-          resolve();
-        } else if (this.#ended || this.#error) {
-          finish();
-          reject(new Error(`stream ended while waiting for ${what} (${this.messages.length} messages)`));
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out waiting for ${what} (${this.messages.length} messages)`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#waiters.until(
+      done,
+      () =>
+        this.#ended || this.#error
+          ? `stream ended while waiting for ${what} (${this.messages.length} messages)`
+          : null,
+      () => `timed out waiting for ${what} (${this.messages.length} messages)`,
+      timeoutMs,
+    );
   }
 
   async #read(response: Response): Promise<void> {
@@ -86,13 +76,13 @@ export class SseReader {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         this.#buffer += decoder.decode(chunk, { stream: true });
         this.#parse();
-        for (const waiter of [...this.#waiters]) waiter();
+        this.#waiters.wake();
       }
     } catch (err) {
       if (!this.#controller.signal.aborted) this.#error = err;
     } finally {
       this.#ended = true;
-      for (const waiter of [...this.#waiters]) waiter();
+      this.#waiters.wake();
     }
   }
 

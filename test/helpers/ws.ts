@@ -1,5 +1,6 @@
 import WebSocket from "ws";
 import type { DomainEvent } from "../../src/storage/event-log.js";
+import { Waiters } from "./waiters.js";
 
 /**
  * A WebSocket subscriber of GET /ws for tests: collects every frame as a DomainEvent, lets a
@@ -8,7 +9,7 @@ import type { DomainEvent } from "../../src/storage/event-log.js";
 export class WsReader {
   readonly events: DomainEvent[] = [];
   closed: { code: number; reason: string } | null = null;
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters();
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data) => {
@@ -59,32 +60,18 @@ export class WsReader {
   }
 
   #wake(): void {
-    for (const waiter of [...this.#waiters]) waiter();
+    this.#waiters.wake();
   }
 
   #until(done: () => boolean, timeoutMs: number, what: string, closing = false): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (done()) {
-          finish();
-          resolve();
-        } else if (this.closed && !closing) {
-          finish();
-          reject(
-            new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting for ${what}`),
-          );
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out waiting for ${what} (${this.events.length} events)`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#waiters.until(
+      done,
+      () =>
+        this.closed && !closing
+          ? `socket closed (${this.closed.code} ${this.closed.reason}) while waiting for ${what}`
+          : null,
+      () => `timed out waiting for ${what} (${this.events.length} events)`,
+      timeoutMs,
+    );
   }
 }

@@ -5,6 +5,7 @@ import type { Config } from "../../src/config.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import type { PolicyOverride } from "../../src/resilience/policy.js";
 import { parseEventEntry } from "../../src/storage/event-log.js";
+import { until } from "../helpers/cluster.js";
 import { connectMcp } from "../helpers/mcp.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
@@ -27,20 +28,6 @@ class TestClock {
   }
 }
 
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const circuit = (server: Server, params: Record<string, unknown>, headers: Record<string, string> = {}) =>
   post(server.url, "/test/circuit", params, headers);
 
@@ -51,10 +38,7 @@ async function breakerState(server: Server, method: string): Promise<string> {
 }
 
 const waitForState = (server: Server, method: string, state: string) =>
-  eventually(
-    async () => ((await breakerState(server, method)) === state ? true : undefined),
-    `${method} ${state}`,
-  );
+  until(async () => (await breakerState(server, method)) === state, `${method} ${state}`, 5000);
 
 async function circuitEvents(server: Server): Promise<string[]> {
   const { redis, keys } = server.dispatcher.services;
@@ -122,7 +106,11 @@ describe("resilience middleware", () => {
       const viaRpc = await rpc(server.url, { jsonrpc: "2.0", id: 1, method: "test.circuit", params: {} });
       assert.equal(viaRpc.body.error.code, -32001);
       const scraped = await (await fetch(`${server.url}/metrics`)).text();
-      assert.match(scraped, /^claudebench_circuit_state\{method="test\.circuit"\} 2$/m, "the gauge says open");
+      assert.match(
+        scraped,
+        /^claudebench_circuit_state\{method="test\.circuit"\} 2$/m,
+        "the gauge says open",
+      );
       assert.match(scraped, /^claudebench_circuit_state\{method="task\.create"\} 0$/m);
 
       clock.advance(BREAKER.openMs - 1);
@@ -205,13 +193,13 @@ describe("resilience middleware", () => {
       });
       assert.equal(viaRpc.body.error.code, -32005);
       const { redis: r, keys } = server.dispatcher.services;
-      const aborted = await eventually(async () => {
+      const aborted = await until(async () => {
         const entries = (await r.xrange(keys.events(), "-", "+")) as [string, string[]][];
         const labels = entries
           .map((e) => parseEventEntry(e))
           .filter((e) => e?.event === "test.circuit.aborted")
           .map((e) => e?.payload.label);
-        return labels.length === 2 ? labels : undefined;
+        return labels.length === 2 && labels;
       }, "both handlers to observe the abort");
       assert.deepEqual([...aborted].sort(), ["http", "rpc"]);
     });
