@@ -53,7 +53,7 @@ export interface LinkRecord {
   error?: string;
 }
 
-/** The decisions that end a chain at each point, and whether a failing link fails closed. */
+/** The decision that ends the chain at each point, and the decisions a link may give there. */
 const STOP: Record<HookPoint, string> = { pre_tool: "deny", post_tool: "block", user_prompt: "block" };
 const VALID: Record<HookPoint, ReadonlySet<string>> = {
   pre_tool: new Set(["allow", "deny", "ask", "modify", "warn"]),
@@ -91,11 +91,7 @@ class LinkContext implements HookLinkContext {
 type AnyVerdict = HookPoints[HookPoint]["verdict"];
 
 /** Runs one link for at most its timeoutMs; a synchronous link needs no timer. */
-function runLink(
-  link: HookLink,
-  input: unknown,
-  ctx: LinkContext,
-): AnyVerdict | undefined | Promise<unknown> {
+function runLink(link: HookLink, input: unknown, ctx: LinkContext): unknown {
   const result = link.run(input as never, ctx);
   if (!(result instanceof Promise)) return result;
   return new Promise((resolve, reject) => {

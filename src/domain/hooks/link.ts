@@ -102,9 +102,8 @@ export interface HookLinkContext {
 
 /** Returning nothing means allow (no opinion). */
 export type LinkResult<P extends HookPoint> =
-  | HookPoints[P]["verdict"]
-  | undefined
-  | Promise<HookPoints[P]["verdict"] | undefined>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a link that returns nothing (`async () => {}`) allows
+  HookPoints[P]["verdict"] | void | Promise<HookPoints[P]["verdict"] | void>;
 
 export interface HookLinkDefinition<P extends HookPoint> {
   /** `owner.what` in lower case, e.g. `acme.no_friday_deploys`; unique in the server. */
