@@ -231,7 +231,16 @@ export class HookChains {
         warnings.push(reason);
       }
       if (verdict.decision === STOP[point]) {
-        return { decision: verdict.decision, reason, rule, warnings, links } as ChainDecision<P>;
+        const { decision } = verdict;
+        return {
+          decision,
+          reason,
+          rule,
+          updatedInput: undefined,
+          additionalContext: undefined,
+          warnings,
+          links,
+        };
       }
       if (verdict.additionalContext) context.push(verdict.additionalContext);
       else if (verdict.decision === "warn") context.push(reason);
@@ -248,14 +257,18 @@ export class HookChains {
           break;
       }
     }
-    const extra = {
-      ...(modified.length ? { updatedInput: (current as HookPoints["pre_tool"]["input"]).input } : {}),
-      ...(context.length ? { additionalContext: context.join("\n") } : {}),
-      warnings,
-      links,
-    };
+    // One object literal of one shape (no spreads): on Node 20 a spread followed by more
+    // properties builds a fresh hidden class per call (see core/dispatch.ts), and this runs per tool call.
     const decided = (decision: string, reason: string, rule: string | null) =>
-      ({ decision, reason, rule, ...extra }) as ChainDecision<P>;
+      ({
+        decision,
+        reason,
+        rule,
+        updatedInput: modified.length ? (current as HookPoints["pre_tool"]["input"]).input : undefined,
+        additionalContext: context.length ? context.join("\n") : undefined,
+        warnings,
+        links,
+      }) as ChainDecision<P>;
     if (ask) return decided("ask", ask.reason, ask.rule);
     const joined = (list: { reason: string; rule: string }[], decision: string) =>
       decided(decision, list.map((m) => m.reason).join("; "), list.map((m) => m.rule).join(", "));

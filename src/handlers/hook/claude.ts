@@ -45,7 +45,9 @@ async function preToolUse(p: Payload, ctx: HandlerContext, holder: string | null
   const decision = await decidePreTool(ctx, {
     tool,
     input: toolInput(tool, p.tool_input),
-    ...about(p, holder),
+    sessionId: p.session_id,
+    instanceId: holder ?? undefined,
+    cwd: p.cwd,
   });
   const out = { hookEventName: "PreToolUse" } as Record<string, unknown>;
   switch (decision.decision) {
