@@ -9,6 +9,20 @@ export { type Config, loadConfig } from "./config.js";
 export type { HandlerContext, RequestMeta } from "./core/context.js";
 export { AppError, type ErrorCode } from "./core/errors.js";
 export { type AnyHandler, defineHandler, type Handler, type HandlerPolicy } from "./core/handler.js";
+export { type ChainDecision, HookChains, hookLinkKind, type LinkRecord } from "./domain/hooks/chain.js";
+export {
+  defineHookLink,
+  type HookLink,
+  type HookLinkContext,
+  type HookLinkDefinition,
+  type HookPoint,
+  isHookLink,
+  type PostToolInput,
+  type PreToolInput,
+  type PreToolVerdict,
+  type PromptInput,
+  type ReportVerdict,
+} from "./domain/hooks/link.js";
 export type { Task, TaskStatus } from "./domain/tasks/model.js";
 export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
 export { builtinHandlers } from "./handlers/index.js";

@@ -9,6 +9,9 @@ import { Registry } from "./core/registry.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
 import { Membership } from "./domain/cluster/membership.js";
+import { BUILTIN_LINKS } from "./domain/hooks/builtin-links.js";
+import { HookChains } from "./domain/hooks/chain.js";
+import type { HookLink } from "./domain/hooks/link.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
@@ -44,6 +47,8 @@ export interface StartOptions {
   log?: Logger;
   /** The clock of rate limits, circuit breakers and the response cache (tests control it). */
   clock?: () => number;
+  /** Hook links to run besides the built-in ones (docs/extending.md). */
+  hookLinks?: readonly HookLink[];
 }
 
 export interface RunningServer {
@@ -78,6 +83,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.diagnostics ? diagnosticHandlers : []),
     ];
     const registry = new Registry(handlers);
+    const hookChains = new HookChains(BUILTIN_LINKS);
+    for (const link of options.hookLinks ?? []) hookChains.register(link);
     const policies = resolvePolicies(handlers, policyDefaults(config), config.handlerPolicies);
 
     const databaseTarget = databaseChoice(config);
@@ -139,6 +146,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       archive: database,
       instances,
       policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
+      hookChains,
       circuits: resilience.breakers,
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },

@@ -2,6 +2,7 @@ import type { Redis } from "ioredis";
 import type { AuditArchive } from "../domain/audit/record.js";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
+import type { HookChains } from "../domain/hooks/chain.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
 import type { ProjectPolicies } from "../domain/policy/policy-file.js";
 import type { Task } from "../domain/tasks/model.js";
@@ -53,6 +54,8 @@ export interface ServerServices {
   readonly cluster: ClusterInfo;
   /** Pre-tool and prompt policies, per project. */
   readonly policies: ProjectPolicies;
+  /** The pre_tool, post_tool and user_prompt hook chains (the policy engine is one link). */
+  readonly hookChains: HookChains;
   /** The circuit breakers as this process enforces them. */
   readonly circuits: CircuitView;
 }

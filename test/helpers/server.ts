@@ -1,6 +1,7 @@
 import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
+import type { HookLink } from "../../src/domain/hooks/link.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { uniquePrefix } from "./redis.js";
@@ -15,6 +16,8 @@ export interface TestServerOptions {
   clock?: () => number;
   /** The server's logger; by default errors only, to stderr. */
   log?: Logger;
+  /** Hook links besides the built-in ones. */
+  hookLinks?: readonly HookLink[];
 }
 
 /** An in-process server on a free port against the given Redis, logging only errors. */
@@ -40,6 +43,7 @@ export async function startTestServer(
     handlers: options.handlers ?? builtinHandlers,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
     clock: options.clock,
+    hookLinks: options.hookLinks,
   });
   return Object.assign(server, { config });
 }

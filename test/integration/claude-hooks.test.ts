@@ -631,8 +631,19 @@ describe("the original API over JSON-RPC", () => {
   it("hook.pre_tool: allow, deny and ask (refused with a reason: the original protocol has no ask)", async () => {
     const server = await startTestServer({ redisUrl: redis.url });
     try {
-      const pre = (params: Record<string, unknown>) =>
-        call<Record<string, unknown>>(server.url, "hook.pre_tool", { sessionId: "api-session", ...params });
+      // Each answer also lists the hook links that ran: here only the policy engine's.
+      const pre = async (params: Record<string, unknown>) => {
+        const { links, ...answer } = await call<{ links: { name: string; outcome: string }[] }>(
+          server.url,
+          "hook.pre_tool",
+          { sessionId: "api-session", ...params },
+        );
+        assert.deepEqual(
+          links.map((l) => [l.name, l.outcome]),
+          [["builtin.policy", (answer as Record<string, unknown>).decision]],
+        );
+        return answer;
+      };
       assert.deepEqual(await pre({ tool: "Bash", params: { command: "npm test" } }), {
         allow: true,
         decision: "allow",

@@ -734,21 +734,30 @@ describe("persistence with PostgreSQL (DATABASE_URL)", { skip: POSTGRES_SKIP }, 
     const rows = await until("both decisions in hook_decisions", async () => {
       const { rows } = await pool
         .query(
-          "select session_id, tool, decision, rule, summary from hook_decisions order by event_ms, event_seq",
+          "select session_id, tool, decision, rule, summary, links from hook_decisions order by event_ms, event_seq",
         )
         .catch(() => ({ rows: [] as Record<string, unknown>[] }));
       return { done: rows.length === 2, value: rows, state: `${rows.length} rows` };
     });
-    assert.deepEqual(rows, [
-      {
-        session_id: "s-audit",
-        tool: "Bash",
-        decision: "deny",
-        rule: "rm-critical",
-        summary: "echo hi && rm -rf /",
-      },
-      { session_id: "s-audit", tool: "Bash", decision: "allow", rule: null, summary: "npm test" },
-    ]);
+    // Each row also keeps the hook chain's links that ran (here the policy engine alone) and their time.
+    assert.deepEqual(
+      rows.map((r) => r.links.map((l: { name: string; outcome: string }) => [l.name, l.outcome])),
+      [[["builtin.policy", "deny"]], [["builtin.policy", "allow"]]],
+    );
+    for (const r of rows) assert.equal(typeof r.links[0].ms, "number");
+    assert.deepEqual(
+      rows.map(({ links: _links, ...r }) => r),
+      [
+        {
+          session_id: "s-audit",
+          tool: "Bash",
+          decision: "deny",
+          rule: "rm-critical",
+          summary: "echo hi && rm -rf /",
+        },
+        { session_id: "s-audit", tool: "Bash", decision: "allow", rule: null, summary: "npm test" },
+      ],
+    );
   });
 
   it("applies events idempotently and never lets an older event overwrite a newer row", async () => {

@@ -1,26 +1,18 @@
 import { createHash } from "node:crypto";
-import type { EmitFn } from "../../core/context.js";
-import { evaluate, type PolicyDecision } from "../policy/engine.js";
-import type { ProjectPolicies } from "../policy/policy-file.js";
+import type { HandlerContext } from "../../core/context.js";
+import type { ChainDecision } from "./chain.js";
+import type { PreToolInput } from "./link.js";
 
-/** A pre-tool decision, audited: every decision is an event (`hook.pre_tool.decided`). */
-export interface PreToolCall {
-  tool: string;
-  input: Record<string, unknown>;
-  sessionId?: string;
-  instanceId?: string;
-  cwd?: string;
-}
-
+/**
+ * A pre-tool decision: the pre_tool chain (the policy engine is one link of it), audited —
+ * every decision is an event (`hook.pre_tool.decided`, with each link's outcome and duration).
+ */
 export async function decidePreTool(
-  deps: { policies: ProjectPolicies; emit: EmitFn },
-  call: PreToolCall,
-): Promise<PolicyDecision> {
-  const decision = evaluate(
-    { tool: call.tool, input: call.input, cwd: call.cwd },
-    deps.policies.for(call.cwd).current(),
-  );
-  await deps.emit("hook.pre_tool.decided", {
+  ctx: HandlerContext,
+  call: PreToolInput,
+): Promise<ChainDecision<"pre_tool">> {
+  const decision = await ctx.hookChains.run("pre_tool", call, ctx);
+  await ctx.emit("hook.pre_tool.decided", {
     sessionId: call.sessionId ?? null,
     instanceId: call.instanceId ?? null,
     tool: call.tool,
@@ -30,12 +22,13 @@ export async function decidePreTool(
     rule: decision.rule,
     reason: decision.reason,
     cwd: call.cwd ?? null,
+    links: decision.links,
   });
   return decision;
 }
 
 /** A short, human-readable description of the call for dashboards (never the full content). */
-function summarize(call: PreToolCall): string {
+function summarize(call: PreToolInput): string {
   const { input } = call;
   const text =
     typeof input.command === "string"

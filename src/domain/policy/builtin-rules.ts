@@ -272,11 +272,16 @@ export const COMMAND_RULES: CommandRule[] = [
 
 /** `*` matches within a path segment, `**` across segments. */
 export function globMatch(pattern: string, value: string): boolean {
+  return globRegex(pattern).test(value);
+}
+
+/** A glob (see globMatch) as an anchored regular expression, to compile once and test often. */
+export function globRegex(pattern: string): RegExp {
   const regex = pattern
     .split("**")
     .map((part) => part.split("*").map(escapeRegex).join("[^/]*"))
     .join(".*");
-  return new RegExp(`^${regex}$`).test(value);
+  return new RegExp(`^${regex}$`);
 }
 
 function escapeRegex(s: string): string {

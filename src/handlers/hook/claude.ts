@@ -2,8 +2,9 @@ import { z } from "zod";
 import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
+import type { ChainDecision } from "../../domain/hooks/chain.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
-import { analyzePrompt } from "../../domain/hooks/prompt.js";
+import { decidePostTool, decidePrompt } from "../../domain/hooks/reports.js";
 import { projectOf, sessionInstanceId, touchSession } from "../../domain/hooks/sessions.js";
 import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
 import { toolInput } from "./schemas.js";
@@ -54,6 +55,8 @@ async function preToolUse(p: Payload, ctx: HandlerContext, holder: string | null
     case "ask":
       out.permissionDecision = decision.decision;
       out.permissionDecisionReason = `ClaudeBench policy (${decision.rule}): ${decision.reason}`;
+      // an ask after a link rewrote the input: the person approves what will run
+      if (decision.updatedInput) out.updatedInput = decision.updatedInput;
       break;
     case "modify":
       // Shown to the person with the rewritten input; never an automatic approval.
@@ -68,6 +71,22 @@ async function preToolUse(p: Payload, ctx: HandlerContext, holder: string | null
       return {}; // no decision: Claude Code's own permission rules apply
   }
   return { hookSpecificOutput: out };
+}
+
+/** The session a hook call is about, as the chains' inputs name it. */
+const about = (p: Payload, holder: string | null) => ({
+  sessionId: p.session_id,
+  instanceId: holder ?? undefined,
+  cwd: p.cwd,
+});
+
+/** A post_tool or user_prompt chain's decision in Claude Code's format (the same for both events). */
+function reportAnswer(event: string, decision: ChainDecision<"post_tool" | "user_prompt">): Output {
+  if (decision.decision === "block") return { decision: "block", reason: decision.reason };
+  if (decision.additionalContext) {
+    return { hookSpecificOutput: { hookEventName: event, additionalContext: decision.additionalContext } };
+  }
+  return {};
 }
 
 async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promise<void> {
@@ -147,22 +166,23 @@ export const hookClaude = defineHandler({
     switch (event) {
       case "PreToolUse":
         return preToolUse(p, ctx, holder);
-      case "PostToolUse":
+      case "PostToolUse": {
         if (holder && p.tool_name === "TodoWrite") await todoWrite(p, ctx, holder);
-        return {};
-      case "UserPromptSubmit": {
-        const verdict = analyzePrompt(p.prompt ?? "", ctx.policies.for(p.cwd).current());
-        if (verdict.decision === "block") return { decision: "block", reason: verdict.reasons.join(" ") };
-        if (verdict.decision === "warn") {
-          return {
-            hookSpecificOutput: {
-              hookEventName: "UserPromptSubmit",
-              additionalContext: verdict.reasons.join("\n"),
-            },
-          };
-        }
-        return {};
+        const tool = p.tool_name ?? "unknown";
+        const decision = await decidePostTool(ctx, {
+          tool,
+          input: toolInput(tool, p.tool_input),
+          response: p.tool_response,
+          success: true,
+          ...about(p, holder),
+        });
+        return reportAnswer("PostToolUse", decision);
       }
+      case "UserPromptSubmit":
+        return reportAnswer(
+          "UserPromptSubmit",
+          await decidePrompt(ctx, { prompt: p.prompt ?? "", ...about(p, holder) }),
+        );
       case "SessionStart": {
         if (!p.cwd) return {};
         const waiting = await ctx.redis.zcard(ctx.keys.queue.channel(projectOf(p.cwd)));

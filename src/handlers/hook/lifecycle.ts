@@ -1,31 +1,55 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
+import { decidePostTool } from "../../domain/hooks/reports.js";
 import { touchSession } from "../../domain/hooks/sessions.js";
-import { hookContext } from "./schemas.js";
+import { hookContext, linkRecords, toolInput } from "./schemas.js";
 
 /** The original ClaudeBench's later lifecycle hooks: each is recorded as an event. */
 
 export const hookPostTool = defineHandler({
   name: "hook.post_tool",
-  description: "Records that a tool ran (tool, success, execution time) on the event stream for the session.",
+  description:
+    "Records that a tool ran (tool, success, execution time) on the event stream for the session, and runs the post_tool hook links: block = feedback for the model (reason), additionalContext = context for it.",
   input: z.object({
     tool: z.string().min(1).max(200),
     result: z.unknown(),
     params: z.unknown().optional(),
     executionTime: z.number().optional(),
     success: z.boolean().optional(),
+    cwd: z.string().max(4096).optional(),
     ...hookContext,
   }),
-  output: z.object({ processed: z.boolean() }),
+  output: z.object({
+    processed: z.boolean(),
+    block: z.boolean().optional(),
+    reason: z.string().optional(),
+    additionalContext: z.string().optional(),
+    links: linkRecords,
+  }),
   expose: { mcp: false },
   handle: async (input, ctx) => {
+    const sessionId = input.sessionId ?? ctx.meta.sessionId;
     await ctx.emit("hook.post_tool.executed", {
-      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
+      sessionId: sessionId ?? null,
       tool: input.tool,
       success: input.success ?? null,
       executionTime: input.executionTime ?? null,
     });
-    return { processed: true };
+    const decision = await decidePostTool(ctx, {
+      tool: input.tool,
+      input: toolInput(input.tool, input.params),
+      response: input.result,
+      success: input.success,
+      cwd: input.cwd,
+      sessionId,
+      instanceId: input.instanceId ?? ctx.meta.instanceId,
+    });
+    return {
+      processed: true,
+      ...(decision.decision === "block" ? { block: true, reason: decision.reason } : {}),
+      ...(decision.additionalContext ? { additionalContext: decision.additionalContext } : {}),
+      links: decision.links,
+    };
   },
 });
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
-import { hookContext, toolInput } from "./schemas.js";
+import { hookContext, linkRecords, toolInput } from "./schemas.js";
 
 export const hookPreTool = defineHandler({
   name: "hook.pre_tool",
@@ -21,6 +21,7 @@ export const hookPreTool = defineHandler({
     decision: z.enum(["deny", "ask", "modify", "warn", "allow"]),
     rule: z.string().optional(),
     warnings: z.array(z.string()).optional(),
+    links: linkRecords,
   }),
   expose: { mcp: false },
   handle: async (input, ctx) => {
@@ -34,7 +35,7 @@ export const hookPreTool = defineHandler({
       cwd,
     });
     const refused = decision.decision === "deny" || decision.decision === "ask";
-    const warnings = decision.findings.filter((f) => f.decision === "warn").map((f) => f.reason);
+    const { warnings } = decision;
     return {
       allow: !refused,
       ...(refused
@@ -51,6 +52,7 @@ export const hookPreTool = defineHandler({
       decision: decision.decision,
       ...(decision.rule ? { rule: decision.rule } : {}),
       ...(warnings.length ? { warnings } : {}),
+      links: decision.links,
     };
   },
 });

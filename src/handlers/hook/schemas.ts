@@ -29,3 +29,15 @@ export function toolInput(tool: string, params: unknown): Record<string, unknown
   if (typeof params === "string") return tool === "Bash" ? { command: params } : { value: params };
   return {};
 }
+
+/** Each hook link that ran, as the legacy hook methods report it (see domain/hooks/chain.ts). */
+export const linkRecords = z
+  .array(
+    z.object({
+      name: z.string(),
+      outcome: z.string(),
+      ms: z.number(),
+      error: z.string().optional(),
+    }),
+  )
+  .describe("Each hook link that ran, in order: its decision (or timeout / error) and duration in ms");

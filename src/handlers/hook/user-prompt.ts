@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
-import { analyzePrompt } from "../../domain/hooks/prompt.js";
-import { hookContext } from "./schemas.js";
+import { decidePrompt } from "../../domain/hooks/reports.js";
+import { hookContext, linkRecords } from "./schemas.js";
 
 export const hookUserPrompt = defineHandler({
   name: "hook.user_prompt",
@@ -18,32 +18,37 @@ export const hookUserPrompt = defineHandler({
     block: z.boolean(),
     reason: z.string().optional(),
     rule: z.string().optional(),
+    links: linkRecords,
   }),
   expose: { mcp: false },
   handle: async (input, ctx) => {
     const cwd = typeof input.context.projectPath === "string" ? input.context.projectPath : undefined;
-    const verdict = analyzePrompt(input.prompt, ctx.policies.for(cwd).current());
-    await ctx.emit("hook.user_prompt.executed", {
-      sessionId: input.sessionId ?? ctx.meta.sessionId ?? null,
-      decision: verdict.decision,
-      rule: verdict.rule,
+    const sessionId = input.sessionId ?? ctx.meta.sessionId;
+    const decision = await decidePrompt(ctx, {
+      prompt: input.prompt,
+      cwd,
+      sessionId,
+      instanceId: input.instanceId ?? ctx.meta.instanceId,
     });
-    if (verdict.decision === "block") {
-      return {
-        block: true,
-        reason: verdict.reasons.join(" "),
-        ...(verdict.rule ? { rule: verdict.rule } : {}),
-      };
+    await ctx.emit("hook.user_prompt.executed", {
+      sessionId: sessionId ?? null,
+      decision: decision.decision,
+      rule: decision.rule,
+    });
+    const rule = decision.rule ? { rule: decision.rule } : {};
+    if (decision.decision === "block") {
+      return { block: true, reason: decision.reason, ...rule, links: decision.links };
     }
-    if (verdict.decision === "warn") {
-      const context = verdict.reasons.join("\n");
+    if (decision.additionalContext) {
+      const context = decision.additionalContext;
       return {
         block: false,
         modified: `${input.prompt}\n\n[ClaudeBench] ${context}`,
         additionalContext: context,
-        ...(verdict.rule ? { rule: verdict.rule } : {}),
+        ...rule,
+        links: decision.links,
       };
     }
-    return { block: false };
+    return { block: false, links: decision.links };
   },
 });

@@ -116,6 +116,7 @@ function hookDecisionRow(e: DomainEvent): typeof hookDecisions.$inferInsert {
     reason: text(p.reason),
     cwd: text(p.cwd),
     at: new Date(e.ts).toISOString(),
+    links: Array.isArray(p.links) ? p.links : null,
   };
 }
 

@@ -62,7 +62,10 @@ export const taskEvents = pgTable(
   (t) => [primaryKey({ columns: [t.eventMs, t.eventSeq] }), index("task_events_task_idx").on(t.taskId)],
 );
 
-/** Every pre-tool decision of the policy engine (the audit trail of what agents were allowed to do). */
+/**
+ * Every pre-tool decision of the hook chain (the audit trail of what agents were allowed to do);
+ * `links`: each link that ran, with its outcome and duration (domain/hooks/chain.ts).
+ */
 export const hookDecisions = pgTable(
   "hook_decisions",
   {
@@ -78,6 +81,7 @@ export const hookDecisions = pgTable(
     reason: text("reason"),
     cwd: text("cwd"),
     at: timestamp("at", { withTimezone: true, mode: "string" }).notNull(),
+    links: jsonb("links"),
   },
   (t) => [
     primaryKey({ columns: [t.eventMs, t.eventSeq] }),

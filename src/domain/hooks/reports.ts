@@ -1,0 +1,36 @@
+import type { HandlerContext } from "../../core/context.js";
+import type { ChainDecision } from "./chain.js";
+import type { PostToolInput, PromptInput } from "./link.js";
+
+/**
+ * The post_tool and user_prompt chains. A decision is recorded as `hook.<point>.decided` with
+ * each link's outcome and duration — only when a link ran, so an empty chain costs nothing.
+ */
+
+async function decide<P extends "post_tool" | "user_prompt">(
+  ctx: HandlerContext,
+  point: P,
+  input: P extends "post_tool" ? PostToolInput : PromptInput,
+  about: Record<string, unknown>,
+): Promise<ChainDecision<P>> {
+  const decision = await ctx.hookChains.run(point, input, ctx);
+  if (decision.links.length > 0) {
+    await ctx.emit(`hook.${point}.decided`, {
+      sessionId: input.sessionId ?? null,
+      instanceId: input.instanceId ?? null,
+      ...about,
+      decision: decision.decision,
+      rule: decision.rule,
+      reason: decision.reason,
+      cwd: input.cwd ?? null,
+      links: decision.links,
+    });
+  }
+  return decision;
+}
+
+export const decidePostTool = (ctx: HandlerContext, input: PostToolInput) =>
+  decide(ctx, "post_tool", input, { tool: input.tool });
+
+export const decidePrompt = (ctx: HandlerContext, input: PromptInput) =>
+  decide(ctx, "user_prompt", input, {});
