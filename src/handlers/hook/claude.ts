@@ -2,9 +2,11 @@ import { z } from "zod";
 import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
+import { inboxContext, readInbox } from "../../domain/hooks/inbox.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
 import { analyzePrompt } from "../../domain/hooks/prompt.js";
 import { projectOf, sessionInstanceId, touchSession } from "../../domain/hooks/sessions.js";
+import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
 import { toolInput } from "./schemas.js";
 
@@ -75,7 +77,8 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
   if (!Array.isArray(todos)) return;
   // Inside a subagent (same session_id, its own agent_id) TodoWrite is the subagent's own list.
   const agent = typeof p.agent_id === "string" && p.agent_id ? p.agent_id.slice(0, 200) : null;
-  await syncTodos(
+  const listed = todos.filter((t) => t && typeof t.content === "string");
+  const result = await syncTodos(
     {
       redis: ctx.redis,
       q: ctx.keys.queue,
@@ -85,8 +88,10 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
       channel: p.cwd ? projectOf(p.cwd) : holder,
       ...(agent ? { list: `${holder}:agent:${agent}` } : {}),
     },
-    todos.filter((t) => t && typeof t.content === "string"),
+    listed,
   );
+  const who = { sessionId: p.session_id ?? holder, instanceId: holder, cwd: p.cwd, agentId: agent };
+  await ctx.emit("hook.todo_write.executed", await todoWriteEvent(ctx.redis, ctx.keys, who, listed, result));
 }
 
 /** TaskCreated / TaskCompleted (Claude Code's Task tools): one task per Claude Code task id. */
@@ -153,15 +158,16 @@ export const hookClaude = defineHandler({
       case "UserPromptSubmit": {
         const verdict = analyzePrompt(p.prompt ?? "", ctx.policies.for(p.cwd).current());
         if (verdict.decision === "block") return { decision: "block", reason: verdict.reasons.join(" ") };
-        if (verdict.decision === "warn") {
-          return {
-            hookSpecificOutput: {
-              hookEventName: "UserPromptSubmit",
-              additionalContext: verdict.reasons.join("\n"),
-            },
-          };
-        }
-        return {};
+        // Messages other sessions and workflows left for this session reach its model here.
+        const inbox = p.session_id ? await readInbox(ctx.redis, ctx.keys, p.session_id, true) : [];
+        const context = [
+          ...(verdict.decision === "warn" ? [verdict.reasons.join("\n")] : []),
+          ...(inbox.length > 0 ? [inboxContext(inbox)] : []),
+        ];
+        if (context.length === 0) return {};
+        return {
+          hookSpecificOutput: { hookEventName: "UserPromptSubmit", additionalContext: context.join("\n\n") },
+        };
       }
       case "SessionStart": {
         if (!p.cwd) return {};
