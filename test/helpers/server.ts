@@ -1,6 +1,7 @@
 import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
+import type { Subscription } from "../../src/extensions/subscriptions/define.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { uniquePrefix } from "./redis.js";
@@ -13,6 +14,8 @@ export interface TestServerOptions {
   handlers?: readonly AnyHandler[];
   overrides?: Partial<Config>;
   clock?: () => number;
+  /** Event subscriptions to run (startServer's `subscriptions`). */
+  subscriptions?: readonly Subscription[];
   /** The server's logger; by default errors only, to stderr. */
   log?: Logger;
 }
@@ -40,6 +43,7 @@ export async function startTestServer(
     handlers: options.handlers ?? builtinHandlers,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
     clock: options.clock,
+    subscriptions: options.subscriptions,
   });
   return Object.assign(server, { config });
 }
