@@ -9,6 +9,8 @@ import type { Todo, TodoSyncResult } from "./todos.js";
  * there) and the list itself, short, so that subscriptions and workflows (e.g. "report a member
  * session's todos to the master") need nothing else.
  */
+const SUMMARY_MAX = 3000;
+
 export async function todoWriteEvent(
   redis: Redis,
   keys: Keys,
@@ -27,6 +29,9 @@ export async function todoWriteEvent(
     count: todos.length,
     cancelled: result.cancelled.length,
     todos: listed,
-    summary: listed.map((t) => `[${t.status}] ${t.content}`).join("; "),
+    summary: listed
+      .map((t) => `[${t.status}] ${t.content}`)
+      .join("; ")
+      .slice(0, SUMMARY_MAX),
   };
 }

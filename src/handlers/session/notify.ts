@@ -16,7 +16,7 @@ export const sessionNotify = defineHandler({
       .describe('With to: "master": the project (or a working directory); default: the sender\'s project'),
     from: sessionId.nullable().optional().describe("The sending session"),
     kind: z.string().min(1).max(100).default("message"),
-    text: z.string().min(1).max(4000),
+    text: z.string().min(1).max(10_000),
     data: z.unknown().optional(),
     dedupeKey: z
       .string()
