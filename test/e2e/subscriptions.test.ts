@@ -245,4 +245,26 @@ describe("subscriptions across three server processes", () => {
       assert.ok(duplicates(seqs) <= 1, `order of ${k}: ${seqs}`);
     }
   });
+
+  it("SIGHUP reloads the workflow files: a new one runs, a broken one is reported with its file", async () => {
+    const member = group.members[0];
+    assert.ok(member);
+    writeFileSync(
+      join(dir, "late.json"),
+      JSON.stringify({
+        name: "late",
+        on: "load.late",
+        call: { method: "test.record", params: { list: "late", value: "{{id}}" } },
+      }),
+    );
+    writeFileSync(join(dir, "broken.json"), "{");
+    member.cli.child.kill("SIGHUP");
+    await until(async () => (await summaries(member.url)).some((s) => s.name === "late"), "the new workflow");
+    assert.ok(member.cli.stderr().includes("workflow file skipped: not valid JSON"));
+    assert.ok(member.cli.stderr().includes(join(dir, "broken.json")));
+    const [id] = await emit("load.late", [{}]);
+    await until(async () => (await list("late")).length === 1, "the new workflow's call");
+    assert.deepEqual(await list("late"), [id]);
+    assert.equal(member.cli.child.exitCode, null, "still running");
+  });
 });
