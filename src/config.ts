@@ -82,6 +82,9 @@ const configSchema = z
       })
       .pipe(handlerPoliciesSchema),
     diagnostics: onOff,
+    workflowsDir: z.string().min(1),
+    subscriptionClaimIdleMs: z.coerce.number().int().min(300).max(3_600_000),
+    subscriptionConcurrency: z.coerce.number().int().min(1).max(1000),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -108,6 +111,7 @@ export type ConfigFlags = Partial<{
   logLevel: string;
   keyPrefix: string;
   diagnostics: boolean;
+  workflows: string;
 }>;
 
 export class ConfigError extends Error {
@@ -158,6 +162,9 @@ const ENV_NAMES: Record<string, string> = {
   breakerHalfOpenProbes: "BREAKER_HALF_OPEN_PROBES",
   handlerPolicies: "HANDLER_POLICIES",
   diagnostics: "DIAGNOSTICS",
+  workflowsDir: "WORKFLOWS_DIR",
+  subscriptionClaimIdleMs: "SUBSCRIPTION_CLAIM_IDLE_MS",
+  subscriptionConcurrency: "SUBSCRIPTION_CONCURRENCY",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -205,6 +212,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     breakerHalfOpenProbes: blankToUndefined(env.BREAKER_HALF_OPEN_PROBES) ?? "1",
     handlerPolicies: blankToUndefined(env.HANDLER_POLICIES) ?? "{}",
     diagnostics: pick(flags.diagnostics ? "on" : undefined, "DIAGNOSTICS") ?? "off",
+    workflowsDir: resolve(pick(flags.workflows, "WORKFLOWS_DIR") ?? ".claudebench/workflows"),
+    subscriptionClaimIdleMs: blankToUndefined(env.SUBSCRIPTION_CLAIM_IDLE_MS) ?? "30000",
+    subscriptionConcurrency: blankToUndefined(env.SUBSCRIPTION_CONCURRENCY) ?? "16",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

@@ -25,6 +25,19 @@ export {
 } from "./domain/hooks/link.js";
 export type { Task, TaskStatus } from "./domain/tasks/model.js";
 export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
+export {
+  type BackoffSettings,
+  type DeadLetter,
+  type DeliveryContext,
+  defineSubscription,
+  isSubscription,
+  SUBSCRIPTION_BRAND,
+  type Subscription,
+  type SubscriptionDefinition,
+  subscriptionKind,
+} from "./extensions/subscriptions/index.js";
+export type { Workflow } from "./extensions/workflows/schema.js";
 export { builtinHandlers } from "./handlers/index.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
+export type { DomainEvent } from "./storage/event-log.js";
 export { createKeys, type Keys } from "./storage/keys.js";

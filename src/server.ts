@@ -15,6 +15,9 @@ import type { HookLink } from "./domain/hooks/link.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
+import type { Subscription } from "./extensions/subscriptions/define.js";
+import { SubscriptionService } from "./extensions/subscriptions/service.js";
+import { type WorkflowReport, WorkflowSource } from "./extensions/workflows/source.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { diagnosticHandlers } from "./handlers/test/circuit.js";
 import { AuditTrail } from "./observability/audit-trail.js";
@@ -23,6 +26,7 @@ import { createServerMetrics } from "./observability/server-metrics.js";
 import { circuitCollector } from "./resilience/circuit-breaker.js";
 import { Resilience } from "./resilience/middleware.js";
 import { resolvePolicies } from "./resilience/policy.js";
+import { RateLimiter } from "./resilience/rate-limiter.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
 import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
@@ -49,6 +53,8 @@ export interface StartOptions {
   clock?: () => number;
   /** Hook links to run besides the built-in ones (docs/extending.md). */
   hookLinks?: readonly HookLink[];
+  /** Event subscriptions to run besides the workflow files' (source `startServer`). */
+  subscriptions?: readonly Subscription[];
 }
 
 export interface RunningServer {
@@ -60,6 +66,8 @@ export interface RunningServer {
   readonly embeddedRedis: EmbeddedRedis | null;
   readonly database: string;
   readonly dispatcher: Dispatcher;
+  /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
+  reloadWorkflows(): Promise<WorkflowReport>;
   close(): Promise<void>;
 }
 
@@ -131,6 +139,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => resilience.stop());
     let coordinator: Coordinator | null = null;
     let membership: Membership | null = null;
+    let dispatcher: Dispatcher | null = null;
+    const subscriptions = new SubscriptionService({
+      redis,
+      keys,
+      instanceId: config.instanceId,
+      log,
+      settings: { claimIdleMs: config.subscriptionClaimIdleMs, concurrency: config.subscriptionConcurrency },
+      call: (request) => (dispatcher as Dispatcher).call(request),
+      services: () => services,
+      isLeader: () => leadership.state.leading,
+      members: () => coordinator?.view.members ?? 1,
+    });
     const services: ServerServices = {
       redis,
       keys,
@@ -148,6 +168,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
       hookChains,
       circuits: resilience.breakers,
+      subscriptions,
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
@@ -160,7 +181,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const metrics = createServerMetrics(services, [audit.collector, circuitCollector(resilience.breakers)]);
     closers.push(() => metrics.stop());
     // The audit trail first (outermost): it records calls that later middleware refuses.
-    const dispatcher = new Dispatcher(
+    dispatcher = new Dispatcher(
       services,
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
@@ -186,6 +207,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     await consumer.start();
     closers.push(() => consumer.stop());
+
+    // Subscriptions deliver in background loops; the tail only wakes them when their events arrive.
+    const workflows = new WorkflowSource(
+      config.workflowsDir,
+      subscriptions,
+      new RateLimiter(redis, keys.policy, config.instanceId, options.clock),
+      (method) => registry.resolve(method) !== undefined,
+      log,
+    );
+    closers.push(() => subscriptions.stop());
+    await subscriptions.install("startServer", options.subscriptions ?? []);
+    await workflows.reload();
+    await tail.subscribe({
+      filter: (event) => subscriptions.wants(event),
+      deliver: (event) => subscriptions.wake(event),
+    });
 
     const http = new HttpTransport({
       dispatcher,
@@ -243,6 +280,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,
       dispatcher,
+      reloadWorkflows: () => workflows.reload(),
       close: () => {
         closing ??= closeAll();
         return closing;

@@ -28,6 +28,10 @@ program
   .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
   .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))
   .option("--diagnostics", "also serve test.circuit, which fails or sleeps on demand (env DIAGNOSTICS)")
+  .option(
+    "--workflows <dir>",
+    "workflow files (env WORKFLOWS_DIR, default ./.claudebench/workflows; SIGHUP reloads)",
+  )
   .action(serveCommand);
 
 registerTaskCommands(program);

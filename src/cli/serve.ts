@@ -60,6 +60,10 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     log.flush();
     process.exit(0);
   };
+  // SIGHUP: read the workflow files again (each problem is logged with its file).
+  process.on("SIGHUP", () => {
+    server.reloadWorkflows().catch((err) => log.error({ err }, "reloading the workflows failed"));
+  });
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
 }

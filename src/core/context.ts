@@ -7,6 +7,7 @@ import type { InstanceRegistry } from "../domain/instances/registry.js";
 import type { ProjectPolicies } from "../domain/policy/policy-file.js";
 import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
+import type { SubscriptionService } from "../extensions/subscriptions/service.js";
 import type { Keys } from "../storage/keys.js";
 import type { Logger } from "./logger.js";
 import type { CallStats } from "./metrics.js";
@@ -58,6 +59,8 @@ export interface ServerServices {
   readonly hookChains: HookChains;
   /** The circuit breakers as this process enforces them. */
   readonly circuits: CircuitView;
+  /** Event subscriptions and workflows running in this process (system.subscriptions). */
+  readonly subscriptions: SubscriptionService;
 }
 
 export interface CircuitView {

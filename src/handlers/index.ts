@@ -10,6 +10,10 @@ import {
 import { hookPreTool } from "./hook/pre-tool.js";
 import { hookTodoWrite } from "./hook/todo-write.js";
 import { hookUserPrompt } from "./hook/user-prompt.js";
+import { sessionAnnotateTask } from "./session/annotate-task.js";
+import { sessionInbox } from "./session/inbox.js";
+import { sessionNotify } from "./session/notify.js";
+import { sessionSetRole } from "./session/set-role.js";
 import { systemAudit } from "./system/audit.js";
 import { systemBatchProcess } from "./system/batch-process.js";
 import { systemCheckHealth } from "./system/check-health.js";
@@ -23,6 +27,12 @@ import { systemMetrics } from "./system/metrics.js";
 import { systemPing } from "./system/ping.js";
 import { systemQuorumVote } from "./system/quorum-vote.js";
 import { systemRegister } from "./system/register.js";
+import {
+  systemSubscriptions,
+  systemSubscriptionsDeadLetters,
+  systemSubscriptionsDrop,
+  systemSubscriptionsRetry,
+} from "./system/subscriptions.js";
 import { systemUnregister } from "./system/unregister.js";
 import { taskAssign } from "./task/assign.js";
 import { taskCancel } from "./task/cancel.js";
@@ -55,6 +65,10 @@ export const builtinHandlers: readonly AnyHandler[] = [
   systemQuorumVote,
   systemBatchProcess,
   systemCircuits,
+  systemSubscriptions,
+  systemSubscriptionsDeadLetters,
+  systemSubscriptionsRetry,
+  systemSubscriptionsDrop,
   taskCreate,
   taskGet,
   taskList,
@@ -79,4 +93,8 @@ export const builtinHandlers: readonly AnyHandler[] = [
   hookPreCompact,
   hookClaude,
   hookEvent,
+  sessionSetRole,
+  sessionNotify,
+  sessionInbox,
+  sessionAnnotateTask,
 ];

@@ -61,6 +61,34 @@ export interface Keys {
   audit(): string;
   readonly queue: QueueKeys;
   readonly policy: PolicyKeys;
+  readonly subscriptions: SubscriptionKeys;
+  readonly sessions: SessionKeys;
+  /** A list the diagnostics handler `test.record` appends to (served only with DIAGNOSTICS=on). */
+  diagnosticRecord(name: string): string;
+}
+
+/**
+ * Event subscriptions (extensions/subscriptions). Their keys share the event stream's hash
+ * tag `{tasks}`: the dead-letter script acknowledges the stream entry and parks it in one step.
+ */
+export interface SubscriptionKeys {
+  /** Consumer group on the event stream: `sub:<name>`, or `sub:<name>:p<i>` for partition i (not a key). */
+  group(name: string, partition?: number): string;
+  /** Lease of one partition of a partitioned subscription: the owning server process (string, expires). */
+  partitionOwner(name: string, partition: number): string;
+  /** Dead letters: zset stream id → time parked, and hash stream id → record JSON. */
+  dead(name: string): string;
+  deadRecords(name: string): string;
+}
+
+/** Claude Code sessions beyond their instance record: project roles and inboxes. */
+export interface SessionKeys {
+  /** The session id designated master of a project (string). */
+  master(project: string): string;
+  /** Messages waiting for a session, oldest first (list of JSON, capped, expires). */
+  inbox(sessionId: string): string;
+  /** Marks a message already delivered under this key (string, expires): replays add nothing. */
+  inboxDedupe(key: string): string;
 }
 
 /**
@@ -130,6 +158,18 @@ export function createKeys(prefix: string): Keys {
       breaker: (method) => `${prefix}:{cb:${method}}`,
       breakerChannel: `${prefix}:breaker`,
       cache: (method) => `${prefix}:{cache:${method}}`,
+    },
+    subscriptions: {
+      group: (name, partition) => (partition === undefined ? `sub:${name}` : `sub:${name}:p${partition}`),
+      partitionOwner: (name, partition) => `${queue.base}sub:${name}:p${partition}:owner`,
+      dead: (name) => `${queue.base}sub:${name}:dead`,
+      deadRecords: (name) => `${queue.base}sub:${name}:dead:records`,
+    },
+    diagnosticRecord: (name) => `${prefix}:test:record:${name}`,
+    sessions: {
+      master: (project) => `${queue.base}session:master:${project}`,
+      inbox: (sessionId) => `${queue.base}session:inbox:${sessionId}`,
+      inboxDedupe: (key) => `${queue.base}session:inbox:seen:${key}`,
     },
   };
 }

@@ -2,6 +2,7 @@ import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
 import type { HookLink } from "../../src/domain/hooks/link.js";
+import type { Subscription } from "../../src/extensions/subscriptions/define.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { type RunningServer, startServer } from "../../src/server.js";
 import { uniquePrefix } from "./redis.js";
@@ -14,6 +15,8 @@ export interface TestServerOptions {
   handlers?: readonly AnyHandler[];
   overrides?: Partial<Config>;
   clock?: () => number;
+  /** Event subscriptions to run (startServer's `subscriptions`). */
+  subscriptions?: readonly Subscription[];
   /** The server's logger; by default errors only, to stderr. */
   log?: Logger;
   /** Hook links besides the built-in ones. */
@@ -44,6 +47,7 @@ export async function startTestServer(
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
     clock: options.clock,
     hookLinks: options.hookLinks,
+    subscriptions: options.subscriptions,
   });
   return Object.assign(server, { config });
 }

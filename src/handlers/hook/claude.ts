@@ -3,9 +3,11 @@ import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
 import type { ChainDecision } from "../../domain/hooks/chain.js";
+import { inboxContext, readInbox } from "../../domain/hooks/inbox.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
 import { decidePostTool, decidePrompt } from "../../domain/hooks/reports.js";
 import { projectOf, sessionInstanceId, touchSession } from "../../domain/hooks/sessions.js";
+import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
 import { toolInput } from "./schemas.js";
 
@@ -94,7 +96,8 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
   if (!Array.isArray(todos)) return;
   // Inside a subagent (same session_id, its own agent_id) TodoWrite is the subagent's own list.
   const agent = typeof p.agent_id === "string" && p.agent_id ? p.agent_id.slice(0, 200) : null;
-  await syncTodos(
+  const listed = todos.filter((t) => t && typeof t.content === "string");
+  const result = await syncTodos(
     {
       redis: ctx.redis,
       q: ctx.keys.queue,
@@ -104,8 +107,10 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
       channel: p.cwd ? projectOf(p.cwd) : holder,
       ...(agent ? { list: `${holder}:agent:${agent}` } : {}),
     },
-    todos.filter((t) => t && typeof t.content === "string"),
+    listed,
   );
+  const who = { sessionId: p.session_id ?? holder, instanceId: holder, cwd: p.cwd, agentId: agent };
+  await ctx.emit("hook.todo_write.executed", await todoWriteEvent(ctx.redis, ctx.keys, who, listed, result));
 }
 
 /** TaskCreated / TaskCompleted (Claude Code's Task tools): one task per Claude Code task id. */
@@ -178,11 +183,18 @@ export const hookClaude = defineHandler({
         });
         return reportAnswer("PostToolUse", decision);
       }
-      case "UserPromptSubmit":
-        return reportAnswer(
-          "UserPromptSubmit",
-          await decidePrompt(ctx, { prompt: p.prompt ?? "", ...about(p, holder) }),
-        );
+      case "UserPromptSubmit": {
+        const decision = await decidePrompt(ctx, { prompt: p.prompt ?? "", ...about(p, holder) });
+        if (decision.decision === "block") return reportAnswer("UserPromptSubmit", decision);
+        // Messages other sessions and workflows left for this session reach its model here
+        // (not when the prompt is blocked: they wait for the next one).
+        const inbox = p.session_id ? await readInbox(ctx.redis, ctx.keys, p.session_id, true) : [];
+        if (inbox.length === 0) return reportAnswer("UserPromptSubmit", decision);
+        const additionalContext = [decision.additionalContext, inboxContext(inbox)]
+          .filter(Boolean)
+          .join("\n\n");
+        return reportAnswer("UserPromptSubmit", { ...decision, additionalContext });
+      }
       case "SessionStart": {
         if (!p.cwd) return {};
         const waiting = await ctx.redis.zcard(ctx.keys.queue.channel(projectOf(p.cwd)));

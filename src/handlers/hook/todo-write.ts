@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
 import { projectOf, touchSession } from "../../domain/hooks/sessions.js";
+import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { syncTodos } from "../../domain/hooks/todos.js";
 import { hookContext, todo, todoOutcome } from "./schemas.js";
 
@@ -33,11 +34,11 @@ export const hookTodoWrite = defineHandler({
       },
       input.todos,
     );
-    await ctx.emit("hook.todo_write.executed", {
-      sessionId,
-      count: input.todos.length,
-      cancelled: result.cancelled.length,
-    });
+    const who = { sessionId, instanceId: holder, cwd: input.cwd };
+    await ctx.emit(
+      "hook.todo_write.executed",
+      await todoWriteEvent(ctx.redis, ctx.keys, who, input.todos, result),
+    );
     return { processed: true, ...result };
   },
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
+import { testRecord } from "./record.js";
 
 /**
  * A diagnostic handler (the original's `test.circuit`) that fails or sleeps on demand, for
@@ -49,4 +50,4 @@ export const testCircuit = defineHandler({
 });
 
 /** Handlers served only when diagnostics are enabled. */
-export const diagnosticHandlers = [testCircuit];
+export const diagnosticHandlers = [testCircuit, testRecord];
