@@ -82,6 +82,12 @@ const configSchema = z
       })
       .pipe(handlerPoliciesSchema),
     diagnostics: onOff,
+    pluginsDir: z.string().min(1),
+    /** PLUGINS_DIR or --plugins named it: then it must exist. */
+    pluginsDirRequired: z.boolean(),
+    watchPlugins: onOff,
+    mcpSessionIdleMs: z.coerce.number().int().min(1000),
+    mcpMaxSessions: z.coerce.number().int().min(1),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -108,6 +114,8 @@ export type ConfigFlags = Partial<{
   logLevel: string;
   keyPrefix: string;
   diagnostics: boolean;
+  plugins: string;
+  watch: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -158,6 +166,10 @@ const ENV_NAMES: Record<string, string> = {
   breakerHalfOpenProbes: "BREAKER_HALF_OPEN_PROBES",
   handlerPolicies: "HANDLER_POLICIES",
   diagnostics: "DIAGNOSTICS",
+  pluginsDir: "PLUGINS_DIR",
+  watchPlugins: "WATCH_PLUGINS",
+  mcpSessionIdleMs: "MCP_SESSION_IDLE_MS",
+  mcpMaxSessions: "MCP_MAX_SESSIONS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -165,6 +177,7 @@ const blankToUndefined = (v: string | undefined) => (v === undefined || v === ""
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const pick = (flag: string | number | undefined, name: string) =>
     flag !== undefined ? String(flag) : blankToUndefined(env[name]);
+  const pluginsDir = pick(flags.plugins, "PLUGINS_DIR");
   const raw = {
     port: pick(flags.port, "PORT") ?? "3000",
     host: pick(flags.host, "HOST") ?? "127.0.0.1",
@@ -205,6 +218,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     breakerHalfOpenProbes: blankToUndefined(env.BREAKER_HALF_OPEN_PROBES) ?? "1",
     handlerPolicies: blankToUndefined(env.HANDLER_POLICIES) ?? "{}",
     diagnostics: pick(flags.diagnostics ? "on" : undefined, "DIAGNOSTICS") ?? "off",
+    pluginsDir: resolve(pluginsDir ?? ".claudebench/plugins"),
+    pluginsDirRequired: pluginsDir !== undefined,
+    watchPlugins: pick(flags.watch ? "on" : undefined, "WATCH_PLUGINS") ?? "off",
+    mcpSessionIdleMs: blankToUndefined(env.MCP_SESSION_IDLE_MS) ?? "1800000",
+    mcpMaxSessions: blankToUndefined(env.MCP_MAX_SESSIONS) ?? "1000",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

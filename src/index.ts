@@ -2,6 +2,9 @@
  * The public API of the `claudebench` package: what plugins, workers and embedding
  * programs import. The server itself starts from `startServer` (or the CLI).
  */
+
+/** The zod a handler's schemas are written with: plugins outside a project import it from here. */
+export { z } from "zod";
 export { ClaudeBenchClient, ClaudeBenchError, type ClientOptions } from "./client/http-client.js";
 export { RedisRpcClient } from "./client/redis-rpc.js";
 export { ShellWorker, type ShellWorkerOptions } from "./client/worker.js";
@@ -12,5 +15,11 @@ export { type AnyHandler, defineHandler, type Handler, type HandlerPolicy } from
 export type { Task, TaskStatus } from "./domain/tasks/model.js";
 export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
 export { builtinHandlers } from "./handlers/index.js";
+export type {
+  ExtensionContext,
+  ExtensionItem,
+  ExtensionKind,
+  ExtensionProblem,
+} from "./plugins/extension-kind.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
 export { createKeys, type Keys } from "./storage/keys.js";

@@ -17,9 +17,11 @@ import { diagnosticHandlers } from "./handlers/test/circuit.js";
 import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
+import { handlerKind } from "./plugins/handler-kind.js";
+import { PluginHost } from "./plugins/plugin-host.js";
 import { circuitCollector } from "./resilience/circuit-breaker.js";
 import { Resilience } from "./resilience/middleware.js";
-import { resolvePolicies } from "./resilience/policy.js";
+import { overridesFor, resolvePolicies } from "./resilience/policy.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
 import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
@@ -55,6 +57,8 @@ export interface RunningServer {
   readonly embeddedRedis: EmbeddedRedis | null;
   readonly database: string;
   readonly dispatcher: Dispatcher;
+  /** What the plugin directory contributed and what it could not load. */
+  readonly plugins: PluginHost;
   close(): Promise<void>;
 }
 
@@ -78,7 +82,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.diagnostics ? diagnosticHandlers : []),
     ];
     const registry = new Registry(handlers);
-    const policies = resolvePolicies(handlers, policyDefaults(config), config.handlerPolicies);
+    // Plugin handlers may be named in HANDLER_POLICIES: checked strictly once they have loaded.
+    const policiesOf = (served: readonly AnyHandler[]) =>
+      resolvePolicies(served, policyDefaults(config), overridesFor(served, config.handlerPolicies));
 
     const databaseTarget = databaseChoice(config);
     let embeddedRedis: EmbeddedRedis | null = null;
@@ -117,11 +123,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
       emit: eventLog.emit,
       instanceId: config.instanceId,
-      policies,
+      policies: policiesOf(handlers),
       clock: options.clock,
     });
     await resilience.start();
     closers.push(() => resilience.stop());
+    // First listener: a new handler's policy is in force before anything can route to it.
+    registry.onChange(() => resilience.setPolicies(policiesOf(registry.list())));
+    const plugins = new PluginHost({
+      dir: config.pluginsDir,
+      required: config.pluginsDirRequired,
+      watch: config.watchPlugins,
+      // The kinds of value a plugin file may export (subscriptions and hook links join here).
+      kinds: [handlerKind({ registry, resolvePolicies: policiesOf })],
+      registry,
+      emit: eventLog.emit,
+      log,
+    });
+    closers.push(() => plugins.close());
     let coordinator: Coordinator | null = null;
     let membership: Membership | null = null;
     const services: ServerServices = {
@@ -140,6 +159,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       instances,
       policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
       circuits: resilience.breakers,
+      plugins,
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
@@ -157,6 +177,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
     );
+    await plugins.start({ dispatcher, log });
+    resilience.setPolicies(resolvePolicies(registry.list(), policyDefaults(config), config.handlerPolicies));
 
     if (database) {
       for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
@@ -181,7 +203,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const http = new HttpTransport({
       dispatcher,
-      mcp: new McpEndpoint(dispatcher, VERSION),
+      mcp: new McpEndpoint(dispatcher, VERSION, {
+        sessionIdleMs: config.mcpSessionIdleMs,
+        maxSessions: config.mcpMaxSessions,
+        log,
+      }),
       tail,
       metrics: metrics.registry,
       authToken: config.authToken,
@@ -235,6 +261,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,
       dispatcher,
+      plugins,
       close: () => {
         closing ??= closeAll();
         return closing;

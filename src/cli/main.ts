@@ -28,6 +28,11 @@ program
   .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
   .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))
   .option("--diagnostics", "also serve test.circuit, which fails or sleeps on demand (env DIAGNOSTICS)")
+  .option(
+    "--plugins <dir>",
+    "load plugin handlers from this directory (env PLUGINS_DIR, default ./.claudebench/plugins)",
+  )
+  .option("--watch", "reload plugins when their files change (env WATCH_PLUGINS)")
   .action(serveCommand);
 
 registerTaskCommands(program);

@@ -55,6 +55,19 @@ export interface ServerServices {
   readonly policies: ProjectPolicies;
   /** The circuit breakers as this process enforces them. */
   readonly circuits: CircuitView;
+  /** What the plugin directory contributed and what it could not load. */
+  readonly plugins: { report(): PluginReport };
+}
+
+/** The plugin directory as loaded now (plugins/plugin-host.ts). */
+export interface PluginReport {
+  /** The plugin directory, or null when there is none to load. */
+  dir: string | null;
+  watching: boolean;
+  /** Each file that loaded, with what it contributes (`{ kind: "handler", name: "hello.greet" }`). */
+  files: { file: string; extensions: { kind: string; name: string }[] }[];
+  /** Files that did not load and exports that were refused, each with its reason. */
+  errors: { file: string; reason: string }[];
 }
 
 export interface CircuitView {
