@@ -64,7 +64,7 @@ export interface PluginReport {
   /** The plugin directory, or null when there is none to load. */
   dir: string | null;
   watching: boolean;
-  /** Each file that loaded, with what it contributes (`{ kind: "handler", name: "hello.greet" }`). */
+  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
   files: { file: string; extensions: { kind: string; name: string }[] }[];
   /** Files that did not load and exports that were refused, each with its reason. */
   errors: { file: string; reason: string }[];

@@ -98,14 +98,14 @@ export class PluginHost {
   }
 
   report(): PluginReport {
-    const files = [...this.#files]
-      .filter(([, loaded]) => loaded.error === null)
-      .map(([file]) => ({
+    const files = [...this.#files.keys()]
+      .map((file) => ({
         file,
         extensions: this.#live
           .filter((item) => item.file === file)
           .map(({ kind, value }) => ({ kind: kind.kind, name: kind.describe(value) })),
-      }));
+      }))
+      .filter((file) => file.extensions.length > 0);
     return {
       dir: this.#present ? this.#options.dir : null,
       watching: this.#watcher !== null,
@@ -186,7 +186,10 @@ export class PluginHost {
           continue;
         }
         const problem = { file: item.file, reason: `export ${item.exportName}: ${reason}` };
-        log.error(problem, `plugin ${kind.kind} not loaded`);
+        // Once per problem, not again at each reload of another file.
+        if (!this.#errors.some((e) => e.file === problem.file && e.reason === problem.reason)) {
+          log.error(problem, `plugin ${kind.kind} not loaded`);
+        }
         errors.push(problem);
       }
     }
