@@ -215,7 +215,11 @@ describe("plugins: handlers from a directory, served like built-ins", () => {
     for (let i = 0; i < 3; i++) assert.ok("result" in (await call()).body);
     const refused = await call();
     assert.equal((refused.body as JsonRpcFailure).error.code, -32000);
-    assert.equal((refused.body as JsonRpcFailure).error.data?.code, "RATE_LIMITED");
+    assert.match(
+      (refused.body as JsonRpcFailure).error.message,
+      /^Rate limit exceeded for math\.add: 3 calls/,
+    );
+    assert.equal(((refused.body as JsonRpcFailure).error.data as { code?: string }).code, "RATE_LIMITED");
     assert.ok(refused.headers.get("retry-after"));
   });
 
@@ -226,7 +230,10 @@ describe("plugins: handlers from a directory, served like built-ins", () => {
       rpc(server.url, { jsonrpc: "2.0", id: 1, method: "extra.echo", params: { text: "hi" } });
     const changes = () =>
       events
-        .events<{ event: string; payload: { added: string[]; removed: string[]; changed: string[] } }>()
+        .events<{
+          event: string;
+          payload: { added: string[]; removed: string[]; changed: string[]; errors: unknown[] };
+        }>()
         .filter((e) => e.event === "system.handlers.changed")
         .map((e) => e.payload);
 
@@ -237,12 +244,14 @@ describe("plugins: handlers from a directory, served like built-ins", () => {
     assert.ok((await mcp.listTools()).tools.some((t) => t.name === "extra__echo"));
     assert.ok((await discover(server.url)).methods.some((m) => m.name === "extra.echo"));
     await waitFor(() => changes().length >= 1, "system.handlers.changed after adding a file");
+    // The files still broken are named again with each change.
     assert.deepEqual(changes()[0], {
       added: ["extra.echo"],
       removed: [],
       changed: [],
       errors: changes()[0]?.errors,
     });
+    assert.equal(changes()[0]?.errors.length, 3);
 
     // Changed: re-imported fresh.
     writeFileSync(file, echoPlugin("?"));
