@@ -110,11 +110,6 @@ export class McpEndpoint {
     this.#sweeper.unref();
   }
 
-  /** Open sessions (for tests and diagnostics). */
-  get sessions(): number {
-    return this.#sessions.size;
-  }
-
   /** Ends every session (shutdown): their open streams close. */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);

@@ -310,6 +310,32 @@ describe("plugins: the directory itself", () => {
     );
   });
 
+  it("keeps at most MCP_MAX_SESSIONS MCP sessions, dropping the least recently used", async () => {
+    const server = await startTestServer({ redisUrl: redis.url, overrides: { mcpMaxSessions: 1 } });
+    const first = await connectMcp(server.url);
+    const second = await connectMcp(server.url);
+    try {
+      const stream = async (client: Client) => {
+        const controller = new AbortController();
+        const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId as string;
+        const res = await fetch(`${server.url}/mcp`, {
+          headers: { accept: "text/event-stream", "mcp-session-id": sessionId },
+          signal: controller.signal,
+        });
+        controller.abort();
+        return res.status;
+      };
+      assert.equal(await stream(first), 404, "the older session was closed");
+      assert.equal((await first.listTools()).tools.length > 0, true, "its requests are still answered");
+      // The newer one lives: 200, or 409 once its own client holds the one stream a session has.
+      assert.ok([200, 409].includes(await stream(second)));
+    } finally {
+      await first.close();
+      await second.close();
+      await server.close();
+    }
+  });
+
   it("starts without plugins when the default directory is missing", async () => {
     const server = await startTestServer({
       redisUrl: redis.url,
