@@ -19,7 +19,7 @@ export type {
   ExtensionContext,
   ExtensionItem,
   ExtensionKind,
-  ExtensionProblem,
+  Refusal,
 } from "./plugins/extension-kind.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
 export { createKeys, type Keys } from "./storage/keys.js";

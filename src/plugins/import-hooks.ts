@@ -15,8 +15,6 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { transform } from "esbuild";
 
-export const GENERATION_PARAM = "claudebench-plugin";
-
 interface ResolveContext {
   parentURL?: string;
 }
@@ -34,13 +32,16 @@ type NextResolve = (specifier: string, context: ResolveContext) => Promise<Resol
 type NextLoad = (url: string, context: { format?: string | null }) => Promise<LoadResult>;
 
 let packageEntry = "";
+/** The query parameter that carries a plugin module's generation (set by plugin-import.ts). */
+let generationParam = "";
 
-export function initialize(data: { packageEntry: string }): void {
+export function initialize(data: { packageEntry: string; generationParam: string }): void {
   packageEntry = data.packageEntry;
+  generationParam = data.generationParam;
 }
 
 const generationOf = (url: string | undefined) =>
-  url?.includes(GENERATION_PARAM) ? new URL(url).searchParams.get(GENERATION_PARAM) : null;
+  url?.includes(generationParam) ? new URL(url).searchParams.get(generationParam) : null;
 
 export async function resolve(
   specifier: string,
@@ -57,7 +58,7 @@ export async function resolve(
   });
   const url = new URL(result.url);
   if (url.protocol !== "file:") return result;
-  url.searchParams.set(GENERATION_PARAM, generation);
+  url.searchParams.set(generationParam, generation);
   return { ...result, url: url.href };
 }
 

@@ -20,7 +20,7 @@ import { importFresh } from "./plugin-import.js";
  * `system.handlers.changed`.
  */
 
-export const PLUGIN_EXTENSIONS = new Set([".js", ".mjs", ".ts", ".mts"]);
+const PLUGIN_EXTENSIONS = new Set([".js", ".mjs", ".ts", ".mts"]);
 
 /** How long the directory must be quiet before a change is applied (editors write in steps). */
 const DEBOUNCE_MS = 100;
@@ -85,16 +85,13 @@ export class PluginHost {
     return this.report();
   }
 
-  close(): void {
+  /** Stops watching and waits for a reload under way (it may still announce its change). */
+  async close(): Promise<void> {
     this.#watcher?.close();
     this.#watcher = null;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-  }
-
-  /** Resolves once every change seen so far has been applied. */
-  settled(): Promise<void> {
-    return this.#reloading;
+    await this.#reloading;
   }
 
   report(): PluginReport {
@@ -225,11 +222,14 @@ const isDirectory = (path: string) => {
   }
 };
 
-/** Size and modification time: what tells a rewritten file from the one imported. Null: gone. */
+/**
+ * Inode, size and modification time: what tells a rewritten file (or one renamed over it, as
+ * editors save) from the one imported. Null: gone.
+ */
 function stampOf(file: string): string | null {
   try {
     const stat = statSync(file);
-    return stat.isFile() ? `${stat.size}:${stat.mtimeMs}` : null;
+    return stat.isFile() ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : null;
   } catch {
     return null;
   }

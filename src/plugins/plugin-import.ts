@@ -1,6 +1,5 @@
 import { register } from "node:module";
 import { pathToFileURL } from "node:url";
-import { GENERATION_PARAM } from "./import-hooks.js";
 
 /**
  * Imports plugin files, TypeScript or JavaScript, fresh each time, through the hooks of
@@ -13,6 +12,9 @@ import { GENERATION_PARAM } from "./import-hooks.js";
 /** `.ts` when the server runs from its sources (tests, tsx), `.js` when built. */
 const OWN_EXTENSION = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
 
+/** Not imported from import-hooks.ts: that module (and esbuild) loads on the loader thread only. */
+const GENERATION_PARAM = "claudebench-plugin";
+
 let registered = false;
 let generation = 0;
 
@@ -20,7 +22,10 @@ let generation = 0;
 export async function importFresh(file: string): Promise<Record<string, unknown>> {
   if (!registered) {
     register(new URL(`./import-hooks${OWN_EXTENSION}`, import.meta.url), {
-      data: { packageEntry: new URL(`../index${OWN_EXTENSION}`, import.meta.url).href },
+      data: {
+        packageEntry: new URL(`../index${OWN_EXTENSION}`, import.meta.url).href,
+        generationParam: GENERATION_PARAM,
+      },
     });
     registered = true;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -237,8 +237,14 @@ describe("plugins: handlers from a directory, served like built-ins", () => {
         .filter((e) => e.event === "system.handlers.changed")
         .map((e) => e.payload);
 
+    // Written whole, then renamed into place as editors save: the server never sees half a file.
+    const save = (text: string) => {
+      writeFileSync(`${file}.tmp`, text);
+      renameSync(`${file}.tmp`, file);
+    };
+
     // Added.
-    writeFileSync(file, echoPlugin("!"));
+    save(echoPlugin("!"));
     await waitFor(() => listChanged >= 1, "tools/list_changed after adding a file");
     assert.deepEqual((await echo()).body.result, { echoed: "hi!" });
     assert.ok((await mcp.listTools()).tools.some((t) => t.name === "extra__echo"));
@@ -254,7 +260,7 @@ describe("plugins: handlers from a directory, served like built-ins", () => {
     assert.equal(changes()[0]?.errors.length, 3);
 
     // Changed: re-imported fresh.
-    writeFileSync(file, echoPlugin("?"));
+    save(echoPlugin("?"));
     await waitFor(() => listChanged >= 2, "tools/list_changed after changing a file");
     assert.deepEqual((await echo()).body.result, { echoed: "hi?" });
     await waitFor(() => changes().length >= 2, "system.handlers.changed after changing a file");
