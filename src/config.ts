@@ -85,6 +85,12 @@ const configSchema = z
     workflowsDir: z.string().min(1),
     subscriptionClaimIdleMs: z.coerce.number().int().min(300).max(3_600_000),
     subscriptionConcurrency: z.coerce.number().int().min(1).max(1000),
+    pluginsDir: z.string().min(1),
+    /** PLUGINS_DIR or --plugins named it: then it must exist. */
+    pluginsDirRequired: z.boolean(),
+    watchPlugins: onOff,
+    mcpSessionIdleMs: z.coerce.number().int().min(1000),
+    mcpMaxSessions: z.coerce.number().int().min(1),
   })
   .superRefine((c, ctx) => {
     if (!LOOPBACK_HOSTS.has(c.host) && !c.authToken) {
@@ -112,6 +118,8 @@ export type ConfigFlags = Partial<{
   keyPrefix: string;
   diagnostics: boolean;
   workflows: string;
+  plugins: string;
+  watch: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -165,6 +173,10 @@ const ENV_NAMES: Record<string, string> = {
   workflowsDir: "WORKFLOWS_DIR",
   subscriptionClaimIdleMs: "SUBSCRIPTION_CLAIM_IDLE_MS",
   subscriptionConcurrency: "SUBSCRIPTION_CONCURRENCY",
+  pluginsDir: "PLUGINS_DIR",
+  watchPlugins: "WATCH_PLUGINS",
+  mcpSessionIdleMs: "MCP_SESSION_IDLE_MS",
+  mcpMaxSessions: "MCP_MAX_SESSIONS",
 };
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
@@ -172,6 +184,7 @@ const blankToUndefined = (v: string | undefined) => (v === undefined || v === ""
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const pick = (flag: string | number | undefined, name: string) =>
     flag !== undefined ? String(flag) : blankToUndefined(env[name]);
+  const pluginsDir = pick(flags.plugins, "PLUGINS_DIR");
   const raw = {
     port: pick(flags.port, "PORT") ?? "3000",
     host: pick(flags.host, "HOST") ?? "127.0.0.1",
@@ -215,6 +228,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     workflowsDir: resolve(pick(flags.workflows, "WORKFLOWS_DIR") ?? ".claudebench/workflows"),
     subscriptionClaimIdleMs: blankToUndefined(env.SUBSCRIPTION_CLAIM_IDLE_MS) ?? "30000",
     subscriptionConcurrency: blankToUndefined(env.SUBSCRIPTION_CONCURRENCY) ?? "16",
+    pluginsDir: resolve(pluginsDir ?? ".claudebench/plugins"),
+    pluginsDirRequired: pluginsDir !== undefined,
+    watchPlugins: pick(flags.watch ? "on" : undefined, "WATCH_PLUGINS") ?? "off",
+    mcpSessionIdleMs: blankToUndefined(env.MCP_SESSION_IDLE_MS) ?? "1800000",
+    mcpMaxSessions: blankToUndefined(env.MCP_MAX_SESSIONS) ?? "1000",
   };
   const parsed = configSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

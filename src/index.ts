@@ -2,6 +2,9 @@
  * The public API of the `claudebench` package: what plugins, workers and embedding
  * programs import. The server itself starts from `startServer` (or the CLI).
  */
+
+/** The zod a handler's schemas are written with: plugins outside a project import it from here. */
+export { z } from "zod";
 export { ClaudeBenchClient, ClaudeBenchError, type ClientOptions } from "./client/http-client.js";
 export { RedisRpcClient } from "./client/redis-rpc.js";
 export { ShellWorker, type ShellWorkerOptions } from "./client/worker.js";
@@ -38,6 +41,12 @@ export {
 } from "./extensions/subscriptions/index.js";
 export type { Workflow } from "./extensions/workflows/schema.js";
 export { builtinHandlers } from "./handlers/index.js";
+export type {
+  ExtensionContext,
+  ExtensionItem,
+  ExtensionKind,
+  Refusal,
+} from "./plugins/extension-kind.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
 export type { DomainEvent } from "./storage/event-log.js";
 export { createKeys, type Keys } from "./storage/keys.js";

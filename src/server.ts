@@ -23,9 +23,11 @@ import { diagnosticHandlers } from "./handlers/test/circuit.js";
 import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
+import { handlerKind } from "./plugins/handler-kind.js";
+import { PluginHost } from "./plugins/plugin-host.js";
 import { circuitCollector } from "./resilience/circuit-breaker.js";
 import { Resilience } from "./resilience/middleware.js";
-import { resolvePolicies } from "./resilience/policy.js";
+import { overridesFor, resolvePolicies } from "./resilience/policy.js";
 import { RateLimiter } from "./resilience/rate-limiter.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
@@ -68,6 +70,8 @@ export interface RunningServer {
   readonly dispatcher: Dispatcher;
   /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
   reloadWorkflows(): Promise<WorkflowReport>;
+  /** What the plugin directory contributed and what it could not load. */
+  readonly plugins: PluginHost;
   close(): Promise<void>;
 }
 
@@ -93,7 +97,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const registry = new Registry(handlers);
     const hookChains = new HookChains(BUILTIN_LINKS);
     for (const link of options.hookLinks ?? []) hookChains.register(link);
-    const policies = resolvePolicies(handlers, policyDefaults(config), config.handlerPolicies);
+    // Plugin handlers may be named in HANDLER_POLICIES: checked strictly once they have loaded.
+    const policiesOf = (served: readonly AnyHandler[]) =>
+      resolvePolicies(served, policyDefaults(config), overridesFor(served, config.handlerPolicies));
 
     const databaseTarget = databaseChoice(config);
     let embeddedRedis: EmbeddedRedis | null = null;
@@ -132,11 +138,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
       emit: eventLog.emit,
       instanceId: config.instanceId,
-      policies,
+      policies: policiesOf(handlers),
       clock: options.clock,
     });
     await resilience.start();
     closers.push(() => resilience.stop());
+    // First listener: a new handler's policy is in force before anything can route to it.
+    registry.onChange(() => resilience.setPolicies(policiesOf(registry.list())));
+    const plugins = new PluginHost({
+      dir: config.pluginsDir,
+      required: config.pluginsDirRequired,
+      watch: config.watchPlugins,
+      // The kinds of value a plugin file may export (subscriptions and hook links join here).
+      kinds: [handlerKind({ registry, resolvePolicies: policiesOf })],
+      registry,
+      emit: eventLog.emit,
+      log,
+    });
+    closers.push(() => plugins.close());
     let coordinator: Coordinator | null = null;
     let membership: Membership | null = null;
     let dispatcher: Dispatcher | null = null;
@@ -169,6 +188,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hookChains,
       circuits: resilience.breakers,
       subscriptions,
+      plugins,
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
@@ -186,6 +206,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
     );
+    await plugins.start({ dispatcher, log });
+    resilience.setPolicies(resolvePolicies(registry.list(), policyDefaults(config), config.handlerPolicies));
 
     if (database) {
       for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
@@ -226,7 +248,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const http = new HttpTransport({
       dispatcher,
-      mcp: new McpEndpoint(dispatcher, VERSION),
+      mcp: new McpEndpoint(dispatcher, VERSION, {
+        sessionIdleMs: config.mcpSessionIdleMs,
+        maxSessions: config.mcpMaxSessions,
+        log,
+      }),
       tail,
       metrics: metrics.registry,
       authToken: config.authToken,
@@ -281,6 +307,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             : `none: ${databaseTarget.reason}`,
       dispatcher,
       reloadWorkflows: () => workflows.reload(),
+      plugins,
       close: () => {
         closing ??= closeAll();
         return closing;

@@ -32,6 +32,11 @@ program
     "--workflows <dir>",
     "workflow files (env WORKFLOWS_DIR, default ./.claudebench/workflows; SIGHUP reloads)",
   )
+  .option(
+    "--plugins <dir>",
+    "load plugin handlers from this directory (env PLUGINS_DIR, default ./.claudebench/plugins)",
+  )
+  .option("--watch", "reload plugins when their files change (env WATCH_PLUGINS)")
   .action(serveCommand);
 
 registerTaskCommands(program);

@@ -1,5 +1,7 @@
 import { ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
+import type { PluginReport } from "../core/context.js";
 import { createLogger } from "../core/logger.js";
+import { PluginDirError } from "../plugins/plugin-host.js";
 import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
 import { RedisServerMissingError } from "../storage/embedded-redis.js";
@@ -27,7 +29,10 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   try {
     server = await startServer(config, { log });
   } catch (err) {
-    const known = err instanceof RedisServerMissingError || err instanceof DataDirLockedError;
+    const known =
+      err instanceof RedisServerMissingError ||
+      err instanceof DataDirLockedError ||
+      err instanceof PluginDirError;
     console.error(
       `claudebench: ${known ? (err as Error).message : `could not start: ${(err as Error).message}`}`,
     );
@@ -45,6 +50,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       `  redis      ${redis}`,
       `  database   ${server.database}`,
       ...(config.diagnostics ? ["  diagnostics on: test.circuit is served (fails or sleeps on demand)"] : []),
+      ...pluginLines(server.plugins.report()),
       `  auth       ${config.authToken ? "bearer token required" : `off (${isLoopback(config.host) ? "loopback only" : "open"})`}`,
       "Press Ctrl-C to stop.",
     ].join("\n"),
@@ -66,4 +72,14 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   });
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** The plugins line of the start-up banner, and one line per file or export that did not load. */
+function pluginLines(report: PluginReport): string[] {
+  if (!report.dir) return [];
+  const handlers = report.files.flatMap((f) => f.extensions.filter((e) => e.kind === "handler"));
+  return [
+    `  plugins    ${report.dir}: ${handlers.length} handler(s) from ${report.files.length} file(s)${report.watching ? ", watching for changes" : ""}`,
+    ...report.errors.map((e) => `  plugin error  ${e.file}: ${e.reason}`),
+  ];
 }

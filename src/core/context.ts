@@ -61,6 +61,19 @@ export interface ServerServices {
   readonly circuits: CircuitView;
   /** Event subscriptions and workflows running in this process (system.subscriptions). */
   readonly subscriptions: SubscriptionService;
+  /** What the plugin directory contributed and what it could not load. */
+  readonly plugins: { report(): PluginReport };
+}
+
+/** The plugin directory as loaded now (plugins/plugin-host.ts). */
+export interface PluginReport {
+  /** The plugin directory, or null when there is none to load. */
+  dir: string | null;
+  watching: boolean;
+  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
+  files: { file: string; extensions: { kind: string; name: string }[] }[];
+  /** Files that did not load and exports that were refused, each with its reason. */
+  errors: { file: string; reason: string }[];
 }
 
 export interface CircuitView {

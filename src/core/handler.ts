@@ -39,6 +39,11 @@ export interface HandlerDefinition<I extends z.ZodType, O extends z.ZodType> {
    * client sends): `ctx.method` then holds the name that was called.
    */
   catchAll?: boolean;
+  /**
+   * A plugin handler whose name is a built-in's replaces that built-in only when it says so
+   * here; without it the clash is refused (a typo must not silently shadow `task.create`).
+   */
+  overrides?: true;
   handle(input: z.output<I>, ctx: HandlerContext): Promise<z.input<O>>;
 }
 
@@ -51,12 +56,24 @@ export interface Handler<I extends z.ZodType = z.ZodType, O extends z.ZodType = 
 // biome-ignore lint/suspicious/noExplicitAny: a list of handlers holds many input/output types
 export type AnyHandler = Handler<any, any>;
 
+/**
+ * Marks the values `defineHandler` makes, so a plugin loader can tell them from a module's
+ * other exports. `Symbol.for`: a plugin that bundles its own copy of this package still
+ * makes values the server recognises.
+ */
+export const HANDLER_BRAND = Symbol.for("claudebench.handler");
+
+/** Whether `value` was made by `defineHandler` (any copy of this package). */
+export const isHandler = (value: unknown): value is AnyHandler =>
+  typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[HANDLER_BRAND] === true;
+
 /** Fills in the defaults. A plain value: no decorators, no global registry, no import side effects. */
 export function defineHandler<I extends z.ZodType, O extends z.ZodType>(
   def: HandlerDefinition<I, O>,
 ): Handler<I, O> {
   return Object.freeze({
     ...def,
+    [HANDLER_BRAND]: true,
     policy: def.policy ?? {},
     expose: {
       jsonrpc: def.expose?.jsonrpc ?? true,

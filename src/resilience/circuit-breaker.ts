@@ -73,20 +73,44 @@ export interface BreakerBoardOptions {
 export class BreakerBoard {
   readonly #views = new Map<string, View>();
   readonly #clock: () => number;
+  #breakers: ReadonlyMap<string, BreakerSettings>;
+  #probeTimeoutMs: number;
+  #started = false;
   #subscriber: Redis | null = null;
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: BreakerBoardOptions) {
     this.#clock = options.clock ?? Date.now;
-    for (const method of options.breakers.keys()) {
-      this.#views.set(method, { state: "closed", openUntil: 0, calls: 0, failures: 0 });
-    }
+    this.#breakers = options.breakers;
+    this.#probeTimeoutMs = options.probeTimeoutMs;
+    for (const method of options.breakers.keys()) this.#views.set(method, closedView());
   }
 
   /** Subscribes to transitions, then loads every breaker's current state (one round trip). */
   async start(): Promise<void> {
+    this.#started = true;
     if (this.#views.size === 0) return;
+    await this.#subscribe();
+  }
+
+  /**
+   * The methods with a breaker changed (plugin handlers came or went): views for new ones
+   * (their state read from Redis, as other processes may have opened them), none for the
+   * removed, new settings for the rest.
+   */
+  configure(breakers: ReadonlyMap<string, BreakerSettings>, probeTimeoutMs: number): void {
+    this.#breakers = breakers;
+    this.#probeTimeoutMs = probeTimeoutMs;
+    for (const method of this.#views.keys()) if (!breakers.has(method)) this.#views.delete(method);
+    const added = [...breakers.keys()].filter((method) => !this.#views.has(method));
+    for (const method of added) this.#views.set(method, closedView());
+    if (!this.#started || added.length === 0) return;
+    const loaded = this.#subscriber ? this.#load(added) : this.#subscribe();
+    loaded.catch((err) => this.options.log.warn({ err }, "reading new circuit breakers' states failed"));
+  }
+
+  async #subscribe(): Promise<void> {
     const subscriber = this.options.redis.duplicate({
       connectionName: "breakers",
       enableAutoPipelining: false,
@@ -143,7 +167,8 @@ export class BreakerBoard {
 
   /** The outcome of a probe: closes the breaker or opens it again. */
   async settle(method: string, succeeded: boolean): Promise<void> {
-    const settings = this.#settings(method);
+    const settings = this.#breakers.get(method);
+    if (!settings) return; // its handler went away while the probe ran
     await this.#transition(SETTLE, method, [
       this.#clock(),
       succeeded ? 1 : 0,
@@ -178,7 +203,7 @@ export class BreakerBoard {
       [
         now,
         settings.halfOpenProbes,
-        this.options.probeTimeoutMs,
+        this.#probeTimeoutMs,
         this.options.keys.breakerChannel,
         method,
         this.#lifetime(settings),
@@ -249,8 +274,7 @@ export class BreakerBoard {
     }
   }
 
-  async #load(): Promise<void> {
-    const methods = [...this.#views.keys()];
+  async #load(methods = [...this.#views.keys()]): Promise<void> {
     const pipeline = this.options.redis.pipeline();
     for (const method of methods) pipeline.hmget(this.options.keys.breaker(method), "state", "openUntil");
     const replies = (await pipeline.exec()) ?? [];
@@ -284,14 +308,16 @@ export class BreakerBoard {
   }
 
   #settings(method: string): BreakerSettings {
-    return this.options.breakers.get(method) as BreakerSettings;
+    return this.#breakers.get(method) as BreakerSettings;
   }
 
   /** How long a breaker's hash outlives its last write: past its window, open time and probes. */
   #lifetime(settings: BreakerSettings): number {
-    return settings.windowMs + settings.openMs + this.options.probeTimeoutMs + 60_000;
+    return settings.windowMs + settings.openMs + this.#probeTimeoutMs + 60_000;
   }
 }
+
+const closedView = (): View => ({ state: "closed", openUntil: 0, calls: 0, failures: 0 });
 
 const STATE_VALUES: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 

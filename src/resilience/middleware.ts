@@ -28,6 +28,20 @@ export interface ResilienceOptions {
   clock?: () => number;
 }
 
+/** Each breaker-enabled method's settings, and how long a probe may take: the longest timeout. */
+function breakerSettings(policies: ReadonlyMap<string, EffectivePolicy>): {
+  breakers: Map<string, BreakerSettings>;
+  probeTimeoutMs: number;
+} {
+  const breakers = new Map<string, BreakerSettings>();
+  let longestTimeout = 0;
+  for (const [method, policy] of policies) {
+    if (policy.breaker) breakers.set(method, policy.breaker);
+    longestTimeout = Math.max(longestTimeout, policy.timeoutMs);
+  }
+  return { breakers, probeTimeoutMs: longestTimeout > 0 ? longestTimeout : 60_000 };
+}
+
 /** Who a rate limit counts a call against: the session, else the instance, else the address. */
 export function actorOf(ctx: HandlerContext): string {
   const { meta } = ctx;
@@ -39,7 +53,7 @@ export function actorOf(ctx: HandlerContext): string {
 
 export class Resilience {
   readonly breakers: BreakerBoard;
-  readonly #policies: ReadonlyMap<string, EffectivePolicy>;
+  #policies: ReadonlyMap<string, EffectivePolicy>;
   readonly #limiter: RateLimiter;
   readonly #cache: ResponseCache;
   readonly #running = new Map<string, number>();
@@ -50,21 +64,24 @@ export class Resilience {
     this.#log = options.log;
     this.#limiter = new RateLimiter(options.redis, options.keys, options.instanceId, options.clock);
     this.#cache = new ResponseCache(options.redis, options.keys, options.clock);
-    const breakers = new Map<string, BreakerSettings>();
-    let longestTimeout = 0;
-    for (const [method, policy] of options.policies) {
-      if (policy.breaker) breakers.set(method, policy.breaker);
-      longestTimeout = Math.max(longestTimeout, policy.timeoutMs);
-    }
     this.breakers = new BreakerBoard({
       redis: options.redis,
       keys: options.keys,
       log: options.log,
       emit: options.emit,
-      breakers,
+      ...breakerSettings(options.policies),
       clock: options.clock,
-      probeTimeoutMs: longestTimeout > 0 ? longestTimeout : 60_000,
     });
+  }
+
+  /**
+   * Enforces these policies from now on (the handlers served changed): one swap of the map
+   * the middleware reads, and the breaker board follows the methods that have a breaker.
+   */
+  setPolicies(policies: ReadonlyMap<string, EffectivePolicy>): void {
+    this.#policies = policies;
+    const { breakers, probeTimeoutMs } = breakerSettings(policies);
+    this.breakers.configure(breakers, probeTimeoutMs);
   }
 
   start(): Promise<void> {

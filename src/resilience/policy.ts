@@ -100,6 +100,23 @@ function merge(
   };
 }
 
+/**
+ * The overrides that name one of `handlers`. HANDLER_POLICIES may name a plugin handler that
+ * is not loaded yet, or no longer: the start-up check (resolvePolicies with every override)
+ * refuses an unknown name once every plugin has loaded; a later reload only applies what fits.
+ */
+export function overridesFor(
+  handlers: readonly AnyHandler[],
+  overrides: Record<string, PolicyOverride>,
+): Record<string, PolicyOverride> {
+  const picked: Record<string, PolicyOverride> = {};
+  for (const { name } of handlers) {
+    const override = overrides[name];
+    if (override) picked[name] = override;
+  }
+  return picked;
+}
+
 /** The policy of every handler: defaults ← the handler's declaration ← the override for its name. */
 export function resolvePolicies(
   handlers: readonly AnyHandler[],

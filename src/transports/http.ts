@@ -12,6 +12,7 @@ import type { EventTail } from "./event-tail.js";
 import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpEndpoint } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
+import { requestMeta } from "./request-meta.js";
 import { serveEvents } from "./sse.js";
 import { EventSockets } from "./websocket.js";
 
@@ -116,19 +117,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
 }
 
 function headerMeta(req: IncomingMessage): RequestMeta {
-  const meta: RequestMeta = {};
-  const { headers } = req;
-  if (typeof headers["x-session-id"] === "string") meta.sessionId = headers["x-session-id"];
-  if (typeof headers["x-instance-id"] === "string") meta.instanceId = headers["x-instance-id"];
-  if (typeof headers["x-correlation-id"] === "string") meta.correlationId = headers["x-correlation-id"];
-  if (typeof headers["x-request-id"] === "string") meta.requestId = headers["x-request-id"];
-  if (req.socket.remoteAddress) meta.remoteAddress = req.socket.remoteAddress;
-  return meta;
+  return requestMeta(req.headers, req.socket.remoteAddress);
 }
 
 export class HttpTransport {
   readonly server: Server;
-  readonly #routes = new Map<string, string>();
+  #routes = new Map<string, string>();
   readonly #streams = new Set<ServerResponse>();
   readonly #tokenDigest: Buffer | null;
   readonly #sockets: EventSockets;
@@ -137,9 +131,13 @@ export class HttpTransport {
   #drained: (() => void) | null = null;
 
   constructor(private readonly options: HttpTransportOptions) {
-    for (const handler of options.dispatcher.services.registry.list()) {
-      if (handler.expose.http) this.#routes.set(toHttpPath(handler.name), handler.name);
-    }
+    const { registry } = options.dispatcher.services;
+    this.#buildRoutes();
+    // Plugin handlers come and go: the route table and the OpenAPI document follow.
+    registry.onChange(() => {
+      this.#buildRoutes();
+      this.#openapi = null;
+    });
     this.#tokenDigest = options.authToken ? digest(options.authToken) : null;
     this.server = createServer((req, res) => {
       this.#inFlight++;
@@ -162,6 +160,14 @@ export class HttpTransport {
     this.server.on("upgrade", (req, socket, head) => this.#sockets.upgrade(req, socket, head));
   }
 
+  #buildRoutes(): void {
+    const routes = new Map<string, string>();
+    for (const handler of this.options.dispatcher.services.registry.list()) {
+      if (handler.expose.http) routes.set(toHttpPath(handler.name), handler.name);
+    }
+    this.#routes = routes;
+  }
+
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
@@ -176,6 +182,7 @@ export class HttpTransport {
   async close(timeoutMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const stream of this.#streams) stream.end();
+    await this.options.mcp.close();
     const socketsClosed = this.#sockets.close();
     this.server.closeIdleConnections();
     if (this.#inFlight > 0) {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
@@ -5,6 +6,7 @@ import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
+  isInitializeRequest,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
@@ -16,13 +18,24 @@ import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { type AppError, errorPayload, toAppError } from "../core/errors.js";
 import { inputJsonSchema, outputJsonSchema } from "../core/json-schema.js";
+import type { Logger } from "../core/logger.js";
 import { fromToolName, toToolName } from "../core/naming.js";
+import { type HeaderRecord, requestMeta } from "./request-meta.js";
 
 /**
- * MCP over Streamable HTTP at `/mcp`, stateless: each POST gets a fresh protocol server
- * bound to that one HTTP exchange, so any server process can answer any request and no
- * session state has to be shared. One tool per handler exposed to MCP, named
+ * MCP over Streamable HTTP at `/mcp`. One tool per handler exposed to MCP, named
  * `domain__action`, with input and output JSON Schemas from the handler's Zod schemas.
+ *
+ * Two ways to talk to it:
+ *  - with a session: an `initialize` POST opens one (its id in `Mcp-Session-Id`); the
+ *    client then may hold a GET stream, on which `notifications/tools/list_changed` arrives
+ *    when plugin handlers come or go, and ends it with DELETE. Sessions live in this
+ *    process's memory, expire after `sessionIdleMs` without a request or an open stream,
+ *    and are capped at `maxSessions` (the least recently used one goes first).
+ *  - without: any other POST with no session header (or with one this process does not
+ *    know: another process's session behind a load balancer, or an expired one) gets a
+ *    fresh protocol server bound to that one HTTP exchange, as before sessions existed.
+ *    So requests work on any process; only notifications need the session's own process.
  */
 
 /** Read-only views for a model's context, each answered by a handler through the pipeline. */
@@ -58,13 +71,50 @@ const MY_TASKS = /^claudebench:\/\/tasks\/assigned\/([^/]+)$/;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+export interface McpSessionOptions {
+  /** A session with neither a request nor an open stream for this long is closed. */
+  sessionIdleMs: number;
+  maxSessions: number;
+  log: Logger;
+}
+
+interface Session {
+  readonly transport: StreamableHTTPServerTransport;
+  readonly server: Server;
+  lastSeen: number;
+  /** Open GET streams (notifications); a session with one is not idle. */
+  streams: number;
+}
+
+type MetaOf = (headers: HeaderRecord | undefined) => RequestMeta;
+
 export class McpEndpoint {
   #tools: Tool[] | null = null;
+  readonly #sessions = new Map<string, Session>();
+  readonly #sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly version: string,
-  ) {}
+    private readonly options: McpSessionOptions,
+  ) {
+    dispatcher.services.registry.onChange(() => {
+      this.#tools = null;
+      for (const [id, session] of this.#sessions) {
+        session.server.sendToolListChanged().catch((err) => {
+          options.log.debug({ err, session: id }, "could not tell an MCP session that its tools changed");
+        });
+      }
+    });
+    this.#sweeper = setInterval(() => this.#expire(), Math.min(60_000, options.sessionIdleMs / 4));
+    this.#sweeper.unref();
+  }
+
+  /** Ends every session (shutdown): their open streams close. */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#sessions.keys()].map((id) => this.#end(id)));
+  }
 
   tools(): Tool[] {
     this.#tools ??= this.dispatcher.services.registry
@@ -87,19 +137,92 @@ export class McpEndpoint {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, meta: RequestMeta): Promise<void> {
-    if (req.method !== "POST") {
-      // Stateless mode keeps no stream to resume and no session to delete.
-      res.writeHead(405, { allow: "POST", "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          jsonrpc: "2.0",
-          id: null,
-          error: { code: -32000, message: "Method not allowed: this MCP endpoint is stateless, use POST" },
-        }),
-      );
-      return;
+    const sessionId = req.headers["mcp-session-id"];
+    const session = typeof sessionId === "string" ? this.#sessions.get(sessionId) : undefined;
+    if (session && typeof sessionId === "string") return this.#inSession(sessionId, session, req, res, body);
+    if (req.method === "POST" && sessionId === undefined && isInitializeRequest(body)) {
+      return this.#openSession(req, res, body, meta.remoteAddress);
     }
-    const server = this.#createServer(meta);
+    if (req.method === "POST") return this.#stateless(req, res, body, meta);
+    if (sessionId !== undefined) {
+      return sendRpcError(res, 404, -32001, "Session not found: it expired or lives in another process");
+    }
+    // Without a session there is no stream to hold open and nothing to delete.
+    res.setHeader("allow", "POST");
+    return sendRpcError(res, 405, -32000, "Method not allowed: GET and DELETE need an Mcp-Session-Id");
+  }
+
+  async #openSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    remoteAddress: string | undefined,
+  ): Promise<void> {
+    const server = this.#createServer((headers) => requestMeta(headers ?? {}, remoteAddress));
+    const session: Session = {
+      server,
+      lastSeen: Date.now(),
+      streams: 0,
+      transport: new StreamableHTTPServerTransport({
+        sessionIdGenerator: randomUUID,
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => {
+          this.#sessions.set(id, session);
+          if (this.#sessions.size > this.options.maxSessions) {
+            const oldest = this.#sessions.keys().next().value as string;
+            void this.#end(oldest);
+          }
+        },
+        onsessionclosed: (id) => void this.#end(id),
+      }),
+    };
+    await server.connect(session.transport);
+    await session.transport.handleRequest(req, res, body);
+    if (!session.transport.sessionId) {
+      // The initialize request was refused: no session came of it.
+      void session.transport.close();
+      void server.close();
+    }
+  }
+
+  async #inSession(
+    id: string,
+    session: Session,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+  ): Promise<void> {
+    // Most recently used last: the first entry is the one to evict.
+    this.#sessions.delete(id);
+    this.#sessions.set(id, session);
+    session.lastSeen = Date.now();
+    if (req.method === "GET") {
+      session.streams++;
+      res.once("close", () => {
+        session.streams--;
+        session.lastSeen = Date.now();
+      });
+    }
+    await session.transport.handleRequest(req, res, body);
+  }
+
+  async #end(id: string): Promise<void> {
+    const session = this.#sessions.get(id);
+    if (!session) return;
+    this.#sessions.delete(id);
+    await session.transport.close().catch(() => undefined);
+    await session.server.close().catch(() => undefined);
+  }
+
+  #expire(): void {
+    const cutoff = Date.now() - this.options.sessionIdleMs;
+    for (const [id, session] of this.#sessions) {
+      if (session.streams === 0 && session.lastSeen < cutoff) void this.#end(id);
+    }
+  }
+
+  async #stateless(req: IncomingMessage, res: ServerResponse, body: unknown, meta: RequestMeta) {
+    const server = this.#createServer(() => meta);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
@@ -112,10 +235,11 @@ export class McpEndpoint {
     await transport.handleRequest(req, res, body);
   }
 
-  #createServer(meta: RequestMeta): Server {
+  /** A protocol server; `metaOf` tells who calls from the request's headers. */
+  #createServer(metaOf: MetaOf): Server {
     const server = new Server(
       { name: "claudebench", version: this.version },
-      { capabilities: { tools: { listChanged: false }, resources: { listChanged: false } } },
+      { capabilities: { tools: { listChanged: true }, resources: { listChanged: false } } },
     );
     server.setRequestHandler(ListResourcesRequestSchema, async () => ({
       resources: RESOURCES.map(({ uri, name, title, description }) => ({
@@ -137,7 +261,8 @@ export class McpEndpoint {
         },
       ],
     }));
-    server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
+      const meta = metaOf(extra.requestInfo?.headers);
       const { uri } = request.params;
       const fixed = RESOURCES.find((r) => r.uri === uri);
       const mine = MY_TASKS.exec(uri);
@@ -161,6 +286,7 @@ export class McpEndpoint {
       const method = fromToolName(request.params.name);
       const tool = this.tools().find((t) => t.name === request.params.name);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${request.params.name}`);
+      const meta = metaOf(extra.requestInfo?.headers);
       return this.#callTool(method, request.params.arguments ?? {}, meta, extra.signal, tool);
     });
     return server;
@@ -189,4 +315,9 @@ export class McpEndpoint {
       };
     }
   }
+}
+
+function sendRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
 }

@@ -6,7 +6,7 @@ import { discoverInput, discoverOutput } from "./schemas.js";
 export const systemDiscover = defineHandler({
   name: "system.discover",
   description:
-    "Lists the methods this server offers, with their input and output JSON Schemas, policy and the transports that serve them. Pass domain (e.g. task) to narrow the list.",
+    "Lists the methods this server offers, with their input and output JSON Schemas, policy, the transports that serve them and where they come from (built in or a plugin file), and the plugin files that did not load. Pass domain (e.g. task) to narrow the list.",
   input: discoverInput,
   output: discoverOutput,
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false } } },
@@ -26,7 +26,9 @@ export const systemDiscover = defineHandler({
           transports: (["jsonrpc", "http", "mcp", "events"] as const).filter((t) => h.expose[t] !== false),
           policy: { ...h.policy },
           annotations: h.expose.mcp ? { ...h.expose.mcp.annotations } : null,
+          source: ctx.registry.sourceOf(h.name) ?? "builtin",
         },
       })),
+    plugins: ctx.plugins.report(),
   }),
 });

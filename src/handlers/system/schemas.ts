@@ -47,9 +47,22 @@ export const discoverOutput = z.object({
         transports: z.array(z.string()),
         policy: z.record(z.string(), z.unknown()),
         annotations: z.record(z.string(), z.unknown()).nullable(),
+        /** `builtin`, or the plugin file that defines it. */
+        source: z.string(),
       }),
     }),
   ),
+  plugins: z.object({
+    dir: z.string().nullable(),
+    watching: z.boolean(),
+    files: z.array(
+      z.object({
+        file: z.string(),
+        extensions: z.array(z.object({ kind: z.string(), name: z.string() })),
+      }),
+    ),
+    errors: z.array(z.object({ file: z.string(), reason: z.string() })),
+  }),
 });
 
 export const metricsInput = z.object({
