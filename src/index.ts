@@ -12,7 +12,7 @@ export { type Config, loadConfig } from "./config.js";
 export type { HandlerContext, RequestMeta } from "./core/context.js";
 export { AppError, type ErrorCode } from "./core/errors.js";
 export { type AnyHandler, defineHandler, type Handler, type HandlerPolicy } from "./core/handler.js";
-export { type ChainDecision, HookChains, hookLinkKind, type LinkRecord } from "./domain/hooks/chain.js";
+export { type ChainDecision, HookChains, type LinkRecord } from "./domain/hooks/chain.js";
 export {
   defineHookLink,
   type HookLink,
@@ -37,7 +37,6 @@ export {
   SUBSCRIPTION_BRAND,
   type Subscription,
   type SubscriptionDefinition,
-  subscriptionKind,
 } from "./extensions/subscriptions/index.js";
 export type { Workflow } from "./extensions/workflows/schema.js";
 export { builtinHandlers } from "./handlers/index.js";

@@ -24,7 +24,9 @@ import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
 import { handlerKind } from "./plugins/handler-kind.js";
+import { hookLinkKind } from "./plugins/hook-link-kind.js";
 import { PluginHost } from "./plugins/plugin-host.js";
+import { subscriptionKind } from "./plugins/subscription-kind.js";
 import { circuitCollector } from "./resilience/circuit-breaker.js";
 import { Resilience } from "./resilience/middleware.js";
 import { overridesFor, resolvePolicies } from "./resilience/policy.js";
@@ -149,8 +151,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       dir: config.pluginsDir,
       required: config.pluginsDirRequired,
       watch: config.watchPlugins,
-      // The kinds of value a plugin file may export (subscriptions and hook links join here).
-      kinds: [handlerKind({ registry, resolvePolicies: policiesOf })],
+      // The kinds of value a plugin file may export.
+      kinds: [handlerKind({ registry, resolvePolicies: policiesOf }), subscriptionKind(), hookLinkKind()],
       registry,
       emit: eventLog.emit,
       log,

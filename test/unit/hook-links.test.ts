@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "../../src/core/errors.js";
 import { BUILTIN_LINKS } from "../../src/domain/hooks/builtin-links.js";
-import { HookChains, hookLinkKind } from "../../src/domain/hooks/chain.js";
+import { HookChains } from "../../src/domain/hooks/chain.js";
 import {
   defineHookLink,
   type HookLinkDefinition,
@@ -26,7 +26,6 @@ describe("defineHookLink", () => {
     const made = link("team.audit", 5);
     assert.equal(made.timeoutMs, 1000);
     assert.equal(isHookLink(made), true);
-    assert.equal(hookLinkKind.recognise(made), true);
     assert.equal(isHookLink({ ...made }), true, "the brand survives a spread (a plugin re-exporting it)");
     assert.equal(isHookLink({ name: "team.audit", hook: "pre_tool", priority: 5, run() {} }), false);
     assert.equal(isHookLink(null), false);
@@ -112,27 +111,6 @@ describe("HookChains", () => {
     assert.equal(
       code(() => chains.register({ name: "team.x" } as never)),
       "VALIDATION",
-    );
-  });
-
-  it("hookLinkKind installs a plugin's links all or none, and its uninstall removes them", () => {
-    const hookChains = new HookChains(BUILTIN_LINKS);
-    hookChains.register(link("team.taken", 0));
-    assert.throws(() => hookLinkKind.install([link("team.new", 1), link("team.taken", 2)], { hookChains }));
-    assert.deepEqual(
-      hookChains.chain("pre_tool").map((l) => l.name),
-      ["builtin.policy", "team.taken"],
-      "nothing of the failed plugin stays",
-    );
-    const uninstall = hookLinkKind.install([link("team.new", 1)], { hookChains });
-    assert.deepEqual(
-      hookChains.chain("pre_tool").map((l) => l.name),
-      ["team.new", "builtin.policy", "team.taken"],
-    );
-    uninstall();
-    assert.deepEqual(
-      hookChains.chain("pre_tool").map((l) => l.name),
-      ["builtin.policy", "team.taken"],
     );
   });
 });

@@ -278,28 +278,3 @@ export class HookChains {
     return decided("allow", "no rule matched", null);
   }
 }
-
-/**
- * The plugin loader's extension kind for hook links: recognises the values `defineHookLink`
- * made and installs them into a server's chains; `install` returns what removes them again
- * (a plugin file changed or went away).
- */
-export const hookLinkKind = {
-  kind: "hookLink",
-  recognise: isHookLink,
-  install(values: readonly HookLink[], services: { hookChains: HookChains }): () => void {
-    const installed: string[] = [];
-    try {
-      for (const link of values) {
-        services.hookChains.register(link);
-        installed.push(link.name);
-      }
-    } catch (err) {
-      for (const name of installed) services.hookChains.unregister(name);
-      throw err;
-    }
-    return () => {
-      for (const name of installed) services.hookChains.unregister(name);
-    };
-  },
-};

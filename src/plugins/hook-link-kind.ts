@@ -1,0 +1,37 @@
+import { AppError } from "../core/errors.js";
+import { type HookLink, isHookLink } from "../domain/hooks/link.js";
+import type { ExtensionContext, ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
+
+/**
+ * Plugin hook links: values made by `defineHookLink`. Each load replaces the links the
+ * plugins installed before with exactly the given ones; a link whose name is taken (by a
+ * built-in, a link registered by the embedding program, or another plugin file) is refused
+ * with its file while the others join their chains.
+ */
+export function hookLinkKind(): ExtensionKind<HookLink> {
+  let installed: string[] = [];
+  return {
+    kind: "hook-link",
+    recognise: isHookLink,
+    describe: (link) => `${link.hook}:${link.name}`,
+    async install(
+      items: readonly ExtensionItem<HookLink>[],
+      ctx: ExtensionContext,
+    ): Promise<Refusal<HookLink>[]> {
+      const { hookChains } = ctx.dispatcher.services;
+      for (const name of installed) hookChains.unregister(name);
+      installed = [];
+      const refused: Refusal<HookLink>[] = [];
+      for (const item of items) {
+        try {
+          hookChains.register(item.value);
+          installed.push(item.value.name);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          refused.push({ item, reason: err.message });
+        }
+      }
+      return refused;
+    },
+  };
+}
