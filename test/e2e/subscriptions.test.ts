@@ -9,6 +9,7 @@ import {
   call,
   formed,
   type Group,
+  health,
   kill9,
   killAllServers,
   startGroup,
@@ -50,6 +51,12 @@ const WORKFLOWS = {
       method: "test.record",
       params: { list: "order-{{payload.k}}", value: "{{payload.seq}}", delayMs: 3 },
     },
+  },
+  "leader.json": {
+    name: "leader-only",
+    on: "load.leader",
+    leaderOnly: true,
+    call: { method: "test.record", params: { list: "leader", value: "{{id}}" } },
   },
   "slow.json": {
     name: "slow",
@@ -153,6 +160,27 @@ describe("subscriptions across three server processes", () => {
       1000,
     );
     assert.ok(perServer.filter((n) => n > 0).length >= 2, `deliveries spread: ${perServer}`);
+  });
+
+  it("leaderOnly: only the cluster's leader delivers", async () => {
+    const ids = await emit(
+      "load.leader",
+      Array.from({ length: 50 }, (_, i) => ({ i })),
+    );
+    await until(async () => (await list("leader")).length >= 50, "50 deliveries", 30_000);
+    await settled("leader-only");
+    assert.deepEqual([...(await list("leader"))].sort(), [...ids].sort(), "each once, none lost");
+    const leaderId = (await health(group.members[0]?.url as string)).cluster.leaderId;
+    const perServer = await Promise.all(
+      group.members.map(async (m) => ({
+        id: m.id,
+        delivered: (await summaries(m.url)).find((s) => s.name === "leader-only")?.local.delivered ?? 0,
+      })),
+    );
+    assert.deepEqual(
+      perServer,
+      group.members.map((m) => ({ id: m.id, delivered: m.id === leaderId ? 50 : 0 })),
+    );
   });
 
   it("a failing subscriber: retried with backoff, then dead-lettered with its error, seen from every server", async () => {
