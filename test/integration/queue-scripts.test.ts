@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { TASK_STATUSES } from "../../src/domain/tasks/model.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
+import { queueStats } from "../../src/domain/tasks/stats.js";
 import { createKeys, type Keys, type QueueKeys } from "../../src/storage/keys.js";
 import { OwnedLock } from "../../src/storage/lock.js";
 import { QueueScripts } from "../../src/storage/scripts.js";
@@ -663,6 +664,25 @@ describe("completeTask", () => {
     assert.equal(plain.result, undefined);
     assert.equal(await redis.llen(fx.q.statRun), 2);
     await assertInvariant(fx);
+  });
+
+  it("the sample lists keep at least the newest 1,000 samples, trimmed back to 1,000 past 1,100", async () => {
+    const fx = fixture();
+    const old = Array.from({ length: 1099 }, () => "7");
+    await redis.rpush(fx.q.statRun, ...old);
+    const runOf = async () => {
+      await create(fx);
+      const t = await claimOne(fx, "w1");
+      const c = toHash((await complete(fx, t.id, "w1", ""))[1]);
+      return String(Number(c.completedAt) - Number(c.claimedAt));
+    };
+    const first = await runOf(); // 1,100 entries: not trimmed yet
+    assert.equal(await redis.llen(fx.q.statRun), 1100);
+    assert.equal((await queueStats(fx.queue)).runTime.samples, 1000, "stats read the newest 1,000 only");
+    const second = await runOf(); // 1,101: cut back to the newest 1,000
+    assert.equal(await redis.llen(fx.q.statRun), 1000);
+    assert.deepEqual(await redis.lrange(fx.q.statRun, 0, 1), [second, first]);
+    assert.equal((await queueStats(fx.queue)).waitTime.samples, 2);
   });
 
   it("NOT_FOUND, and LEASE_LOST for a stale token after a re-claim and for a completed task", async () => {

@@ -18,10 +18,9 @@ finish(task, 'completed', now)
 local fields = { completedAt = now, error = false }
 if ARGV[7] ~= '' then fields.result = ARGV[7] end
 set_fields(task, fields)
-redis.call('LPUSH', BASE .. 'stat:run', run_ms)
-redis.call('LTRIM', BASE .. 'stat:run', 0, SAMPLE_KEEP)
+add_sample(BASE .. 'stat:run', run_ms)
 local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
-redis.call('INCR', minute)
-redis.call('EXPIRE', minute, 7200)
+-- the counter lives two hours from the minute's first completion
+if redis.call('INCR', minute) == 1 then redis.call('EXPIRE', minute, 7200) end
 emit('task.completed', task, { workerId = worker, runMs = run_ms })
 return { 'OK', flat(task) }
