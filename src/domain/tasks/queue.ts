@@ -223,7 +223,7 @@ export class TaskQueue {
     const pipeline = this.redis.pipeline();
     for (const id of ids)
       this.scripts.queue(pipeline, "deleteTask", this.q.task(id), [id, status, channel ?? ""]);
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.scripts.exec(pipeline);
     return ids.filter((_, i) => {
       const [err, reply] = replies[i] ?? [];
       return !err && (reply as Reply)[0] === "OK";
@@ -288,7 +288,7 @@ export class TaskQueue {
       leaderToken,
     ]);
     run("archiveFinished", this.q.finished, [archiveBefore, batch, leaderToken]);
-    const results = (await pipeline.exec()) ?? [];
+    const results = await this.scripts.exec(pipeline);
     for (const [err] of results) if (err) throw err;
     const value = (i: number) => results[i]?.[1];
     const [retried, deadLettered] = value(2) as [number, number];

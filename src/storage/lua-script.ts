@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import type { ChainableCommander, Redis } from "ioredis";
+
+/**
+ * One Lua script, sent by its SHA1 (EVALSHA) and by its source (EVAL) only when Redis does not
+ * know it (NOSCRIPT: first use, a restarted redis-server, SCRIPT FLUSH); the EVAL caches it again.
+ *
+ * Why not ioredis' defineCommand: every Pipeline ioredis builds copies each defined command onto
+ * itself, and with auto-pipelining every batch of commands is a Pipeline — with the 24 queue
+ * scripts that was ~30 µs of CPU per batch (docs/performance.md, "Task engine").
+ */
+export class LuaScript {
+  readonly sha: string;
+
+  constructor(
+    /** For messages only. */
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return redis.evalsha(this.sha, keys.length, ...keys, ...args).catch((err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    });
+  }
+
+  /**
+   * Queues the script (EVALSHA) on a pipeline; send the pipeline with `execPipeline`, which runs
+   * again what Redis did not know. Plain pipelines only: in a MULTI a script re-run after
+   * NOSCRIPT would run outside the transaction.
+   */
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): void {
+    let queued = queuedScripts.get(pipeline);
+    if (!queued) {
+      queued = [];
+      queuedScripts.set(pipeline, queued);
+    }
+    queued.push({ index: pipeline.length, script: this, keys, args });
+    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  }
+
+  /** Puts the script into Redis' script cache (SCRIPT LOAD), so that the first EVALSHA finds it. */
+  async load(redis: Redis): Promise<void> {
+    const sha = await redis.script("LOAD", this.source);
+    if (sha !== this.sha)
+      throw new Error(`SCRIPT LOAD of ${this.name} answered ${String(sha)}, not ${this.sha}`);
+  }
+}
+
+interface QueuedScript {
+  /** Position of its reply in the pipeline's results. */
+  index: number;
+  script: LuaScript;
+  keys: readonly string[];
+  args: readonly (string | number)[];
+}
+
+const queuedScripts = new WeakMap<ChainableCommander, QueuedScript[]>();
+
+export type PipelineResults = [error: Error | null, result: unknown][];
+
+/**
+ * `pipeline.exec()`, except that a script queued with `LuaScript.queue` which failed with NOSCRIPT
+ * (so it did not run) is run again on its own with `run` (EVAL fallback) and its answer replaces
+ * the error. Each script stays atomic; only its order relative to the pipeline's other commands
+ * can change, which callers that batch independent transitions do not depend on.
+ */
+export async function execPipeline(redis: Redis, pipeline: ChainableCommander): Promise<PipelineResults> {
+  const queued = queuedScripts.get(pipeline) ?? [];
+  queuedScripts.delete(pipeline);
+  const results = ((await pipeline.exec()) ?? []) as PipelineResults;
+  for (const { index, script, keys, args } of queued) {
+    const [err] = results[index] ?? [];
+    if (!isNoScript(err)) continue;
+    try {
+      results[index] = [null, await script.run(redis, keys, args)];
+    } catch (retryErr) {
+      results[index] = [retryErr as Error, null];
+    }
+  }
+  return results;
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith("NOSCRIPT");
