@@ -15,6 +15,7 @@ export const QUEUE_SCRIPTS = [
   "assignTask",
   "renewLease",
   "completeTask",
+  "completeAndClaim",
   "failTask",
   "releaseTask",
   "cancelTask",

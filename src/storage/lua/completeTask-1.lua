@@ -11,16 +11,5 @@ local task = read_task(ARGV[4])
 if not task then return { 'NOT_FOUND' } end
 local lost = check_holder(task, ARGV[5], ARGV[6])
 if lost then return { lost, task.status, task.assignedTo or '' } end
-local now = now_ms()
-local run_ms = now - tonumber(task.claimedAt)
-local worker = task.assignedTo
-finish(task, 'completed', now)
-local fields = { completedAt = now, error = false }
-if ARGV[7] ~= '' then fields.result = ARGV[7] end
-set_fields(task, fields)
-add_sample(BASE .. 'stat:run', run_ms)
-local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
--- the counter lives two hours from the minute's first completion
-if redis.call('INCR', minute) == 1 then redis.call('EXPIRE', minute, 7200) end
-emit('task.completed', task, { workerId = worker, runMs = run_ms })
+complete_task(task, ARGV[7], now_ms())
 return { 'OK', flat(task) }

@@ -215,6 +215,72 @@ local function finish(task, status, now)
   redis.call('ZADD', BASE .. 'finished', now, task.id)
 end
 
+-- A task table → flat field/value array (a script's answer).
+local function flat(task)
+  local out = {}
+  for k, v in pairs(task) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end
+
+-- Completes a task whose holder the caller has checked: finished, the result stored, the run time
+-- and per-minute statistics, the completed event.
+local function complete_task(task, result, now)
+  local run_ms = now - tonumber(task.claimedAt)
+  local worker = task.assignedTo
+  finish(task, 'completed', now)
+  local fields = { completedAt = now, error = false }
+  if result ~= '' then fields.result = result end
+  set_fields(task, fields)
+  add_sample(BASE .. 'stat:run', run_ms)
+  local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
+  -- the counter lives two hours from the minute's first completion
+  if redis.call('INCR', minute) == 1 then redis.call('EXPIRE', minute, 7200) end
+  emit('task.completed', task, { workerId = worker, runMs = run_ms })
+end
+
+-- Leases up to `want` of the best claimable tasks of `index` (base..'pending', or a channel's) to a
+-- worker, priority first then FIFO; `capacity` and `caps_json` as claimTasks' ARGV[7] and ARGV[8].
+-- `now` may be nil (read after the capacity check). Returns {'OK', task, ...} or
+-- {'AT_CAPACITY', held, capacity}.
+local function claim_tasks(index, worker, want, lease_ms, capacity_arg, caps_json, scan_limit, now)
+  local capacity = tonumber(capacity_arg)
+  if capacity_arg == 'registered' then
+    capacity = tonumber(redis.call('HGET', BASE .. 'inst:' .. worker, 'maxTasks') or '0') or 0
+  end
+  if capacity > 0 then
+    local held = redis.call('SCARD', BASE .. 'w:' .. worker)
+    if held >= capacity then return { 'AT_CAPACITY', held, capacity } end
+    want = math.min(want, capacity - held)
+  end
+  local caps = capability_set(caps_json)
+  now = now or now_ms()
+  local out = { 'OK' }
+  local claimed, skipped = 0, 0
+  -- Claimed tasks leave the index, so the next candidates start right after the skipped ones.
+  while claimed < want and skipped < scan_limit do
+    local ids = redis.call('ZRANGE', index, skipped, skipped + (want - claimed) - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      local task = read_task(id)
+      if not task or task.status ~= 'pending' then
+        redis.call('ZREM', index, id) -- an index entry whose task is gone or not pending: heal the index
+      elseif can_take(task, caps) then
+        dequeue(task)
+        grant_lease(task, worker, lease_ms, now)
+        emit('task.claimed', task, { workerId = worker })
+        out[#out + 1] = flat(task)
+        claimed = claimed + 1
+      else
+        skipped = skipped + 1
+      end
+    end
+  end
+  return out
+end
+
 -- Retry with exponential backoff (base * 2^(attempts-1), capped, then ±20 % jitter so that tasks
 -- failing together do not return together), or dead-letter when the attempts are spent or
 -- `bury` says the failure is final. The caller seeds math.random (scripts cannot use a clock).
@@ -296,13 +362,4 @@ local function release_worker(worker, reason, count_attempt, now)
   end
   redis.call('SREM', BASE .. 'workers', worker)
   return released, dead
-end
-
-local function flat(task)
-  local out = {}
-  for k, v in pairs(task) do
-    out[#out + 1] = k
-    out[#out + 1] = v
-  end
-  return out
 end
