@@ -70,6 +70,44 @@ describe("LuaScript.run", () => {
   });
 });
 
+describe("LuaScript.run on an auto-pipelining connection", () => {
+  it("keeps the order of calls, whether a call goes straight out or is batched with others", async () => {
+    const append = new LuaScript(
+      "append",
+      `-- ${uniquePrefix("lua")}\nreturn redis.call('RPUSH', KEYS[1], ARGV[1])`,
+    );
+    const key = uniquePrefix("k");
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      calls.push(append.run(redis, [key], [i]));
+      // now and then let replies arrive, so that later calls find the connection idle or busy
+      if (i % 37 === 0) await calls[i];
+    }
+    assert.deepEqual(
+      await Promise.all(calls),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      await redis.lrange(key, 0, -1),
+      Array.from({ length: 300 }, (_, i) => String(i)),
+    );
+  });
+
+  it("applies the connection's key prefix to the script's keys either way", async () => {
+    const prefixed = new Redis(server.url, { enableAutoPipelining: true, keyPrefix: "pfx:" });
+    try {
+      const script = counter();
+      const key = uniquePrefix("k");
+      assert.equal(await script.run(prefixed, [key], [1]), 1); // alone: straight out
+      await Promise.all([1, 2, 3].map(() => script.run(prefixed, [key], [1]))); // concurrent: batched
+      assert.equal(await redis.get(`pfx:${key}`), "4");
+      assert.equal(await redis.exists(key), 0);
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+});
+
 describe("LuaScript.queue + execPipeline", () => {
   it("answers every queued script in its place after SCRIPT FLUSH; errors of the scripts stay errors", async () => {
     const add = counter();
