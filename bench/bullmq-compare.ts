@@ -11,10 +11,12 @@
  *            MULTI). Priorities 1..100 (i % 100 + 1) on ours and on "bullmq prio"; plain
  *            BullMQ jobs have no priority, so they go to its FIFO wait list (cheaper).
  *   process  `--concurrency` consumers until all N are completed: ours 10 async claimers
- *            sharing one connection, each looping claim(1) → complete(no result); BullMQ one
- *            Worker with concurrency 10 and a no-op processor (it keeps a second, blocking
- *            connection, and its move-to-completed script also fetches the next job, so a job
- *            costs BullMQ one script call where ours costs two: claim, then complete).
+ *            sharing one connection, each claiming once and then looping
+ *            completeAndClaim(no result, next 1): one script per job, as BullMQ, whose
+ *            move-to-completed script also fetches the next job; "claudebench 2-step" loops
+ *            claim(1) → complete instead (two scripts per job, what the code did before
+ *            completeAndClaim). BullMQ: one Worker with concurrency 10 and a no-op processor
+ *            (it keeps a second, blocking connection).
  * Defaults kept on both sides: BullMQ keeps completed jobs (removeOnComplete off), its
  * events stream capped at ~10,000, lock 30 s with renewal, stalled checks every 30 s; ours
  * keeps completed tasks (until retention) with their events on a stream capped at ~100,000
@@ -29,6 +31,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { Task } from "../src/domain/tasks/model.js";
 import { TaskQueue } from "../src/domain/tasks/queue.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { createKeys } from "../src/storage/keys.js";
@@ -108,7 +111,13 @@ const priorityOf = (i: number) => (i % 100) + 1;
 
 // ---------------------------------------------------------------------------- ours
 
-async function runOurs(url: string, redisPid: number, round: number, n: number): Promise<SideResult> {
+async function runOurs(
+  url: string,
+  redisPid: number,
+  round: number,
+  n: number,
+  twoStep: boolean,
+): Promise<SideResult> {
   const redis = await connectRedis(url, "bench-ours");
   try {
     const queue = new TaskQueue(redis, createKeys(`bq${round}`), "bench", EVENT_MAXLEN);
@@ -126,14 +135,28 @@ async function runOurs(url: string, redisPid: number, round: number, n: number):
     meter = cpuMeter([redisPid]);
     const seen = new Set<string>();
     let anomalies = 0;
+    const count = (task: Task) => {
+      if (seen.has(task.id)) anomalies++;
+      seen.add(task.id);
+    };
     const claimer = async (k: number) => {
       const workerId = `w-${k}`;
-      for (;;) {
-        const [task] = await queue.claim({ workerId, count: 1 });
-        if (!task) return;
-        await queue.complete(task.id, { workerId, token: task.leaseToken });
-        if (seen.has(task.id)) anomalies++;
-        seen.add(task.id);
+      let [task] = await queue.claim({ workerId, count: 1 });
+      while (task) {
+        if (twoStep) {
+          await queue.complete(task.id, { workerId, token: task.leaseToken });
+          count(task);
+          [task] = await queue.claim({ workerId, count: 1 });
+        } else {
+          const { next } = await queue.completeAndClaim(
+            task.id,
+            { workerId, token: task.leaseToken },
+            undefined,
+            { count: 1 },
+          );
+          count(task);
+          task = next[0];
+        }
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, k) => claimer(k)));
@@ -221,8 +244,8 @@ function cleanup(): Promise<void> {
 }
 onInterrupt(SCRIPT, cleanup);
 
-type SideName = "claudebench" | "bullmq" | "bullmq prio";
-const SIDES: SideName[] = ["claudebench", "bullmq", "bullmq prio"];
+type SideName = "claudebench" | "claudebench 2-step" | "bullmq" | "bullmq prio";
+const SIDES: SideName[] = ["claudebench", "claudebench 2-step", "bullmq", "bullmq prio"];
 
 async function main(): Promise<number> {
   console.log(machineLine(SCRIPT));
@@ -237,8 +260,8 @@ async function main(): Promise<number> {
 
   const results = new Map<SideName, SideResult[]>(SIDES.map((s) => [s, []]));
   const run = (side: SideName, round: number, n: number) =>
-    side === "claudebench"
-      ? runOurs(url, redisPid, round, n)
+    side.startsWith("claudebench")
+      ? runOurs(url, redisPid, round, n, side === "claudebench 2-step")
       : runBull(port, redisPid, round, n, side === "bullmq prio");
 
   // One small unmeasured pass per side first: scripts loaded, code warm.
@@ -254,7 +277,7 @@ async function main(): Promise<number> {
       const r = await run(side, round, N);
       results.get(side)?.push(r);
       console.log(
-        `round ${round + 1}  ${side.padEnd(12)} add ${fmt(N / r.add.seconds, 0).padStart(6)} jobs/s` +
+        `round ${round + 1}  ${side.padEnd(18)} add ${fmt(N / r.add.seconds, 0).padStart(6)} jobs/s` +
           `  process ${fmt(N / r.process.seconds, 0).padStart(6)} jobs/s  add+process ${fmt(r.totalJobsPerSec, 0).padStart(6)} jobs/s` +
           `  (CPU µs/job, this process / redis: add ${fmt(r.add.selfUs, 0)} / ${fmt(r.add.redisUs, 0)},` +
           ` process ${fmt(r.process.selfUs, 0)} / ${fmt(r.process.redisUs, 0)})` +
@@ -318,6 +341,11 @@ async function main(): Promise<number> {
     ]);
   }
   console.log(table(ratioRows));
+  const twoStep = s.get("claudebench 2-step") as ReturnType<typeof summary>;
+  console.log(
+    `\ncompleteAndClaim (one script per job) vs claim → complete (two): process ${fmt(ours.process / twoStep.process, 2)}x,` +
+      ` add+process ${fmt(ours.total / twoStep.total, 2)}x`,
+  );
   const bull = s.get("bullmq") as ReturnType<typeof summary>;
   const ratio = ours.total / bull.total;
   console.log(

@@ -98,7 +98,7 @@ async function checkFillArgs(queue: TaskQueue, redis: Redis): Promise<void> {
   const { task: viaApi } = await queue.create(input);
   const pipeline = redis.pipeline();
   queue.scripts.queue(pipeline, "createTask", queue.q.seq, createArgs(queue, input));
-  const [[err, reply]] = ((await pipeline.exec()) ?? []) as [[Error | null, [string, string[]]]];
+  const [[err, reply]] = (await queue.scripts.exec(pipeline)) as [[Error | null, [string, string[]]]];
   if (err) throw err;
   const raw = taskFromFlat(reply[1]);
   const shape = (t: Record<string, unknown>) =>
@@ -128,7 +128,7 @@ async function fill(queue: TaskQueue, redis: Redis, count: number, label: string
     const pipeline = redis.pipeline();
     for (let i = 0; i < n; i++)
       queue.scripts.queue(pipeline, "createTask", queue.q.seq, createArgs(queue, newTask()));
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await queue.scripts.exec(pipeline);
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
     if (performance.now() - lastReport > 10_000) {

@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
-import { queueScriptSources } from "../src/storage/scripts.js";
+import { queueLuaScripts } from "../src/storage/scripts.js";
 import {
   answersJsonRpc,
   children,
@@ -74,11 +74,11 @@ if (flags.help) {
 const N = positiveInt(SCRIPT, "n", flags.n);
 const IDLE_S = positiveInt(SCRIPT, "idle", flags.idle);
 
-/** SHA1 → script name, for every script the server may send (ioredis hashes the text as given). */
+/** SHA1 → script name, for every script the server may send (EVALSHA of the text's SHA1). */
 function scriptNames(): Map<string, string> {
   const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
   const names = new Map<string, string>();
-  for (const [name, source] of queueScriptSources()) names.set(sha1(source), name);
+  for (const [name, script] of queueLuaScripts()) names.set(script.sha, name);
   for (const file of ["acquireLock-1.lua", "releaseLock-1.lua"]) {
     const text = readFileSync(join(ROOT, "src", "storage", "lua", file), "utf8");
     names.set(sha1(text), file.replace("-1.lua", ""));

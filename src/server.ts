@@ -132,6 +132,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       backoffBaseMs: config.backoffBaseMs,
       backoffMaxMs: config.backoffMaxMs,
     });
+    await tasks.scripts.load();
     const instances = new InstanceRegistry(redis, keys.queue, tasks.scripts, config.heartbeatTimeoutMs);
     const leadership = new Leadership(tasks.scripts, keys.queue, config.instanceId, config.leaderTermMs);
     const resilience = new Resilience({

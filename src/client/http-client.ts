@@ -90,6 +90,23 @@ export class ClaudeBenchClient {
     return this.call("task.complete", { id: task.id, workerId, token: task.leaseToken, result });
   }
 
+  /** Completes a task and claims the next one(s) for the same worker in the same call (task.complete's claimNext). */
+  async completeAndClaim(
+    task: Pick<Task, "id" | "leaseToken">,
+    workerId: string,
+    result: unknown,
+    claimNext: { maxTasks?: number } & Record<string, unknown>,
+  ): Promise<ClaimResult> {
+    const { next } = await this.call<{ next: ClaimResult }>("task.complete", {
+      id: task.id,
+      workerId,
+      token: task.leaseToken,
+      result,
+      claimNext,
+    });
+    return { claimed: next.claimed, tasks: next.tasks };
+  }
+
   fail(task: Pick<Task, "id" | "leaseToken">, workerId: string, error: string, retryable = true) {
     return this.call("task.fail", { id: task.id, workerId, token: task.leaseToken, error, retryable });
   }

@@ -7,8 +7,10 @@ import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
  * A worker that runs a shell command per task: it claims up to `concurrency` tasks, feeds
  * each task's JSON to the command on stdin, renews the lease while the command runs, and
  * completes (exit 0; stdout as the result, parsed as JSON when it is JSON) or fails it
- * (other exit codes; the end of stderr as the error). `stop()` stops claiming, ends the
- * running commands and releases their tasks so others take them at once.
+ * (other exit codes; the end of stderr as the error). A completion also claims the next task
+ * in the same call (task.complete with claimNext), so a busy worker needs one call per task.
+ * `stop()` stops claiming, ends the running commands and releases their tasks so others take
+ * them at once.
  */
 
 export interface ShellWorkerOptions {
@@ -35,6 +37,8 @@ const TAIL = 2000;
 
 export class ShellWorker {
   readonly #running = new Map<string, Running>();
+  /** Completions in flight that claim the next task: each holds a slot of the concurrency. */
+  readonly #completing = new Set<Promise<void>>();
   #stopping = false;
   readonly #idle = new WakeableSleep();
   #loop: Promise<void> | null = null;
@@ -55,34 +59,29 @@ export class ShellWorker {
       run.lost = true; // its outcome is no longer ours to report
       run.child.kill("SIGTERM");
     }
-    await Promise.all(
-      held.map((run) =>
+    await Promise.all([
+      ...this.#completing,
+      ...held.map((run) =>
         this.options.client.release(run.task, this.options.workerId).then(
           () => this.options.report(`↺ ${run.task.id} released`),
           (err) => this.options.report(`! ${run.task.id} could not be released: ${(err as Error).message}`),
         ),
       ),
-    );
+    ]);
     await this.#loop;
   }
 
   async #run(): Promise<void> {
     const { client, workerId, concurrency } = this.options;
     while (!this.#stopping) {
-      const free = concurrency - this.#running.size;
+      const free = concurrency - this.#running.size - this.#completing.size;
       if (free <= 0) {
         await this.#idle.sleep(this.options.pollMs);
         continue;
       }
       let tasks: Task[] = [];
       try {
-        const claimed = await client.claim({
-          workerId,
-          maxTasks: Math.min(free, 10),
-          leaseMs: this.options.leaseMs,
-          ...(this.options.channel ? { channel: this.options.channel } : {}),
-          ...(this.options.capabilities ? { capabilities: this.options.capabilities } : {}),
-        });
+        const claimed = await client.claim({ workerId, ...this.#claimOptions(Math.min(free, 10)) });
         tasks = claimed.tasks;
       } catch (err) {
         this.options.report(`! claim failed: ${(err as Error).message}`);
@@ -94,6 +93,39 @@ export class ShellWorker {
       for (const task of tasks) this.#execute(task);
       if (tasks.length === 0) await this.#idle.sleep(this.options.pollMs);
     }
+  }
+
+  #claimOptions(maxTasks: number) {
+    return {
+      maxTasks,
+      leaseMs: this.options.leaseMs,
+      ...(this.options.channel ? { channel: this.options.channel } : {}),
+      ...(this.options.capabilities ? { capabilities: this.options.capabilities } : {}),
+    };
+  }
+
+  /** Completes a task and starts the next one claimed with it; the freed slot stays taken meanwhile. */
+  #completeAndContinue(task: Task, result: unknown, seconds: string): void {
+    const { client, workerId, report } = this.options;
+    const completing: Promise<void> = client
+      .completeAndClaim(task, workerId, result, this.#claimOptions(1))
+      .then(
+        async ({ tasks }) => {
+          report(`✓ ${task.id} completed in ${seconds}s`);
+          this.#completing.delete(completing);
+          if (this.#stopping) {
+            await Promise.all(tasks.map((t) => client.release(t, workerId).catch(() => undefined)));
+            return;
+          }
+          for (const next of tasks) this.#execute(next);
+        },
+        (err) => {
+          this.#completing.delete(completing);
+          report(`! ${task.id}: ${(err as Error).message}`);
+        },
+      )
+      .finally(() => this.#idle.wake());
+    this.#completing.add(completing);
   }
 
   #execute(task: Task): void {
@@ -136,9 +168,13 @@ export class ShellWorker {
     child.once("close", (code, signal) => {
       clearInterval(renewal);
       this.#running.delete(task.id);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (!run.lost && code === 0 && !this.#stopping) {
+        this.#completeAndContinue(task, parseOutput(stdout), seconds);
+        return;
+      }
       this.#idle.wake();
       if (run.lost) return;
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const outcome =
         code === 0
           ? client

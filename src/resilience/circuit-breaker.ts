@@ -35,9 +35,9 @@ const TRANSITION_EVENTS: Record<BreakerState, string> = {
 };
 const BUCKETS = 10;
 
-const RECORD = new LuaScript("breakerRecord-1.lua", 1);
-const PROBE = new LuaScript("breakerProbe-1.lua", 1);
-const SETTLE = new LuaScript("breakerSettle-1.lua", 1);
+const RECORD = LuaScript.fromFile("breakerRecord-1.lua");
+const PROBE = LuaScript.fromFile("breakerProbe-1.lua");
+const SETTLE = LuaScript.fromFile("breakerSettle-1.lua");
 
 interface View {
   state: BreakerState;

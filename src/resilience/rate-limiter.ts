@@ -10,7 +10,7 @@ import type { RateLimitSettings } from "./policy.js";
  * script (rateLimit-1.lua) per check, which is the call's only added round trip.
  */
 
-const RATE_LIMIT = new LuaScript("rateLimit-1.lua", 1);
+const RATE_LIMIT = LuaScript.fromFile("rateLimit-1.lua");
 
 /** Actor ids longer than this are hashed, so that no caller can make the key huge. */
 const MAX_ACTOR_LENGTH = 128;

@@ -11,7 +11,7 @@ import { LuaScript } from "../storage/lua-script.js";
  * served until its TTL ends, so TTLs are kept short.
  */
 
-const CACHE_PUT = new LuaScript("cachePut-1.lua", 1);
+const CACHE_PUT = LuaScript.fromFile("cachePut-1.lua");
 /** Entries per method before the method's cache is emptied and starts again. */
 const MAX_ENTRIES = 1000;
 const MISS = Symbol("miss");

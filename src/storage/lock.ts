@@ -9,8 +9,8 @@ import { LuaScript } from "./lua-script.js";
  * not a function"), and locks are made at any time (a subscription's partition leases).
  */
 
-const ACQUIRE = new LuaScript("acquireLock-1.lua", 1);
-const RELEASE = new LuaScript("releaseLock-1.lua", 1);
+const ACQUIRE = LuaScript.fromFile("acquireLock-1.lua");
+const RELEASE = LuaScript.fromFile("releaseLock-1.lua");
 
 export class OwnedLock {
   constructor(

@@ -1,31 +1,122 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import { type ChainableCommander, Command, type Redis } from "ioredis";
 
 /**
- * One Lua script from ./lua, sent with EVALSHA and, when Redis answers NOSCRIPT (first use,
- * or after a restart or SCRIPT FLUSH emptied its script cache), once more with EVAL, which
- * also caches it. Plain commands, unlike ioredis' defineCommand, add nothing to the
- * pipelines that auto-pipelining builds for every batch.
+ * One Lua script, sent by its SHA1 (EVALSHA) and by its source (EVAL) only when Redis does not
+ * know it (NOSCRIPT: first use, a restarted redis-server, SCRIPT FLUSH); the EVAL caches it again.
+ *
+ * Why not ioredis' defineCommand: every Pipeline ioredis builds copies each defined command onto
+ * itself, and with auto-pipelining every batch of commands is a Pipeline — with the 24 queue
+ * scripts that was ~30 µs of CPU per batch (docs/performance.md, "Task engine").
  */
 export class LuaScript {
-  readonly source: string;
   readonly sha: string;
 
   constructor(
-    readonly file: string,
-    readonly numberOfKeys: number,
+    /** For messages only. */
+    readonly name: string,
+    readonly source: string,
   ) {
-    this.source = readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
-    this.sha = createHash("sha1").update(this.source).digest("hex");
+    this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, this.numberOfKeys, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return redis.eval(this.source, this.numberOfKeys, ...keys, ...args);
+  /** A script from ./lua (the file name is its name in messages). */
+  static fromFile(file: string): LuaScript {
+    return new LuaScript(file, readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8"));
+  }
+
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return evalsha(redis, [this.sha, keys.length, ...keys, ...args]).catch((err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    });
+  }
+
+  /**
+   * Queues the script (EVALSHA) on a pipeline; send the pipeline with `execPipeline`, which runs
+   * again what Redis did not know. Plain pipelines only: in a MULTI a script re-run after
+   * NOSCRIPT would run outside the transaction.
+   */
+  queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly (string | number)[]): void {
+    let queued = queuedScripts.get(pipeline);
+    if (!queued) {
+      queued = [];
+      queuedScripts.set(pipeline, queued);
     }
+    queued.push({ index: pipeline.length, script: this, keys, args });
+    pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+  }
+
+  /** Puts the script into Redis' script cache (SCRIPT LOAD), so that the first EVALSHA finds it. */
+  async load(redis: Redis): Promise<void> {
+    const sha = await redis.script("LOAD", this.source);
+    if (sha !== this.sha)
+      throw new Error(`SCRIPT LOAD of ${this.name} answered ${String(sha)}, not ${this.sha}`);
   }
 }
+
+interface QueuedScript {
+  /** Position of its reply in the pipeline's results. */
+  index: number;
+  script: LuaScript;
+  keys: readonly string[];
+  args: readonly (string | number)[];
+}
+
+const queuedScripts = new WeakMap<ChainableCommander, QueuedScript[]>();
+
+export type PipelineResults = [error: Error | null, result: unknown][];
+
+/**
+ * `pipeline.exec()`, except that a script queued with `LuaScript.queue` which failed with NOSCRIPT
+ * (so it did not run) is run again on its own with `run` (EVAL fallback) and its answer replaces
+ * the error. Each script stays atomic; only its order relative to the pipeline's other commands
+ * can change, which callers that batch independent transitions do not depend on.
+ */
+export async function execPipeline(redis: Redis, pipeline: ChainableCommander): Promise<PipelineResults> {
+  const queued = queuedScripts.get(pipeline) ?? [];
+  queuedScripts.delete(pipeline);
+  const results = ((await pipeline.exec()) ?? []) as PipelineResults;
+  for (const { index, script, keys, args } of queued) {
+    const [err] = results[index] ?? [];
+    if (!isNoScript(err)) continue;
+    try {
+      results[index] = [null, await script.run(redis, keys, args)];
+    } catch (retryErr) {
+      results[index] = [retryErr as Error, null];
+    }
+  }
+  return results;
+}
+
+/** Sockets corked until the end of the current tick by `evalsha`. */
+const corked = new WeakSet<object>();
+
+/**
+ * EVALSHA on `redis`, written without ioredis' auto-pipelining but batched the same way: the
+ * socket is corked until the end of the tick, so every command sent in this tick leaves in one
+ * write (writev). Auto-pipelining does that by building a Pipeline and a promise chain per
+ * batch, ~20 µs of CPU per batch here — at one request at a time, per command
+ * (docs/performance.md). When commands wait in the auto-pipeline queue, the command joins
+ * them instead, so nothing queued earlier is overtaken.
+ */
+function evalsha(redis: Redis, argv: (string | number)[]): Promise<unknown> {
+  if (redis.autoPipelineQueueSize > 0) {
+    const [sha, numKeys, ...rest] = argv as [string, number, ...(string | number)[]];
+    return redis.evalsha(sha, numKeys, ...rest);
+  }
+  const stream = redis.stream;
+  if (redis.status === "ready" && stream && !corked.has(stream)) {
+    corked.add(stream);
+    stream.cork();
+    process.nextTick(() => {
+      corked.delete(stream);
+      stream.uncork();
+    });
+  }
+  const options = { replyEncoding: "utf8" as const, keyPrefix: redis.options.keyPrefix };
+  return redis.sendCommand(new Command("evalsha", argv, options)) as Promise<unknown>;
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith("NOSCRIPT");

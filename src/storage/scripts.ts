@@ -1,20 +1,21 @@
 import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Keys } from "./keys.js";
+import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
 
 /**
  * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition per file in ./lua (named verbNoun-<KEYS>.lua,
  * each with a header stating KEYS, ARGV and return codes), each prefixed with the shared
- * queue-prelude.lua. They are registered with ioredis' defineCommand, which sends EVALSHA
- * and falls back to EVAL when Redis does not know the script yet (NOSCRIPT).
+ * queue-prelude.lua. They are sent as LuaScripts: EVALSHA, and EVAL when Redis does not know
+ * the script (NOSCRIPT).
  */
-
 export const QUEUE_SCRIPTS = [
   "createTask",
   "claimTasks",
   "assignTask",
   "renewLease",
   "completeTask",
+  "completeAndClaim",
   "failTask",
   "releaseTask",
   "cancelTask",
@@ -41,59 +42,67 @@ export type QueueScript = (typeof QUEUE_SCRIPTS)[number];
 const LUA_DIR = new URL("./lua/", import.meta.url);
 const readLua = (file: string) => readFileSync(new URL(file, LUA_DIR), "utf8");
 
-let sources: Map<QueueScript, string> | null = null;
+let scripts: Map<QueueScript, LuaScript> | null = null;
 
-/** Prelude + script text of every queue script (read once). */
-export function queueScriptSources(): Map<QueueScript, string> {
-  if (!sources) {
+/** Every queue script: prelude + script text (read once). */
+export function queueLuaScripts(): ReadonlyMap<QueueScript, LuaScript> {
+  if (!scripts) {
     const prelude = readLua("queue-prelude.lua");
-    sources = new Map(QUEUE_SCRIPTS.map((name) => [name, `${prelude}\n${readLua(`${name}-1.lua`)}`]));
+    scripts = new Map(
+      QUEUE_SCRIPTS.map((name) => [name, new LuaScript(name, `${prelude}\n${readLua(`${name}-1.lua`)}`)]),
+    );
   }
-  return sources;
+  return scripts;
 }
-
-const commandName = (script: QueueScript) => `cbQueue_${script}`;
-
-type ScriptFn = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 /** Runs queue scripts on one connection with the common ARGV (base, source, event cap) filled in. */
 export class QueueScripts {
-  readonly #commands: Record<QueueScript, ScriptFn>;
+  readonly #scripts = queueLuaScripts();
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly source: string,
     private readonly eventMaxLen: number,
-  ) {
-    const client = redis as unknown as Record<string, ScriptFn>;
-    for (const [name, lua] of queueScriptSources()) {
-      const command = commandName(name);
-      if (typeof client[command] !== "function") redis.defineCommand(command, { numberOfKeys: 1, lua });
-    }
-    this.#commands = Object.fromEntries(
-      QUEUE_SCRIPTS.map((name) => [name, (client[commandName(name)] as ScriptFn).bind(redis)]),
-    ) as Record<QueueScript, ScriptFn>;
-  }
+  ) {}
 
   run(script: QueueScript, key: string, args: readonly (string | number)[] = []): Promise<unknown> {
-    return this.#commands[script](key, ...this.#common(), ...args);
+    return this.#script(script).run(this.redis, [key], this.#args(args));
   }
 
-  /** Queues a script on a pipeline (or MULTI) of the same connection, to send several in one round trip. */
+  /**
+   * Queues a script on a pipeline of the same connection, to send several in one round trip;
+   * send it with `exec`. Not for MULTI (see LuaScript.queue).
+   */
   queue(
     pipeline: ChainableCommander,
     script: QueueScript,
     key: string,
     args: readonly (string | number)[] = [],
-  ) {
-    const command = (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)[
-      commandName(script)
-    ];
-    command?.call(pipeline, key, ...this.#common(), ...args);
+  ): void {
+    this.#script(script).queue(pipeline, [key], this.#args(args));
   }
 
-  #common(): [string, string, number] {
-    return [this.keys.queue.base, this.source, this.eventMaxLen];
+  /** Sends a pipeline holding queued scripts; one that Redis did not know is sent again with its source. */
+  exec(pipeline: ChainableCommander): Promise<PipelineResults> {
+    return execPipeline(this.redis, pipeline);
+  }
+
+  /** Loads every script into Redis' script cache (one round trip), so that first calls need no EVAL. */
+  async load(): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const script of this.#scripts.values()) pipeline.script("LOAD", script.source);
+    const results = (await pipeline.exec()) ?? [];
+    for (const [err] of results) if (err) throw err;
+  }
+
+  #script(name: QueueScript): LuaScript {
+    const script = this.#scripts.get(name);
+    if (!script) throw new Error(`unknown queue script ${name}`);
+    return script;
+  }
+
+  #args(args: readonly (string | number)[]): (string | number)[] {
+    return [this.keys.queue.base, this.source, this.eventMaxLen, ...args];
   }
 }

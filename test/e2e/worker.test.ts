@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Redis } from "ioredis";
 import type { Task } from "../../src/domain/tasks/model.js";
+import { createKeys } from "../../src/storage/keys.js";
 import { runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
@@ -98,6 +100,59 @@ describe("claudebench worker", () => {
       assert.equal((await getTask(server.url, ids[1] as string)).status, "failed", "the others stay dead");
     } finally {
       for (const w of workers) w.child.kill("SIGKILL");
+      await server.close();
+    }
+  });
+
+  it("a busy worker claims its next task with each completion (one call per task), within its concurrency", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    const admin = new Redis(redis.url);
+    try {
+      const total = 12;
+      for (let i = 0; i < total; i++) await call<Task>(server.url, "task.create", { text: `quick ${i}` });
+      const w = startWorker(server.url, "worker-f", `cat >/dev/null; echo '{"done":true}'`);
+      try {
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const stats = await call<{ byStatus: { completed: number } }>(server.url, "task.stats");
+          if (stats.byStatus.completed === total) break;
+          if (Date.now() > deadline)
+            throw new Error(`only ${stats.byStatus.completed} of ${total} completed`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        w.child.kill("SIGTERM");
+        await w.exited;
+      }
+      const stream = await admin.xrange(createKeys(server.config.keyPrefix).events(), "-", "+");
+      const entries = stream.map(([, fields]) => {
+        const payload = JSON.parse(fields[fields.indexOf("payload") + 1] as string);
+        return { event: fields[fields.indexOf("event") + 1], id: payload.task?.id, worker: payload.workerId };
+      });
+      let running = 0;
+      let claimedWithCompletion = 0;
+      const claims = new Map<string, number>();
+      entries.forEach((e, i) => {
+        if (e.event === "task.claimed") {
+          running++;
+          claims.set(e.id, (claims.get(e.id) ?? 0) + 1);
+          const before = entries[i - 1];
+          // one script appends the completion and the claim that came with it, next to each other
+          if (before?.event === "task.completed" && before.worker === e.worker) claimedWithCompletion++;
+        }
+        if (e.event === "task.completed") running--;
+        assert.ok(running <= 3, `more than the concurrency (3) held at once at entry ${i}`);
+      });
+      assert.equal(claims.size, total);
+      for (const [id, n] of claims) assert.equal(n, 1, `${id} claimed ${n} times`);
+      assert.ok(
+        claimedWithCompletion >= total - 3,
+        `only ${claimedWithCompletion} claims came with a completion`,
+      );
+      const done = await getTask(server.url, [...claims.keys()][0] as string);
+      assert.deepEqual(done.result, { done: true });
+    } finally {
+      admin.disconnect();
       await server.close();
     }
   });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { TASK_STATUSES } from "../../src/domain/tasks/model.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
+import { queueStats } from "../../src/domain/tasks/stats.js";
 import { createKeys, type Keys, type QueueKeys } from "../../src/storage/keys.js";
 import { OwnedLock } from "../../src/storage/lock.js";
 import { QueueScripts } from "../../src/storage/scripts.js";
@@ -138,6 +139,34 @@ const renew = (fx: Fx, id: string, worker: string, token: string, leaseMs: numbe
   fx.s.run("renewLease", fx.q.task(id), [id, worker, token, leaseMs]) as Promise<Reply>;
 const complete = (fx: Fx, id: string, worker: string, token: string, result = "") =>
   fx.s.run("completeTask", fx.q.task(id), [id, worker, token, result]) as Promise<Reply>;
+interface NextOptions {
+  count?: number;
+  leaseMs?: number;
+  capacity?: number | "registered";
+  caps?: string[];
+  scanLimit?: number;
+  channel?: string;
+}
+const completeAndClaim = (
+  fx: Fx,
+  id: string,
+  worker: string,
+  token: string,
+  o: NextOptions = {},
+  result = "",
+) =>
+  fx.s.run("completeAndClaim", fx.q.task(id), [
+    id,
+    worker,
+    token,
+    result,
+    o.count ?? 1,
+    o.leaseMs ?? 30_000,
+    o.capacity ?? 0,
+    o.caps ? JSON.stringify(o.caps) : "",
+    o.scanLimit ?? 1000,
+    o.channel ?? "",
+  ]) as Promise<Reply>;
 const fail = (
   fx: Fx,
   id: string,
@@ -665,6 +694,25 @@ describe("completeTask", () => {
     await assertInvariant(fx);
   });
 
+  it("the sample lists keep at least the newest 1,000 samples, trimmed back to 1,000 past 1,100", async () => {
+    const fx = fixture();
+    const old = Array.from({ length: 1099 }, () => "7");
+    await redis.rpush(fx.q.statRun, ...old);
+    const runOf = async () => {
+      await create(fx);
+      const t = await claimOne(fx, "w1");
+      const c = toHash((await complete(fx, t.id, "w1", ""))[1]);
+      return String(Number(c.completedAt) - Number(c.claimedAt));
+    };
+    const first = await runOf(); // 1,100 entries: not trimmed yet
+    assert.equal(await redis.llen(fx.q.statRun), 1100);
+    assert.equal((await queueStats(fx.queue)).runTime.samples, 1000, "stats read the newest 1,000 only");
+    const second = await runOf(); // 1,101: cut back to the newest 1,000
+    assert.equal(await redis.llen(fx.q.statRun), 1000);
+    assert.deepEqual(await redis.lrange(fx.q.statRun, 0, 1), [second, first]);
+    assert.equal((await queueStats(fx.queue)).waitTime.samples, 2);
+  });
+
   it("NOT_FOUND, and LEASE_LOST for a stale token after a re-claim and for a completed task", async () => {
     const fx = fixture();
     assert.deepEqual(await complete(fx, "t-1", "w1", ""), ["NOT_FOUND"]);
@@ -701,6 +749,161 @@ describe("completeTask", () => {
     assert.equal(again[1], "completed");
     assert.equal((await hash(fx, second.id)).result, '"r"');
     assert.equal((await eventNames(fx, first.id)).filter((e) => e === "task.completed").length, 1);
+    await assertInvariant(fx);
+  });
+});
+
+describe("completeAndClaim", () => {
+  it("OK: completes as completeTask does, then claims the best next task for the same worker", async () => {
+    const fx = fixture();
+    await create(fx, { priority: 90 });
+    const t = await claimOne(fx, "w1");
+    await create(fx, { priority: 10 });
+    await create(fx, { priority: 60 });
+    const reply = await completeAndClaim(fx, t.id, "w1", t.leaseToken as string, {}, '{"ok":true}');
+    assert.equal(reply[0], "OK");
+    const done = toHash(reply[1]);
+    assert.equal(done.status, "completed");
+    assert.equal(done.result, '{"ok":true}');
+    assert.equal(done.leaseToken, undefined);
+    assert.deepEqual(await hash(fx, t.id), done);
+    assert.deepEqual(await holding(fx, t.id), ["all", "finished", "st:completed"]);
+    assert.equal(await redis.llen(fx.q.statRun), 1);
+
+    const claimed = reply[2] as Reply;
+    assert.equal(claimed[0], "OK");
+    assert.equal(claimed.length, 2);
+    const next = toHash(claimed[1]);
+    assert.equal(next.id, "t-3", "priority 60 before 10");
+    assert.equal(next.status, "in_progress");
+    assert.equal(next.assignedTo, "w1");
+    assert.ok(Number(next.leaseToken) > Number(t.leaseToken), "a newer fencing token");
+    assert.equal(Number(next.leaseExpiresAt), Number(next.claimedAt) + 30_000);
+    assert.deepEqual(await hash(fx, next.id), next);
+    assert.deepEqual(await redis.smembers(fx.q.worker("w1")), [next.id]);
+    assert.deepEqual(await redis.smembers(fx.q.workers), ["w1"]);
+
+    const all = await events(fx);
+    assert.deepEqual(
+      all.slice(-2).map((e) => [e.event, e.payload.task.id, e.payload.workerId]),
+      [
+        ["task.completed", t.id, "w1"],
+        ["task.claimed", next.id, "w1"],
+      ],
+    );
+    await assertInvariant(fx);
+  });
+
+  it("OK with nothing to claim; N at once; only the given channel; capabilities respected", async () => {
+    const fx = fixture();
+    await create(fx);
+    const t = await claimOne(fx, "w1");
+    const empty = await completeAndClaim(fx, t.id, "w1", t.leaseToken as string);
+    assert.equal(empty[0], "OK");
+    assert.deepEqual(empty[2], ["OK"]);
+
+    await create(fx, { channel: "a", priority: 10 }); // t-2
+    await create(fx, { priority: 100 }); // t-3: no channel
+    await create(fx, { channel: "a", priority: 50, requires: ["gpu"] }); // t-4
+    await create(fx, { channel: "a", priority: 40 }); // t-5
+    await create(fx, { channel: "b", priority: 90 }); // t-6
+    const u = await claimOne(fx, "w2", { channel: "b" });
+    assert.equal(u.id, "t-6");
+    const reply = await completeAndClaim(fx, u.id, "w2", u.leaseToken as string, { channel: "a", count: 10 });
+    assert.deepEqual(
+      (reply[2] as Reply).slice(1).map((f) => toHash(f).id),
+      ["t-5", "t-2"],
+      "channel a only, best first, skipping the task that needs a gpu",
+    );
+    assert.deepEqual(await redis.zrange(fx.q.pending, 0, -1), ["t-3", "t-4"]);
+    await assertInvariant(fx);
+  });
+
+  it("capacity: the slot the completion frees counts; AT_CAPACITY when the worker is still full", async () => {
+    const fx = fixture();
+    for (let i = 0; i < 4; i++) await create(fx);
+    const [a, b] = await claim(fx, "w1", { count: 2 });
+    assert.ok(a && b);
+    // capacity 2, holding 2: completing one leaves room for exactly one, even when asked for three
+    const reply = await completeAndClaim(fx, a.id, "w1", a.leaseToken as string, { capacity: 2, count: 3 });
+    assert.equal((reply[2] as Reply).length, 2);
+    assert.equal(await redis.scard(fx.q.worker("w1")), 2);
+    // capacity 1 while holding 2: still full after the completion; the completion stands
+    const full = await completeAndClaim(fx, b.id, "w1", b.leaseToken as string, { capacity: 1 });
+    assert.equal(full[0], "OK");
+    assert.deepEqual(full[2], ["AT_CAPACITY", 1, 1]);
+    assert.equal((await hash(fx, b.id)).status, "completed");
+    // "registered": the maxTasks of the worker's instance record
+    await redis.hset(fx.q.instance("w1"), "maxTasks", "2");
+    const [held] = await redis.smembers(fx.q.worker("w1"));
+    const h = await hash(fx, held as string);
+    const registered = await completeAndClaim(fx, h.id, "w1", h.leaseToken as string, {
+      capacity: "registered",
+      count: 5,
+    });
+    assert.equal((registered[2] as Reply).length, 2, "room for 2 after the completion, 1 task left");
+    await assertInvariant(fx);
+  });
+
+  it("NOT_FOUND and LEASE_LOST: nothing completed, nothing claimed", async () => {
+    const fx = fixture();
+    assert.deepEqual(await completeAndClaim(fx, "t-9", "w1", ""), ["NOT_FOUND"]);
+    await create(fx);
+    const t = await claimOne(fx, "w1");
+    await create(fx);
+    const before = await redis.zrange(fx.q.pending, 0, -1);
+    assert.deepEqual(await completeAndClaim(fx, t.id, "w1", String(Number(t.leaseToken) + 1)), [
+      "LEASE_LOST",
+      "in_progress",
+      "w1",
+    ]);
+    assert.deepEqual(await completeAndClaim(fx, t.id, "w2", ""), ["LEASE_LOST", "in_progress", "w1"]);
+    assert.deepEqual(await redis.zrange(fx.q.pending, 0, -1), before);
+    assert.equal((await hash(fx, t.id)).status, "in_progress");
+    assert.deepEqual(await eventNames(fx, t.id), ["task.created", "task.claimed"]);
+    await assertInvariant(fx);
+  });
+
+  it("under concurrency every task is claimed and completed exactly once", async () => {
+    const fx = fixture();
+    const total = 300;
+    for (let i = 0; i < total; i++) await create(fx, { priority: i % 7 });
+    // 8 workers: each claims once, then loops completeAndClaim; 4 plain claimers compete with them
+    const looper = async (worker: string) => {
+      let [task] = await fx.queue.claim({ workerId: worker, count: 1 });
+      while (task) {
+        const { next } = await fx.queue.completeAndClaim(
+          task.id,
+          { workerId: worker, token: task.leaseToken },
+          null,
+          {
+            count: 1,
+          },
+        );
+        task = next[0];
+      }
+    };
+    const claimer = async (worker: string) => {
+      for (;;) {
+        const [task] = await fx.queue.claim({ workerId: worker, count: 1 });
+        if (!task) return;
+        await fx.queue.complete(task.id, { workerId: worker, token: task.leaseToken });
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: 8 }, (_, k) => looper(`loop-${k}`)),
+      ...Array.from({ length: 4 }, (_, k) => claimer(`plain-${k}`)),
+    ]);
+    const counts = new Map<string, { claimed: number; completed: number }>();
+    for (const e of await events(fx)) {
+      const c = counts.get(e.payload.task.id) ?? { claimed: 0, completed: 0 };
+      if (e.event === "task.claimed") c.claimed++;
+      if (e.event === "task.completed") c.completed++;
+      counts.set(e.payload.task.id, c);
+    }
+    assert.equal(counts.size, total);
+    for (const [id, c] of counts) assert.deepEqual(c, { claimed: 1, completed: 1 }, id);
+    assert.equal(await redis.zcard(fx.q.status("completed")), total);
     await assertInvariant(fx);
   });
 });

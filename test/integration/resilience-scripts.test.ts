@@ -9,11 +9,11 @@ import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.j
  * header documents, and the announcements it publishes.
  */
 
-const rateLimit = new LuaScript("rateLimit-1.lua", 1);
-const record = new LuaScript("breakerRecord-1.lua", 1);
-const probe = new LuaScript("breakerProbe-1.lua", 1);
-const settle = new LuaScript("breakerSettle-1.lua", 1);
-const cachePut = new LuaScript("cachePut-1.lua", 1);
+const rateLimit = LuaScript.fromFile("rateLimit-1.lua");
+const record = LuaScript.fromFile("breakerRecord-1.lua");
+const probe = LuaScript.fromFile("breakerProbe-1.lua");
+const settle = LuaScript.fromFile("breakerSettle-1.lua");
+const cachePut = LuaScript.fromFile("cachePut-1.lua");
 
 const T0 = 1_000_000;
 const WINDOW = 10_000;

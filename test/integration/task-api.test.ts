@@ -309,6 +309,62 @@ describe("claim, complete, fail", () => {
     assert.equal((await fails(api, "task.complete", { id: t.id, workerId: "w1" })).data.code, "LEASE_LOST");
   });
 
+  it("task.complete with claimNext answers the worker's next task with its lease; refused: nothing claimed", async () => {
+    const api = await open();
+    await ok(api, "task.create", { text: "first", priority: 90 });
+    const first = await ok<ClaimResult>(api, "task.claim", { workerId: "w1" });
+    const low = await ok(api, "task.create", { text: "low", priority: 10, channel: "c" });
+    const high = await ok(api, "task.create", { text: "high", priority: 70, channel: "c" });
+
+    // a stale token: LEASE_LOST, and the next tasks stay pending
+    const lost = await fails(api, "task.complete", {
+      id: first.taskId,
+      token: (first.token as number) + 100,
+      claimNext: {},
+    });
+    assert.equal(lost.data.code, "LEASE_LOST");
+    assert.equal((await ok<StatsResult>(api, "task.stats")).queueDepth, 2);
+
+    const done = await ok<{ status: string; next: ClaimResult }>(api, "task.complete", {
+      id: first.taskId,
+      workerId: "w1",
+      token: first.token,
+      result: { ok: true },
+      claimNext: { channel: "c", leaseMs: 5000 },
+    });
+    assert.equal(done.status, "completed");
+    assert.equal(done.next.claimed, true);
+    assert.equal(done.next.taskId, high.id);
+    assert.deepEqual(ids(done.next.tasks), [high.id]);
+    assert.equal(done.next.task?.assignedTo, "w1");
+    assert.ok((done.next.token as number) > (first.token as number));
+    assert.equal(
+      Date.parse(done.next.leaseExpiresAt as string) - Date.parse(done.next.task?.claimedAt as string),
+      5000,
+    );
+
+    // the worker loops: completing the last one claims the remaining task, then nothing
+    const second = await ok<{ next: ClaimResult }>(api, "task.complete", {
+      id: high.id,
+      token: done.next.token,
+      claimNext: { maxTasks: 3 },
+    });
+    assert.deepEqual(ids(second.next.tasks), [low.id]);
+    const last = await ok<{ next: ClaimResult }>(api, "task.complete", {
+      id: low.id,
+      token: second.next.token,
+      claimNext: {},
+    });
+    assert.deepEqual(last.next, { claimed: false, tasks: [] });
+
+    const bad = await fails(api, "task.complete", {
+      id: low.id,
+      workerId: "w1",
+      claimNext: { maxTasks: 11 },
+    });
+    assert.equal(bad.code, -32602);
+  });
+
   it("task.fail retries with a backoff, then dead-letters; task.retry brings it back", async () => {
     const api = await open();
     const t = await ok(api, "task.create", { text: "flaky", maxAttempts: 2 });

@@ -20,7 +20,7 @@ export interface InboxMessage {
   at: string;
 }
 
-const PUSH = new LuaScript("pushInbox-2.lua", 2);
+const PUSH = LuaScript.fromFile("pushInbox-2.lua");
 export const INBOX_MAX = 100;
 export const INBOX_TTL_MS = 7 * 24 * 3_600_000;
 

@@ -124,17 +124,9 @@ export class TaskQueue {
     const reply = (await this.scripts.run(
       "claimTasks",
       input.channel ? this.q.channel(input.channel) : this.q.pending,
-      [
-        input.workerId,
-        input.count,
-        input.leaseMs ?? this.settings.leaseMs,
-        input.capacity ?? 0,
-        input.capabilities ? JSON.stringify(input.capabilities) : "",
-        this.settings.claimScanLimit,
-      ],
+      [input.workerId, ...this.#claimArgs(input)],
     )) as Reply;
-    if (reply[0] === "AT_CAPACITY") return [];
-    return (reply.slice(1) as string[][]).map(taskFromFlat);
+    return claimedTasks(reply);
   }
 
   async assign(
@@ -176,6 +168,30 @@ export class TaskQueue {
       result === undefined ? "" : JSON.stringify(result),
     ])) as Reply;
     return this.#task(reply, taskId, "complete");
+  }
+
+  /**
+   * Completes a task and, in the same script, claims the next task(s) for the worker that held it
+   * (one round trip where complete + claim take two). Nothing is claimed when the completion is
+   * refused (the typed error, as `complete`).
+   */
+  async completeAndClaim(
+    taskId: string,
+    holder: Holder,
+    result: unknown,
+    next: Omit<ClaimInput, "workerId">,
+  ): Promise<{ task: Task; next: Task[] }> {
+    const reply = (await this.scripts.run("completeAndClaim", this.q.task(taskId), [
+      taskId,
+      ...holderArgs(holder),
+      result === undefined ? "" : JSON.stringify(result),
+      ...this.#claimArgs(next),
+      next.channel ?? "",
+    ])) as Reply;
+    return {
+      task: this.#task(reply, taskId, "complete"),
+      next: reply[0] === "OK" ? claimedTasks(reply[2] as Reply) : [],
+    };
   }
 
   /** Reports a failure: `retrying` when the task will be tried again after a backoff. */
@@ -223,7 +239,7 @@ export class TaskQueue {
     const pipeline = this.redis.pipeline();
     for (const id of ids)
       this.scripts.queue(pipeline, "deleteTask", this.q.task(id), [id, status, channel ?? ""]);
-    const replies = (await pipeline.exec()) ?? [];
+    const replies = await this.scripts.exec(pipeline);
     return ids.filter((_, i) => {
       const [err, reply] = replies[i] ?? [];
       return !err && (reply as Reply)[0] === "OK";
@@ -288,7 +304,7 @@ export class TaskQueue {
       leaderToken,
     ]);
     run("archiveFinished", this.q.finished, [archiveBefore, batch, leaderToken]);
-    const results = (await pipeline.exec()) ?? [];
+    const results = await this.scripts.exec(pipeline);
     for (const [err] of results) if (err) throw err;
     const value = (i: number) => results[i]?.[1];
     const [retried, deadLettered] = value(2) as [number, number];
@@ -303,6 +319,17 @@ export class TaskQueue {
       throw new AppError("CONFLICT", "maintenance refused: this process no longer leads", { leaderToken });
     }
     return done;
+  }
+
+  /** claimTasks' ARGV after the worker id (completeAndClaim passes the same). */
+  #claimArgs(input: Omit<ClaimInput, "workerId">): (string | number)[] {
+    return [
+      input.count,
+      input.leaseMs ?? this.settings.leaseMs,
+      input.capacity ?? 0,
+      input.capabilities ? JSON.stringify(input.capabilities) : "",
+      this.settings.claimScanLimit,
+    ];
   }
 
   /** A transition's answer → its task, or the typed error its code stands for. */
@@ -331,6 +358,12 @@ export class TaskQueue {
         throw new Error(`unexpected reply from the ${action} script: ${String(code)}`);
     }
   }
+}
+
+/** A claim's answer → the claimed tasks (none when the worker is at capacity). */
+function claimedTasks(reply: Reply): Task[] {
+  if (reply[0] === "AT_CAPACITY") return [];
+  return (reply.slice(1) as string[][]).map(taskFromFlat);
 }
 
 function holderArgs(holder: Holder): [string, string] {

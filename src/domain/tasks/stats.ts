@@ -29,6 +29,8 @@ export interface QueueStats {
 }
 
 const MINUTES = 5;
+/** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (queue-prelude.lua). */
+const SAMPLES = 1000;
 
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
@@ -45,7 +47,7 @@ export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
   for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
   pipeline.zcard(q.pending).zcard(q.delayed).zcard(q.leases).zcard(q.dead);
   pipeline.zrange(q.status("pending"), 0, 0);
-  pipeline.lrange(q.statWait, 0, -1).lrange(q.statRun, 0, -1);
+  pipeline.lrange(q.statWait, 0, SAMPLES - 1).lrange(q.statRun, 0, SAMPLES - 1);
   for (let m = 0; m <= MINUTES; m++) pipeline.get(q.completionsInMinute(minute - m));
   pipeline.smembers(q.workers);
   const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {

@@ -9,9 +9,9 @@ import { LuaScript } from "../../storage/lua-script.js";
  * script (storage/lua/*Subscription*, touchDelivery, deadLetterDelivery).
  */
 
-const CREATE_GROUPS = new LuaScript("createSubscriptionGroups-1.lua", 1);
-const TOUCH = new LuaScript("touchDelivery-1.lua", 1);
-const DEAD_LETTER = new LuaScript("deadLetterDelivery-3.lua", 3);
+const CREATE_GROUPS = LuaScript.fromFile("createSubscriptionGroups-1.lua");
+const TOUCH = LuaScript.fromFile("touchDelivery-1.lua");
+const DEAD_LETTER = LuaScript.fromFile("deadLetterDelivery-3.lua");
 
 export type RawEntry = [string, string[] | null];
 

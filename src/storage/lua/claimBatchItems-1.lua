@@ -25,7 +25,8 @@ for _, index in ipairs(expired) do
   redis.call('ZREM', b .. ':doing', index)
   redis.call('LPUSH', b .. ':todo', index)
 end
-local out = { redis.call('HGET', b, 'status'), tonumber(redis.call('HGET', b, 'done')), tonumber(redis.call('HGET', b, 'total')) }
+local summary = redis.call('HMGET', b, 'status', 'done', 'total')
+local out = { summary[1], tonumber(summary[2]), tonumber(summary[3]) }
 if out[1] ~= 'running' then return out end
 local taken = redis.call('LPOP', b .. ':todo', tonumber(ARGV[6]))
 if taken then

@@ -8,38 +8,4 @@ ARGV[9]  scan limit: how many candidates to inspect when skipping tasks the work
 Returns {'OK', task, task, ...}   the claimed tasks (flat arrays, with leaseToken and leaseExpiresAt); none = empty
         {'AT_CAPACITY', held, capacity}   the worker already holds its capacity
 ]]
-local worker, want, lease_ms = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local capacity = tonumber(ARGV[7])
-if ARGV[7] == 'registered' then
-  capacity = tonumber(redis.call('HGET', BASE .. 'inst:' .. worker, 'maxTasks') or '0') or 0
-end
-if capacity > 0 then
-  local held = redis.call('SCARD', BASE .. 'w:' .. worker)
-  if held >= capacity then return { 'AT_CAPACITY', held, capacity } end
-  want = math.min(want, capacity - held)
-end
-local caps = capability_set(ARGV[8])
-
-local now = now_ms()
-local out = { 'OK' }
-local claimed, skipped, scan_limit = 0, 0, tonumber(ARGV[9])
--- Claimed tasks leave the index, so the next candidates start right after the skipped ones.
-while claimed < want and skipped < scan_limit do
-  local ids = redis.call('ZRANGE', KEYS[1], skipped, skipped + (want - claimed) - 1)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
-    local task = read_task(id)
-    if not task or task.status ~= 'pending' then
-      redis.call('ZREM', KEYS[1], id) -- an index entry whose task is gone or not pending: heal the index
-    elseif can_take(task, caps) then
-      dequeue(task)
-      grant_lease(task, worker, lease_ms, now)
-      emit('task.claimed', task, { workerId = worker })
-      out[#out + 1] = flat(task)
-      claimed = claimed + 1
-    else
-      skipped = skipped + 1
-    end
-  end
-end
-return out
+return claim_tasks(KEYS[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8], tonumber(ARGV[9]))

@@ -11,17 +11,5 @@ local task = read_task(ARGV[4])
 if not task then return { 'NOT_FOUND' } end
 local lost = check_holder(task, ARGV[5], ARGV[6])
 if lost then return { lost, task.status, task.assignedTo or '' } end
-local now = now_ms()
-local run_ms = now - tonumber(task.claimedAt)
-local worker = task.assignedTo
-finish(task, 'completed', now)
-local fields = { completedAt = now, error = false }
-if ARGV[7] ~= '' then fields.result = ARGV[7] end
-set_fields(task, fields)
-redis.call('LPUSH', BASE .. 'stat:run', run_ms)
-redis.call('LTRIM', BASE .. 'stat:run', 0, SAMPLE_KEEP)
-local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
-redis.call('INCR', minute)
-redis.call('EXPIRE', minute, 7200)
-emit('task.completed', task, { workerId = worker, runMs = run_ms })
+complete_task(task, ARGV[7], now_ms())
 return { 'OK', flat(task) }

@@ -12,13 +12,14 @@ Returns {'FAILED', released, deadLettered}
 if not is_leader(ARGV[6]) then return { 'STALE_EPOCH' } end
 local id = ARGV[4]
 local seen = redis.call('ZSCORE', BASE .. 'instances', id)
-if redis.call('HGET', KEYS[1], 'status') ~= 'active' then
+local record = redis.call('HMGET', KEYS[1], 'status', 'timeoutMs')
+if record[1] ~= 'active' then
   redis.call('ZREM', BASE .. 'instances', id)
   return { 'ALIVE' }
 end
 local now = now_ms()
 local cutoff = tonumber(ARGV[5])
-local own = tonumber(redis.call('HGET', KEYS[1], 'timeoutMs') or '')
+local own = tonumber(record[2] or '')
 if own then cutoff = math.min(cutoff, now - own) end
 if seen and tonumber(seen) >= cutoff then return { 'ALIVE' } end
 local released, dead = release_worker(id, 'instance failed', true, now)

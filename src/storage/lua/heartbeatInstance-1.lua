@@ -6,8 +6,9 @@ Returns 1  alive: last heartbeat updated
 ]]
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
 local now = now_ms()
-redis.call('HSET', KEYS[1], 'lastSeen', now)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'statusText', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'load', ARGV[6]) end
+local fields = { 'lastSeen', now }
+if ARGV[5] ~= '' then fields[#fields + 1] = 'statusText'; fields[#fields + 1] = ARGV[5] end
+if ARGV[6] ~= '' then fields[#fields + 1] = 'load'; fields[#fields + 1] = ARGV[6] end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', BASE .. 'instances', now, ARGV[4])
 return 1

@@ -14,6 +14,7 @@ for _, id in ipairs(due) do
   local task = read_task(id)
   if task and task.status == 'pending' then
     set_fields(task, { runAfter = false })
+    save(task)
     enqueue(task)
   end
 end

@@ -21,7 +21,8 @@ Keys under base:
   finished        zset: completed/failed/cancelled tasks, score = time (for retention)
   all             zset: every task by seq;  st:<status>: zset of tasks in a status, by seq
   idem:<key>      string: task id created with an idempotency key
-  stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms
+  stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms, newest
+                        first; the first SAMPLE_KEEP + 1 are the samples (trimmed in steps, see add_sample)
   stat:done:<minute>    counter: completions in that minute (expires)
   events          stream: domain events, payload = JSON { task = <hash>, ... }
   inst:<id>       hash: a registered instance (agent, worker, session);  instances: zset id → last heartbeat ms
@@ -32,7 +33,8 @@ Invariant: a task id is in at most one of pending, delayed, leases, dead.
 ]]
 local BASE, SOURCE, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
 local PRIORITY_SPAN = 1099511627776 -- 2^40
-local SAMPLE_KEEP = 999 -- recent samples kept for percentiles
+local SAMPLE_KEEP = 999 -- index of the last sample read for percentiles (stats reads 0..SAMPLE_KEEP)
+local SAMPLE_SLACK = 100 -- a sample list is trimmed only when it grows this far past SAMPLE_KEEP + 1
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -40,6 +42,11 @@ local function now_ms()
 end
 
 local function tkey(id) return BASE .. 't:' .. id end
+
+-- Field changes not yet written to each task's hash: task table → { field → string, or false to delete }.
+-- set_fields collects them and save writes them in one HSET and at most one HDEL, so a transition that
+-- changes fields in several steps (move_status, grant_lease, finish, ...) still costs one write.
+local unsaved = {}
 
 local function read_task(id)
   local raw = redis.call('HGETALL', tkey(id))
@@ -58,28 +65,63 @@ local function emit_event(event, payload)
     'event', event, 'source', SOURCE, 'payload', cjson.encode(payload))
 end
 
--- A task event: the payload carries the task's full state (the outbox for persistence).
+-- Sets fields on the task table and records them for save(); a false value deletes the field
+-- (only when the task has it: deleting an absent field costs a call and changes nothing).
+local function set_fields(task, fields)
+  local changes = unsaved[task]
+  if not changes then
+    changes = {}
+    unsaved[task] = changes
+  end
+  for k, v in pairs(fields) do
+    if v == false then
+      if task[k] ~= nil then
+        task[k] = nil
+        changes[k] = false
+      end
+    else
+      task[k] = tostring(v)
+      changes[k] = task[k]
+    end
+  end
+end
+
+-- Writes the task's recorded field changes to its hash: one HSET, at most one HDEL.
+local function save(task)
+  local changes = unsaved[task]
+  if not changes then return end
+  unsaved[task] = nil
+  local hset, hdel = {}, {}
+  for k, v in pairs(changes) do
+    if v == false then
+      hdel[#hdel + 1] = k
+    else
+      hset[#hset + 1] = k
+      hset[#hset + 1] = v
+    end
+  end
+  if #hset > 0 then redis.call('HSET', tkey(task.id), unpack(hset)) end
+  if #hdel > 0 then redis.call('HDEL', tkey(task.id), unpack(hdel)) end
+end
+
+-- A task event: the task's changes are saved first, and the payload carries its full state (the
+-- outbox for persistence), so the hash and the event agree. Every transition of a task ends with
+-- one of these; the few scripts that change a task without an event (renewLease, promoteDelayed)
+-- call save() themselves.
 local function emit(event, task, extra)
+  save(task)
   local payload = extra or {}
   payload.task = task
   emit_event(event, payload)
 end
 
--- Sets fields on the task table and in its hash; a false value deletes the field.
-local function set_fields(task, fields)
-  local hset, hdel = {}, {}
-  for k, v in pairs(fields) do
-    if v == false then
-      task[k] = nil
-      hdel[#hdel + 1] = k
-    else
-      task[k] = tostring(v)
-      hset[#hset + 1] = k
-      hset[#hset + 1] = task[k]
-    end
+-- Prepends a sample (ms) to a statistics list. The list is cut back to SAMPLE_KEEP + 1 entries only
+-- when it has grown SAMPLE_SLACK past that, which spares an LTRIM on almost every call; readers
+-- take the first SAMPLE_KEEP + 1, so they see the same samples.
+local function add_sample(key, ms)
+  if redis.call('LPUSH', key, ms) > SAMPLE_KEEP + 1 + SAMPLE_SLACK then
+    redis.call('LTRIM', key, 0, SAMPLE_KEEP)
   end
-  if #hset > 0 then redis.call('HSET', tkey(task.id), unpack(hset)) end
-  if #hdel > 0 then redis.call('HDEL', tkey(task.id), unpack(hdel)) end
 end
 
 local function move_status(task, to, now)
@@ -96,16 +138,25 @@ local function enqueue(task)
   if task.channel then redis.call('ZADD', BASE .. 'pending:ch:' .. task.channel, score, task.id) end
 end
 
--- Removes the task from every waiting structure (claimable order, delayed set, expiry set).
+-- Removes the task from the waiting structures its fields say it is in. Only a pending task waits:
+-- in the delayed set when it has runAfter (delay, retry backoff; promoteDelayed clears it), else in
+-- the claimable order (and its channel's); in the expiry set when it has expiresAt. Stale entries
+-- that break this rule cannot be created by the scripts, and would be dropped by the claim,
+-- promoteDelayed and expireTasks, which skip entries whose task is not pending.
 local function dequeue(task)
-  redis.call('ZREM', BASE .. 'pending', task.id)
-  if task.channel then redis.call('ZREM', BASE .. 'pending:ch:' .. task.channel, task.id) end
-  redis.call('ZREM', BASE .. 'delayed', task.id)
-  redis.call('ZREM', BASE .. 'ttl', task.id)
+  if task.status ~= 'pending' then return end
+  if task.runAfter then
+    redis.call('ZREM', BASE .. 'delayed', task.id)
+  else
+    redis.call('ZREM', BASE .. 'pending', task.id)
+    if task.channel then redis.call('ZREM', BASE .. 'pending:ch:' .. task.channel, task.id) end
+  end
+  if task.expiresAt then redis.call('ZREM', BASE .. 'ttl', task.id) end
 end
 
--- Removes the task's lease and its place in its worker's active set.
+-- Removes the task's lease and its place in its worker's active set. Only an in-progress task has one.
 local function drop_lease(task)
+  if task.status ~= 'in_progress' then return end
   redis.call('ZREM', BASE .. 'leases', task.id)
   if task.assignedTo then
     local wkey = BASE .. 'w:' .. task.assignedTo
@@ -122,8 +173,7 @@ local function grant_lease(task, worker, lease_ms, now)
   redis.call('ZADD', BASE .. 'leases', expires, task.id)
   redis.call('SADD', BASE .. 'w:' .. worker, task.id)
   redis.call('SADD', BASE .. 'workers', worker)
-  redis.call('LPUSH', BASE .. 'stat:wait', now - tonumber(task.createdAt))
-  redis.call('LTRIM', BASE .. 'stat:wait', 0, SAMPLE_KEEP)
+  add_sample(BASE .. 'stat:wait', now - tonumber(task.createdAt))
   move_status(task, 'in_progress', now)
   set_fields(task, {
     assignedTo = worker, claimedAt = now, leaseToken = token, leaseExpiresAt = expires,
@@ -165,6 +215,72 @@ local function finish(task, status, now)
   redis.call('ZADD', BASE .. 'finished', now, task.id)
 end
 
+-- A task table → flat field/value array (a script's answer).
+local function flat(task)
+  local out = {}
+  for k, v in pairs(task) do
+    out[#out + 1] = k
+    out[#out + 1] = v
+  end
+  return out
+end
+
+-- Completes a task whose holder the caller has checked: finished, the result stored, the run time
+-- and per-minute statistics, the completed event.
+local function complete_task(task, result, now)
+  local run_ms = now - tonumber(task.claimedAt)
+  local worker = task.assignedTo
+  finish(task, 'completed', now)
+  local fields = { completedAt = now, error = false }
+  if result ~= '' then fields.result = result end
+  set_fields(task, fields)
+  add_sample(BASE .. 'stat:run', run_ms)
+  local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
+  -- the counter lives two hours from the minute's first completion
+  if redis.call('INCR', minute) == 1 then redis.call('EXPIRE', minute, 7200) end
+  emit('task.completed', task, { workerId = worker, runMs = run_ms })
+end
+
+-- Leases up to `want` of the best claimable tasks of `index` (base..'pending', or a channel's) to a
+-- worker, priority first then FIFO; `capacity` and `caps_json` as claimTasks' ARGV[7] and ARGV[8].
+-- `now` may be nil (read after the capacity check). Returns {'OK', task, ...} or
+-- {'AT_CAPACITY', held, capacity}.
+local function claim_tasks(index, worker, want, lease_ms, capacity_arg, caps_json, scan_limit, now)
+  local capacity = tonumber(capacity_arg)
+  if capacity_arg == 'registered' then
+    capacity = tonumber(redis.call('HGET', BASE .. 'inst:' .. worker, 'maxTasks') or '0') or 0
+  end
+  if capacity > 0 then
+    local held = redis.call('SCARD', BASE .. 'w:' .. worker)
+    if held >= capacity then return { 'AT_CAPACITY', held, capacity } end
+    want = math.min(want, capacity - held)
+  end
+  local caps = capability_set(caps_json)
+  now = now or now_ms()
+  local out = { 'OK' }
+  local claimed, skipped = 0, 0
+  -- Claimed tasks leave the index, so the next candidates start right after the skipped ones.
+  while claimed < want and skipped < scan_limit do
+    local ids = redis.call('ZRANGE', index, skipped, skipped + (want - claimed) - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      local task = read_task(id)
+      if not task or task.status ~= 'pending' then
+        redis.call('ZREM', index, id) -- an index entry whose task is gone or not pending: heal the index
+      elseif can_take(task, caps) then
+        dequeue(task)
+        grant_lease(task, worker, lease_ms, now)
+        emit('task.claimed', task, { workerId = worker })
+        out[#out + 1] = flat(task)
+        claimed = claimed + 1
+      else
+        skipped = skipped + 1
+      end
+    end
+  end
+  return out
+end
+
 -- Retry with exponential backoff (base * 2^(attempts-1), capped, then ±20 % jitter so that tasks
 -- failing together do not return together), or dead-letter when the attempts are spent or
 -- `bury` says the failure is final. The caller seeds math.random (scripts cannot use a clock).
@@ -182,7 +298,7 @@ local function retry_or_bury(task, reason, backoff_base, backoff_max, now, bury)
   local due = now + math.floor(delay)
   move_status(task, 'pending', now)
   -- a ttl limits the wait before a task is started: a started task that is retried never expires
-  redis.call('ZREM', BASE .. 'ttl', task.id)
+  -- (an in-progress task is not in the expiry set: the claim took it out)
   set_fields(task, { error = reason, assignedTo = false, claimedAt = false, runAfter = due, expiresAt = false })
   redis.call('ZADD', BASE .. 'delayed', due, task.id)
   emit('task.retrying', task, { reason = reason, retryAt = due })
@@ -201,7 +317,7 @@ end
 
 -- A failed or cancelled task back to pending with fresh attempts, at its original place.
 local function requeue(task, now)
-  redis.call('ZREM', BASE .. 'dead', task.id)
+  if task.deadLettered then redis.call('ZREM', BASE .. 'dead', task.id) end
   redis.call('ZREM', BASE .. 'finished', task.id)
   move_status(task, 'pending', now)
   set_fields(task, {
@@ -246,13 +362,4 @@ local function release_worker(worker, reason, count_attempt, now)
   end
   redis.call('SREM', BASE .. 'workers', worker)
   return released, dead
-end
-
-local function flat(task)
-  local out = {}
-  for k, v in pairs(task) do
-    out[#out + 1] = k
-    out[#out + 1] = v
-  end
-  return out
 end

@@ -8,20 +8,26 @@ Returns {registeredAt ms, reregistered 0|1}
 ]]
 local id = ARGV[4]
 local now = now_ms()
-local existed = redis.call('HGET', KEYS[1], 'status')
+local previous = redis.call('HMGET', KEYS[1], 'status', 'registeredAt')
+local existed = previous[1]
 local registered_at = now
-if existed == 'active' then registered_at = tonumber(redis.call('HGET', KEYS[1], 'registeredAt')) or now end
+if existed == 'active' then registered_at = tonumber(previous[2]) or now end
+local instance = {
+  id = id, roles = ARGV[5], capabilities = ARGV[6], maxTasks = ARGV[7], metadata = ARGV[8], status = 'active',
+  registeredAt = tostring(registered_at), lastSeen = tostring(now), autoAssign = ARGV[10],
+}
+if ARGV[9] ~= '' then instance.sessionId = ARGV[9] end
+if ARGV[11] and ARGV[11] ~= '' then instance.timeoutMs = ARGV[11] end
+local fields = {}
+for k, v in pairs(instance) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+-- the record is replaced as a whole; the new key has no expiry (an unregistered record's is gone)
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', id, 'roles', ARGV[5], 'capabilities', ARGV[6], 'maxTasks', ARGV[7],
-  'metadata', ARGV[8], 'status', 'active', 'registeredAt', registered_at, 'lastSeen', now, 'autoAssign', ARGV[10])
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'sessionId', ARGV[9]) end
-if ARGV[11] and ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'timeoutMs', ARGV[11]) end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', BASE .. 'instances', now, id)
 redis.call('ZADD', BASE .. 'instances:all', registered_at, id)
 if ARGV[10] == '1' then redis.call('SADD', BASE .. 'autoassign', id) else redis.call('SREM', BASE .. 'autoassign', id) end
-redis.call('PERSIST', KEYS[1])
-local instance = {}
-local raw = redis.call('HGETALL', KEYS[1])
-for i = 1, #raw, 2 do instance[raw[i]] = raw[i + 1] end
 emit_event('instance.registered', { instance = instance, reregistered = existed == 'active' })
 return { registered_at, existed == 'active' and 1 or 0 }

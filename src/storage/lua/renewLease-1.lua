@@ -12,4 +12,5 @@ if lost then return { lost, task.status, task.assignedTo or '' } end
 local expires = now_ms() + tonumber(ARGV[7])
 redis.call('ZADD', BASE .. 'leases', expires, task.id)
 set_fields(task, { leaseExpiresAt = expires })
+save(task)
 return { 'OK', flat(task) }
