@@ -19,4 +19,4 @@ await build({
   sourcemap: true,
   logLevel: "warning",
 });
-for (const file of ["index.html", "style.css"]) copyFileSync(join(src, file), join(out, file));
+for (const file of ["index.html", "style.css", "icon.svg"]) copyFileSync(join(src, file), join(out, file));

@@ -51,11 +51,25 @@ function load(dir: string): Map<string, Asset> {
   return found;
 }
 
-/** True when `path` is the dashboard's (`/`, `/ui/...`), which this then answers. */
-export function serveDashboard(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+/**
+ * True when `path` is the dashboard's (`/`, `/ui/...`), which this then answers.
+ * `/ui/config.json` tells the page whether to ask for the token before its first call (a
+ * refused call would log an error in the browser's console).
+ */
+export function serveDashboard(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  config: { auth: boolean },
+): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   const name = path === "/" ? "index.html" : path.startsWith("/ui/") ? path.slice(4) : undefined;
   if (name === undefined) return false;
+  if (name === "config.json") {
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+    res.end(JSON.stringify(config));
+    return true;
+  }
   assets ??= load(PUBLIC_DIR);
   if (assets.size === 0) {
     res.writeHead(503, { "content-type": "text/plain; charset=utf-8" });

@@ -216,7 +216,7 @@ export class HttpTransport {
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
 
     if (req.method === "GET" && path === "/health") return this.#health(res);
-    if (serveDashboard(req, res, path)) return;
+    if (serveDashboard(req, res, path, { auth: this.#tokenDigest !== null })) return;
     if (!this.#authorized(req)) {
       const unauthorized = new AppError("UNAUTHORIZED", "Unauthorized: send Authorization: Bearer <token>");
       const headers = { "www-authenticate": 'Bearer realm="claudebench"' };

@@ -165,7 +165,7 @@ async function poll(): Promise<void> {
   }
 }
 
-function start(): void {
+async function start(): Promise<void> {
   setTheme(localStorage.getItem(THEME_KEY));
   (document.getElementById("theme") as HTMLButtonElement).addEventListener("click", () => {
     const dark =
@@ -183,6 +183,8 @@ function start(): void {
   main.prepend(notice);
   addEventListener("hashchange", () => app.schedule());
   api.askToken = askToken;
+  const config = (await (await fetch("/ui/config.json")).json()) as { auth: boolean };
+  if (config.auth && !api.token) api.token = await askToken();
 
   const replayFrom = `${Date.now() - REPLAY_MS}-0`;
   connectLive({
@@ -209,4 +211,4 @@ function start(): void {
   app.schedule();
 }
 
-start();
+void start();
