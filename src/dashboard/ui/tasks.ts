@@ -195,7 +195,7 @@ export function tasksView(app: App): View {
           "button",
           {
             type: "button",
-            disabled: t.status !== "in_progress" && !t.assignedTo,
+            disabled: t.status !== "in_progress",
             onclick: () => act("release", "task.unassign", { taskId: t.id }),
           },
           "Release",
