@@ -97,8 +97,12 @@ describe("web dashboard (headless Chromium)", () => {
 
     // A task created through the API appears on the board.
     await show("Tasks");
-    const created = await rpc<{ id: string }>("task.create", { text: "write the release notes", priority: 70 });
-    const card = (status: string, id: string) => page.locator(`.column[data-status="${status}"] [data-task-id="${id}"]`);
+    const created = await rpc<{ id: string }>("task.create", {
+      text: "write the release notes",
+      priority: 70,
+    });
+    const card = (status: string, id: string) =>
+      page.locator(`.column[data-status="${status}"] [data-task-id="${id}"]`);
     await card("pending", created.id).waitFor();
 
     // A worker claims and completes it: the card moves to "completed".
@@ -132,7 +136,7 @@ describe("web dashboard (headless Chromium)", () => {
     await show("Hooks");
     const denied = page.locator('tr[data-decision="deny"]');
     await denied.waitFor();
-    assert.match(await denied.innerText(), /rm-critical/);
+    assert.match((await denied.textContent()) ?? "", /rm-critical/);
     await shot("hooks");
 
     await show("Instances");
