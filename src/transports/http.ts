@@ -6,6 +6,7 @@ import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
+import { serveDashboard } from "../dashboard/static.js";
 import { PROMETHEUS_CONTENT_TYPE } from "../observability/prometheus.js";
 import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
@@ -27,6 +28,7 @@ import { EventSockets } from "./websocket.js";
  *   GET  /metrics                Prometheus text format (same token as the rest)
  *   GET  /health                 liveness/readiness (no token needed)
  *   GET  /openapi.json           the HTTP routes, generated from the handlers
+ *   GET  /, /ui/*                the web dashboard (dashboard/static.ts; no token: it asks for one)
  */
 
 export interface HttpTransportOptions {
@@ -214,6 +216,7 @@ export class HttpTransport {
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
 
     if (req.method === "GET" && path === "/health") return this.#health(res);
+    if (serveDashboard(req, res, path, { auth: this.#tokenDigest !== null })) return;
     if (!this.#authorized(req)) {
       const unauthorized = new AppError("UNAUTHORIZED", "Unauthorized: send Authorization: Bearer <token>");
       const headers = { "www-authenticate": 'Bearer realm="claudebench"' };

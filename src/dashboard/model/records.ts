@@ -1,0 +1,130 @@
+/**
+ * The dashboard's view of tasks and instances. Two sources describe the same things in two
+ * spellings: the API answers (numbers, ISO dates, parsed JSON) and the events that the Lua
+ * scripts append (the raw Redis hash: every field a string, epoch-ms dates, JSON as text).
+ * These functions read either into one shape, so the rest of the dashboard never cares.
+ */
+
+export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export interface TaskView {
+  id: string;
+  text: string;
+  description?: string;
+  status: TaskStatus;
+  priority: number;
+  channel?: string;
+  assignedTo?: string;
+  attempts: number;
+  maxAttempts: number;
+  deadLettered: boolean;
+  metadata: Record<string, unknown>;
+  result?: unknown;
+  error?: string;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+  leaseExpiresAt?: number;
+}
+
+export interface InstanceView {
+  id: string;
+  roles: string[];
+  sessionId?: string;
+  cwd?: string;
+  maxTasks: number;
+  activeTasks?: number;
+  status: string;
+  lastSeen?: number;
+}
+
+type Raw = Record<string, unknown>;
+
+/** Epoch ms from an epoch-ms string or number, or an ISO date; undefined when absent. */
+export function toMs(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value !== "string" || value === "") return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+const toNum = (value: unknown, fallback: number): number => {
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+  return Number.isFinite(n) ? n : fallback;
+};
+
+const optStr = (value: unknown): string | undefined =>
+  typeof value === "string" && value !== "" ? value : undefined;
+
+/** A JSON field: the hash holds its text, the API the value itself. */
+function parsed(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+const isStatus = (s: unknown): s is TaskStatus => TASK_STATUSES.includes(s as TaskStatus);
+
+/** Undefined for something that is not a task (no id). */
+export function toTask(raw: unknown): TaskView | undefined {
+  if (!raw || typeof raw !== "object") return undefined;
+  const r = raw as Raw;
+  if (typeof r.id !== "string") return undefined;
+  const metadata = parsed(r.metadata);
+  const createdAt = toMs(r.createdAt) ?? 0;
+  const task: TaskView = {
+    id: r.id,
+    text: typeof r.text === "string" ? r.text : "",
+    status: isStatus(r.status) ? r.status : "pending",
+    priority: toNum(r.priority, 50),
+    attempts: toNum(r.attempts, 0),
+    maxAttempts: toNum(r.maxAttempts, 1),
+    deadLettered: r.deadLettered === true || r.deadLettered === "1",
+    metadata: metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
+    createdAt,
+    updatedAt: toMs(r.updatedAt) ?? createdAt,
+  };
+  const description = optStr(r.description);
+  if (description !== undefined) task.description = description;
+  const channel = optStr(r.channel);
+  if (channel !== undefined) task.channel = channel;
+  const assignedTo = optStr(r.assignedTo);
+  if (assignedTo !== undefined) task.assignedTo = assignedTo;
+  if (r.result !== undefined) task.result = parsed(r.result);
+  const error = optStr(r.error);
+  if (error !== undefined) task.error = error;
+  const lease = toMs(r.leaseExpiresAt);
+  if (lease !== undefined) task.leaseExpiresAt = lease;
+  return task;
+}
+
+function toStrings(value: unknown): string[] {
+  const list = parsed(value);
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
+}
+
+export function toInstance(raw: unknown): InstanceView | undefined {
+  if (!raw || typeof raw !== "object") return undefined;
+  const r = raw as Raw;
+  if (typeof r.id !== "string") return undefined;
+  const metadata = parsed(r.metadata) as Raw | undefined;
+  const instance: InstanceView = {
+    id: r.id,
+    roles: toStrings(r.roles),
+    maxTasks: toNum(r.maxTasks, 0),
+    status: optStr(r.status) ?? "active",
+  };
+  const sessionId = optStr(r.sessionId);
+  if (sessionId !== undefined) instance.sessionId = sessionId;
+  const cwd = optStr(metadata && typeof metadata === "object" ? metadata.cwd : undefined);
+  if (cwd !== undefined) instance.cwd = cwd;
+  if (r.activeTasks !== undefined) instance.activeTasks = toNum(r.activeTasks, 0);
+  const lastSeen = toMs(r.lastSeen);
+  if (lastSeen !== undefined) instance.lastSeen = lastSeen;
+  return instance;
+}

@@ -1,0 +1,271 @@
+import { boardColumns, filterTasks, type TaskFilter } from "../model/filters.js";
+import { TASK_STATUSES, type TaskView } from "../model/records.js";
+import type { App, View } from "./app.js";
+import { dateTime, fill, h, redraw, time } from "./dom.js";
+
+const ROW_HEIGHT = 28;
+/** Cards per board column: the table below lists every match. */
+const CARDS_PER_COLUMN = 25;
+
+/** The board, the virtualised table, the detail of the selected task, and its actions. */
+export function tasksView(app: App): View {
+  const filter: TaskFilter = {};
+  let selected: string | undefined;
+  let rows: TaskView[] = [];
+
+  const act = async (label: string, method: string, params: Record<string, unknown>) => {
+    try {
+      await app.api.call(method, params);
+      app.notify(`${label}: done`);
+    } catch (err) {
+      app.notify(`${label}: ${(err as Error).message}`, true);
+    }
+  };
+
+  const createForm = h(
+    "form",
+    { class: "bar", "aria-label": "Create a task" },
+    h("label", {}, "Text", h("input", { name: "text", required: true, maxlength: 2000 })),
+    h("label", {}, "Priority", h("input", { name: "priority", type: "number", min: 0, max: 100, value: 50 })),
+    h("label", {}, "Channel", h("input", { name: "channel" })),
+    h("button", { type: "submit" }, "Create task"),
+  );
+  createForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = new FormData(createForm);
+    const params: Record<string, unknown> = {
+      text: String(data.get("text")),
+      priority: Number(data.get("priority")),
+    };
+    const channel = String(data.get("channel") ?? "").trim();
+    if (channel) params.channel = channel;
+    void act("create", "task.create", params).then(() => createForm.reset());
+  });
+
+  const filterForm = h(
+    "form",
+    { class: "bar", role: "search", "aria-label": "Filter tasks" },
+    h(
+      "label",
+      {},
+      "Status",
+      h(
+        "select",
+        { name: "status" },
+        h("option", { value: "" }, "any"),
+        ...TASK_STATUSES.map((s) => h("option", { value: s }, s)),
+      ),
+    ),
+    h("label", {}, "Channel", h("input", { name: "channel" })),
+    h("label", {}, "Assignee", h("input", { name: "assignee" })),
+    h("label", {}, "Min priority", h("input", { name: "minPriority", type: "number", min: 0, max: 100 })),
+    h("label", {}, "Text", h("input", { name: "text", type: "search" })),
+  );
+  filterForm.addEventListener("input", () => {
+    const data = new FormData(filterForm);
+    const text = (name: string) => String(data.get(name) ?? "").trim();
+    filter.status = text("status") as TaskFilter["status"];
+    filter.channel = text("channel");
+    filter.assignee = text("assignee");
+    filter.minPriority = text("minPriority") === "" ? undefined : Number(text("minPriority"));
+    filter.text = text("text");
+    app.schedule();
+  });
+  filterForm.addEventListener("submit", (e) => e.preventDefault());
+
+  const board = h("div", { class: "board", "aria-label": "Task board by status" });
+  const count = h("p", { class: "muted", "aria-live": "polite" });
+  const spacer = h("div");
+  const scroller = h("div", { class: "scroller", tabindex: 0, "aria-label": "Tasks table" }, spacer);
+  scroller.addEventListener("scroll", () => drawRows());
+  const detail = h("aside", { id: "detail", "aria-label": "Task detail" });
+
+  const select = (id: string) => {
+    selected = id;
+    app.schedule();
+  };
+
+  function drawRows(): void {
+    spacer.style.height = `${(rows.length + 1) * ROW_HEIGHT}px`;
+    const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - 5);
+    const last = Math.min(rows.length, first + Math.ceil(scroller.clientHeight / ROW_HEIGHT) + 10);
+    const head = h(
+      "div",
+      { class: "row head", role: "row" },
+      ...["id", "text", "status", "prio", "assignee", "updated"].map((c) =>
+        h("span", { role: "columnheader" }, c),
+      ),
+    );
+    const visible = rows.slice(first, last).map((t, i) => {
+      const row = h(
+        "div",
+        {
+          class: "row",
+          role: "row",
+          tabindex: 0,
+          "data-task-id": t.id,
+          "data-key": `row:${t.id}`,
+          "aria-selected": t.id === selected,
+        },
+        h("span", {}, t.id),
+        h("span", {}, t.text),
+        h("span", { class: t.status }, t.status),
+        h("span", {}, t.priority),
+        h("span", {}, t.assignedTo ?? ""),
+        h("span", {}, time(t.updatedAt)),
+      );
+      row.style.top = `${(first + i + 1) * ROW_HEIGHT}px`;
+      row.addEventListener("click", () => select(t.id));
+      row.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") select(t.id);
+      });
+      return row;
+    });
+    head.style.top = "0";
+    redraw(spacer, () => fill(spacer, head, ...visible));
+  }
+
+  function drawDetail(): void {
+    const t = selected ? app.store.tasks.get(selected) : undefined;
+    // Not while the person types a new priority: the redraw would wipe it.
+    if (document.activeElement instanceof HTMLInputElement && detail.contains(document.activeElement)) return;
+    if (!t) {
+      fill(detail, h("p", { class: "muted" }, "Select a task to see its history and act on it."));
+      return;
+    }
+    const priority = h("input", {
+      type: "number",
+      min: 0,
+      max: 100,
+      value: t.priority,
+      "aria-label": "New priority",
+    });
+    const history = app.store.history.get(t.id) ?? [];
+    const finished = t.status === "completed" || t.status === "failed" || t.status === "cancelled";
+    fill(
+      detail,
+      h("h2", {}, `${t.id}: ${t.text}`),
+      h(
+        "dl",
+        {},
+        ...[
+          ["Status", t.status + (t.deadLettered ? " (dead letter)" : "")],
+          ["Priority", String(t.priority)],
+          ["Channel", t.channel ?? "—"],
+          ["Lease holder", t.assignedTo ?? "—"],
+          ["Lease expires", dateTime(t.leaseExpiresAt)],
+          ["Attempts", `${t.attempts} of ${t.maxAttempts}`],
+          ["Created", dateTime(t.createdAt)],
+        ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+      ),
+      t.error ? h("p", { class: "error-text" }, `Error: ${t.error}`) : null,
+      t.result !== undefined ? h("pre", { "aria-label": "Result" }, JSON.stringify(t.result, null, 2)) : null,
+      h(
+        "div",
+        { class: "bar" },
+        priority,
+        h(
+          "button",
+          {
+            type: "button",
+            onclick: () =>
+              act("priority", "task.update", { id: t.id, updates: { priority: Number(priority.value) } }),
+          },
+          "Set priority",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            disabled: finished,
+            onclick: () => act("cancel", "task.cancel", { id: t.id, reason: "cancelled from the dashboard" }),
+          },
+          "Cancel task",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            disabled: t.status !== "failed" && t.status !== "cancelled",
+            onclick: () => act("retry", "task.retry", { id: t.id }),
+          },
+          "Retry",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            disabled: t.status !== "in_progress",
+            onclick: () => act("release", "task.unassign", { taskId: t.id }),
+          },
+          "Release",
+        ),
+      ),
+      h("h3", {}, "History"),
+      history.length
+        ? h(
+            "ol",
+            { "aria-label": "Task history" },
+            ...history.map((e) =>
+              h(
+                "li",
+                {},
+                `${time(e.ts)} ${e.event} → ${e.status}`,
+                e.actor ? ` by ${e.actor}` : "",
+                e.detail ? ` (${e.detail})` : "",
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, "No transitions seen since the page opened."),
+    );
+  }
+
+  const root = h(
+    "section",
+    { "aria-labelledby": "tasks-title" },
+    h("h2", { id: "tasks-title" }, "Tasks"),
+    createForm,
+    filterForm,
+    board,
+    h("div", { class: "split" }, h("div", {}, count, scroller), detail),
+  );
+
+  return {
+    id: "tasks",
+    title: "Tasks",
+    root,
+    update() {
+      const columns = boardColumns(app.store.tasks.values(), filter);
+      redraw(board, () =>
+        fill(
+          board,
+          ...TASK_STATUSES.map((s) =>
+            h(
+              "div",
+              { class: "column", "data-status": s, role: "region", "aria-label": `${s} tasks` },
+              h("h3", {}, `${s} (${columns[s].length})`),
+              ...columns[s].slice(0, CARDS_PER_COLUMN).map((t) =>
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "task-card",
+                    "data-task-id": t.id,
+                    "data-key": `card:${t.id}`,
+                    "aria-pressed": t.id === selected,
+                    onclick: () => select(t.id),
+                  },
+                  `${t.id} · ${t.text}`,
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+      rows = filterTasks(app.store.tasks.values(), filter);
+      count.textContent = `${rows.length} of ${app.store.tasks.size} tasks`;
+      drawRows();
+      drawDetail();
+    },
+  };
+}

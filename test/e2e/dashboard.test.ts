@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
+
+/**
+ * The dashboard in a real headless Chromium (Debian's package, driven by playwright-core)
+ * against `claudebench serve` with a token: what a person sees as the fleet works. Run
+ * `npm run build` first (the test serves the built bundle). Screenshots of each view go to
+ * test-output/dashboard/.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const TOKEN = "dashboard-e2e-token";
+const SHOTS = join(import.meta.dirname, "../../test-output/dashboard");
+const FIXTURE = join(import.meta.dirname, "../fixtures/claude-hooks/pre-tool-use.bash-dangerous.json");
+
+let cli: SpawnedCli;
+let url: string;
+let browser: BrowserContext;
+let page: Page;
+const dirs: string[] = [];
+const consoleErrors: string[] = [];
+
+async function rpc<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(`${url}/rpc`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  const body = (await res.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
+async function show(view: string): Promise<void> {
+  await page.getByRole("link", { name: view }).click();
+  await page.locator(`section[aria-labelledby="${view.toLowerCase()}-title"]`).waitFor({ state: "visible" });
+}
+
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+describe("web dashboard (headless Chromium)", () => {
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const dataDir = mkdtempSync(join(tmpdir(), "cb-dash-"));
+    dirs.push(dataDir);
+    const userDataDir = mkdtempSync(join(tmpdir(), "cb-chromium-"));
+    dirs.push(userDataDir);
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    cli = runCli(["serve", "--port", String(port), "--data-dir", dataDir, "--no-db", "--log-level", "warn"], {
+      ...process.env,
+      AUTH_TOKEN: TOKEN,
+    });
+    await waitFor(() => cli.stdout().includes("Press Ctrl-C to stop."), `serve to start (${cli.stderr()})`);
+    // A fresh profile directory per run: nothing cached from an earlier run.
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      viewport: { width: 1400, height: 1000 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(`${m.text()} ${m.location().url}`);
+    });
+    page.on("pageerror", (err) => consoleErrors.push(String(err)));
+  });
+
+  after(async () => {
+    await browser?.close();
+    cli?.child.kill("SIGTERM");
+    await cli?.exited;
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("asks for the token once, then shows the fleet live and acts on it", async () => {
+    await page.goto(url);
+    const tokenInput = page.getByRole("textbox", { name: "Token" });
+    await tokenInput.waitFor({ state: "visible" });
+    await tokenInput.fill(TOKEN);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.locator("#conn", { hasText: "live" }).waitFor();
+    await shot("overview");
+
+    // A task created through the API appears on the board.
+    await show("Tasks");
+    const created = await rpc<{ id: string }>("task.create", {
+      text: "write the release notes",
+      priority: 70,
+    });
+    const card = (status: string, id: string) =>
+      page.locator(`.column[data-status="${status}"] [data-task-id="${id}"]`);
+    await card("pending", created.id).waitFor();
+
+    // A worker claims and completes it: the card moves to "completed".
+    await rpc("system.register", { id: "w-e2e", roles: ["worker"] });
+    const claim = await rpc<{ taskId: string }>("task.claim", { workerId: "w-e2e" });
+    assert.equal(claim.taskId, created.id);
+    await card("in_progress", created.id).waitFor();
+    await rpc("task.complete", { id: created.id, workerId: "w-e2e", result: { pages: 3 } });
+    await card("completed", created.id).waitFor();
+    await card("completed", created.id).click();
+    await page.getByLabel("Task history").getByText("task.completed").waitFor();
+    await page.getByLabel("Task detail").getByText("w-e2e").first().waitFor();
+    await shot("tasks");
+
+    // A task cancelled from the page is cancelled for the API too.
+    const doomed = await rpc<{ id: string }>("task.create", { text: "obsolete chore" });
+    await card("pending", doomed.id).click();
+    await page.getByRole("button", { name: "Cancel task" }).click();
+    await card("cancelled", doomed.id).waitFor();
+    const after = await rpc<{ status: string }>("task.get", { id: doomed.id });
+    assert.equal(after.status, "cancelled");
+
+    // A denied pre-tool call shows in the Hooks view with its rule and reason.
+    const hook = await fetch(`${url}/hook/claude`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: readFileSync(FIXTURE),
+    });
+    const answer = (await hook.json()) as { hookSpecificOutput: { permissionDecision: string } };
+    assert.equal(answer.hookSpecificOutput.permissionDecision, "deny");
+    await show("Hooks");
+    const denied = page.locator('tr[data-decision="deny"]');
+    await denied.waitFor();
+    assert.match((await denied.textContent()) ?? "", /rm-critical/);
+    await shot("hooks");
+
+    await show("Instances");
+    await page.locator('tr[data-instance-id="w-e2e"]').waitFor();
+    await shot("instances");
+    await show("Events");
+    await page
+      .locator('section[aria-labelledby="events-title"]')
+      .getByRole("cell", { name: "task.cancelled", exact: true })
+      .waitFor();
+    await shot("events");
+    await show("Metrics");
+    await page.getByRole("cell", { name: "task.create" }).waitFor({ timeout: 15_000 });
+    await shot("metrics");
+    await show("Overview");
+    await shot("overview-after");
+
+    assert.deepEqual(consoleErrors, []);
+  });
+});
