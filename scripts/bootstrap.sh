@@ -36,6 +36,21 @@ if [ "${npm_lifecycle_event:-}" != "start" ] && ! command -v initdb >/dev/null 2
   fi
 fi
 
+# Debian's chromium, for the dashboard's end-to-end test only (test/e2e/dashboard.test.ts).
+if [ "${npm_lifecycle_event:-}" != "start" ] && [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing chromium, for the dashboard's browser test (apt-get)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing chromium, for the dashboard's browser test (sudo apt-get)..."
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "bootstrap: chromium is not installed and I cannot install it here: the dashboard's" >&2
+    echo "  browser test will fail. Debian/Ubuntu: sudo apt-get install -y chromium, or set" >&2
+    echo "  CHROMIUM_PATH to a Chromium binary." >&2
+  fi
+fi
+
 if [ ! -d node_modules ]; then
   echo "bootstrap: installing dependencies (npm ci)..."
   npm ci --no-audit --no-fund
