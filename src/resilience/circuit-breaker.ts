@@ -209,7 +209,9 @@ export class BreakerBoard {
         this.#lifetime(settings),
       ],
     )) as [number, BreakerState, number, number];
-    if (state !== view.state) {
+    // The transition's own announcement may have reached the local view first: the process
+    // that made it (changed) still emits its event.
+    if (changed === 1 || state !== view.state) {
       this.#apply({ method, state, openUntil: state === "open" ? now + Number(waitMs) : 0 }, changed === 1);
     }
     if (verdict === 0) throw this.#openError(method, Number(waitMs));
