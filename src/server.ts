@@ -242,12 +242,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
     );
     closers.push(() => subscriptions.stop());
+    let stopWakeUps: (() => void) | null = null;
+    subscriptions.onRunning(async (running) => {
+      if (running && !stopWakeUps) {
+        stopWakeUps = await tail.subscribe({
+          filter: (event) => subscriptions.wants(event),
+          deliver: (event) => subscriptions.wake(event),
+        });
+      } else if (!running && stopWakeUps) {
+        stopWakeUps();
+        stopWakeUps = null;
+      }
+    });
     await subscriptions.install("startServer", options.subscriptions ?? []);
     await workflows.reload();
-    await tail.subscribe({
-      filter: (event) => subscriptions.wants(event),
-      deliver: (event) => subscriptions.wake(event),
-    });
 
     const http = new HttpTransport({
       dispatcher,

@@ -157,7 +157,13 @@ export class EventTail {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      for (const entry of result?.[0]?.[1] ?? []) {
+      const entries = result?.[0]?.[1] ?? [];
+      if (this.#subscribers.size === 0) {
+        // Nobody listens (the last client left): keep the position, skip the parsing.
+        lastId = entries.at(-1)?.[0] ?? lastId;
+        continue;
+      }
+      for (const entry of entries) {
         lastId = entry[0];
         const event = parseEventEntry(entry);
         if (!event) continue;

@@ -56,6 +56,7 @@ export class SubscriptionService {
   readonly #runners = new Map<string, { runner: SubscriptionRunner; source: string }>();
   #installing: Promise<unknown> = Promise.resolve();
   #stopped = false;
+  #onRunning: (running: boolean) => Promise<void> = async () => undefined;
 
   constructor(private readonly deps: SubscriptionServiceDeps) {
     this.store = new SubscriptionStore(deps.redis, deps.keys);
@@ -71,8 +72,25 @@ export class SubscriptionService {
     return run;
   }
 
+  /**
+   * Told after every install whether any subscription runs now: the server feeds wake-ups
+   * from the event tail only then, so that a server without subscriptions does not read and
+   * parse every event.
+   */
+  onRunning(listener: (running: boolean) => Promise<void>): void {
+    this.#onRunning = listener;
+  }
+
   async #install(source: string, subscriptions: readonly Subscription[]): Promise<void> {
     if (this.#stopped) return;
+    try {
+      await this.#replace(source, subscriptions);
+    } finally {
+      await this.#onRunning(this.#runners.size > 0);
+    }
+  }
+
+  async #replace(source: string, subscriptions: readonly Subscription[]): Promise<void> {
     const seen = new Set<string>();
     for (const sub of subscriptions) {
       const other = this.#runners.get(sub.name);
