@@ -3,6 +3,7 @@ import type { HandlerContext, RequestMeta, ServerServices, TransportName } from 
 import { AppError, toAppError } from "./errors.js";
 import type { AnyHandler } from "./handler.js";
 import type { Logger } from "./logger.js";
+import { within } from "./timers.js";
 
 /** One call as a transport hands it over: the method name and params still untrusted. */
 export interface CallRequest {
@@ -88,29 +89,14 @@ function withTimeout(
   timeoutMs: number,
   controller: AbortController,
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const err = new AppError(
-        "TIMEOUT",
-        `${invocation.handler.name} did not finish within ${timeoutMs} ms`,
-        {
-          method: invocation.handler.name,
-          timeoutMs,
-        },
-      );
-      controller.abort(err);
-      reject(err);
-    }, timeoutMs);
-    invocation.handler.handle(invocation.input, invocation.ctx).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+  const { handler } = invocation;
+  return within(handler.handle(invocation.input, invocation.ctx), timeoutMs, () => {
+    const err = new AppError("TIMEOUT", `${handler.name} did not finish within ${timeoutMs} ms`, {
+      method: handler.name,
+      timeoutMs,
+    });
+    controller.abort(err);
+    return err;
   });
 }
 

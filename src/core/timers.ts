@@ -19,3 +19,24 @@ export class WakeableSleep {
     this.#wake?.();
   }
 }
+
+/**
+ * Settles as `work` does, unless `ms` pass first: then `expired()` runs (abort what `work`
+ * depends on) and the promise rejects with the error it returns. The timer is cleared as
+ * soon as `work` settles, so nothing is left behind.
+ */
+export function within<T>(work: Promise<T>, ms: number, expired: () => Error): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(expired()), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

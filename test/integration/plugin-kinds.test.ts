@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { until } from "../helpers/cluster.js";
+import { call, until } from "../helpers/cluster.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { post, rpc, startTestServer } from "../helpers/server.js";
+import { post, startTestServer } from "../helpers/server.js";
 
 /**
  * Hook links and subscriptions from plugin files, as a user installs them: the example files
@@ -18,12 +18,6 @@ const FIXTURES = join(import.meta.dirname, "../fixtures/claude-hooks");
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), "utf8"));
 const MASTER = "0a9d7c1e-master-session";
-
-async function call<T>(url: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
-  const { body } = await rpc(url, { jsonrpc: "2.0", id: 1, method, params });
-  if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
-  return body.result as T;
-}
 
 interface Discover {
   plugins: { files: { file: string; extensions: { kind: string; name: string }[] }[] };

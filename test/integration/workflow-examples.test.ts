@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Task } from "../../src/domain/tasks/model.js";
+import { call, until } from "../helpers/cluster.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
-import { post, rpc, startTestServer } from "../helpers/server.js";
+import { post, startTestServer } from "../helpers/server.js";
 
 /**
  * The three workflows shipped in examples/workflows, end to end: Claude Code's own hook
@@ -28,27 +29,11 @@ after(async () => {
   await redis.stop();
 });
 
-async function call<T>(url: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
-  const { body } = await rpc(url, { jsonrpc: "2.0", id: 1, method, params });
-  if (body.error) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
-  return body.result as T;
-}
-
 const hook = async (url: string, payload: Payload) => {
   const res = await post(url, "/hook/claude", payload);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body as Record<string, unknown>;
 };
-
-async function until<T>(check: () => Promise<T | false | undefined | null>, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Summary {
   name: string;

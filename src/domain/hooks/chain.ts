@@ -1,6 +1,7 @@
 import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
+import { within } from "../../core/timers.js";
 import {
   type HookLink,
   type HookLinkContext,
@@ -94,22 +95,10 @@ type AnyVerdict = HookPoints[HookPoint]["verdict"];
 function runLink(link: HookLink, input: unknown, ctx: LinkContext): unknown {
   const result = link.run(input as never, ctx);
   if (!(result instanceof Promise)) return result;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const err = new LinkTimeout(`did not answer within ${link.timeoutMs} ms`);
-      ctx.abort(err);
-      reject(err);
-    }, link.timeoutMs);
-    result.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+  return within(result, link.timeoutMs, () => {
+    const err = new LinkTimeout(`did not answer within ${link.timeoutMs} ms`);
+    ctx.abort(err);
+    return err;
   });
 }
 
