@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { type Redis, ReplyError } from "ioredis";
 import type { Invocation, Middleware } from "../core/dispatch.js";
 import { AppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -9,6 +9,7 @@ import {
   type PendingAuditRecord,
   targetOf,
 } from "../domain/audit/record.js";
+import { LuaScript } from "../storage/lua-script.js";
 import type { Collector } from "./prometheus.js";
 
 /**
@@ -18,12 +19,13 @@ import type { Collector } from "./prometheus.js";
  * invalid params) change nothing and are not audited; nested calls (`ctx.invoke`) are part of
  * the audited call that made them.
  *
- * No Redis round trip per call: records wait in process and are written in one pipeline
- * (XADD ... MAXLEN ~ to the capped audit stream) every FLUSH_MS, when BATCH are waiting, and
+ * No Redis round trip per call: records wait in process and are written in one script call
+ * (appendAudit-1.lua: an XADD ... MAXLEN ~ per record) every FLUSH_MS, when BATCH are waiting, and
  * at shutdown. A crash loses at most the last interval's records.
  */
 
 const FLUSH_MS = 200;
+const APPEND = LuaScript.fromFile("appendAudit-1.lua");
 const BATCH = 500;
 /** While Redis is unreachable records wait, up to this many; older ones are then dropped (and counted). */
 const MAX_WAITING = 20_000;
@@ -91,7 +93,7 @@ export class AuditTrail {
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
-  /** Writes what waits in one pipeline; resolves when it is written (or failed and put back). */
+  /** Writes what waits in one script call; resolves when it is written (or failed and put back). */
   flush(): Promise<void> {
     if (this.#timer) {
       clearTimeout(this.#timer);
@@ -100,20 +102,24 @@ export class AuditTrail {
     const batch = this.#waiting;
     if (batch.length === 0) return Promise.all(this.#writing).then(() => undefined);
     this.#waiting = [];
-    const pipeline = this.redis.pipeline();
+    const args: (string | number)[] = [this.maxLen];
     for (const record of batch) {
-      pipeline.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", ...auditFields(record));
+      const fields = auditFields(record);
+      args.push(fields.length, ...fields);
     }
-    const writing = pipeline.exec().then(
-      (replies) => {
-        const failed = (replies ?? []).find(([err]) => err)?.[0];
-        if (failed) this.log.error({ err: failed }, "audit records refused by Redis; they are lost");
-        else if (this.#failing) {
+    const writing = APPEND.run(this.redis, [this.stream], args).then(
+      () => {
+        if (this.#failing) {
           this.#failing = false;
           this.log.info("audit trail written again");
         }
       },
-      (err) => this.#putBack(batch, err),
+      (err) => {
+        // Redis refused the script (some records may be written): retrying would duplicate them.
+        if (err instanceof ReplyError)
+          this.log.error({ err }, "audit records refused by Redis; they are lost");
+        else this.#putBack(batch, err);
+      },
     );
     this.#writing.add(writing);
     void writing.finally(() => this.#writing.delete(writing));
