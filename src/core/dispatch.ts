@@ -36,22 +36,48 @@ export type Middleware = (invocation: Invocation, next: () => Promise<unknown>) 
 
 const NEVER_ABORTED = new AbortController().signal;
 
-const CONTROLLER = Symbol("controller");
-
 /**
- * `ctx.log` on every context's prototype: the call's child logger is made only when a handler
- * logs (a pino child costs more than the rest of the context), then kept on the context.
+ * The class of every call's context. The server's services and `invoke` sit on its prototype,
+ * shared by every call, so that a call builds one small object of one fixed shape (copying the
+ * services into each context cost more). `ctx.log` is the call's child logger, made only when
+ * a handler logs (a pino child costs more than the rest of the context).
  */
-function contextPrototype(root: Logger): object {
-  return Object.defineProperty({}, "log", {
-    get(this: HandlerContext & { [CALL_LOG]?: Logger }): Logger {
-      this[CALL_LOG] ??= root.child(callBindings(this.requestId, this.method, this.transport, this.meta));
-      return this[CALL_LOG];
-    },
-  });
-}
+function contextClass(base: object, root: Logger) {
+  class CallContext {
+    readonly #signal: AbortSignal | AbortController;
+    #log: Logger | undefined;
+    constructor(
+      readonly method: string,
+      readonly transport: TransportName,
+      readonly meta: RequestMeta,
+      readonly requestId: string,
+      signal: AbortSignal | AbortController,
+    ) {
+      this.#signal = signal;
+    }
 
-const CALL_LOG = Symbol("callLog");
+    /** A handed-over controller's signal is made only here, when a handler reads it. */
+    get signal(): AbortSignal {
+      const signal = this.#signal;
+      return signal instanceof AbortController ? signal.signal : signal;
+    }
+
+    /** The call's child logger (request id, method, session, instance), made on first use. */
+    get log(): Logger {
+      this.#log ??= root.child(callBindings(this.requestId, this.method, this.transport, this.meta));
+      return this.#log;
+    }
+  }
+  // The services and `invoke` are shared by every call through the prototype chain.
+  Object.setPrototypeOf(CallContext.prototype, base);
+  return CallContext as unknown as new (
+    method: string,
+    transport: TransportName,
+    meta: RequestMeta,
+    requestId: string,
+    signal: AbortSignal | AbortController,
+  ) => HandlerContext;
+}
 
 const callBindings = (requestId: string, method: string, transport: string, meta: RequestMeta) => ({
   requestId,
@@ -60,11 +86,6 @@ const callBindings = (requestId: string, method: string, transport: string, meta
   sessionId: meta.sessionId,
   instanceId: meta.instanceId,
 });
-
-/** `ctx.signal` for a handed-over controller: one shared getter, so every context keeps one shape. */
-function controllerSignal(this: { [CONTROLLER]: AbortController }): AbortSignal {
-  return this[CONTROLLER].signal;
-}
 
 /** A controller that aborts when `signal` does, and the function that stops following it. */
 function followSignal(signal: AbortSignal): { controller: AbortController; unlink?: () => void } {
@@ -119,10 +140,8 @@ export function validationError(error: z.ZodError): AppError {
  */
 export class Dispatcher {
   readonly services: ServerServices;
-  /** The services plus `invoke`: what every context is built from. */
-  readonly #base: Omit<ServerServices, "log"> & Pick<HandlerContext, "invoke">;
-  /** Holds the lazy `log` getter (see contextPrototype). */
-  readonly #proto: object;
+  /** Builds each call's context (see contextClass). */
+  readonly #Context: ReturnType<typeof contextClass>;
   /** Request ids for calls that bring none: this server's id and a counter (no per-call randomness). */
   #lastRequest = 0;
 
@@ -143,8 +162,7 @@ export class Dispatcher {
       return dispatcher.call({ method, params, transport: "internal", meta, signal, requestId });
     }
     const { log, ...rest } = services;
-    this.#base = Object.assign(rest, { invoke });
-    this.#proto = contextPrototype(log);
+    this.#Context = contextClass(Object.assign(rest, { invoke }), log);
   }
 
   /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
@@ -190,11 +208,6 @@ export class Dispatcher {
   ): Promise<unknown> {
     const parsed = handler.input.safeParse(request.params ?? {});
     if (!parsed.success) throw validationError(parsed.error);
-    // The same object as `{ ...this.services, method, transport, meta, signal }`, but on Node 20
-    // (V8 11.3) a spread followed by more properties builds a fresh hidden class on every call:
-    // ~10 µs and garbage per call (docs/performance.md). Object.assign into a fresh object (its
-    // prototype holds the lazy `log`) keeps one shape.
-    const fields = { method: request.method, transport: request.transport, meta, requestId };
     const timeoutMs = this.#timeoutFor(handler);
     let { signal = NEVER_ABORTED } = request;
     let unlink: (() => void) | undefined;
@@ -203,22 +216,7 @@ export class Dispatcher {
       // following the caller's signal while the call runs.
       ({ controller: signal, unlink } = followSignal(signal));
     }
-    let ctx: HandlerContext;
-    if (signal instanceof AbortController) {
-      const base = Object.defineProperty(
-        Object.assign(Object.create(this.#proto), this.#base, fields),
-        CONTROLLER,
-        {
-          value: signal,
-        },
-      );
-      ctx = Object.defineProperty(base, "signal", {
-        enumerable: true,
-        get: controllerSignal,
-      }) as HandlerContext;
-    } else {
-      ctx = Object.assign(Object.create(this.#proto), this.#base, fields, { signal });
-    }
+    const ctx = new this.#Context(request.method, request.transport, meta, requestId, signal);
     const invocation: Invocation = { handler, input: parsed.data, ctx };
     const innermost =
       timeoutMs > 0
