@@ -7,6 +7,7 @@ import {
   hookPostTool,
   hookPreCompact,
 } from "./hook/lifecycle.js";
+import { hookPolicy } from "./hook/policy.js";
 import { hookPreTool } from "./hook/pre-tool.js";
 import { hookTodoWrite } from "./hook/todo-write.js";
 import { hookUserPrompt } from "./hook/user-prompt.js";
@@ -85,6 +86,7 @@ export const builtinHandlers: readonly AnyHandler[] = [
   taskDelete,
   taskRetry,
   hookPreTool,
+  hookPolicy,
   hookPostTool,
   hookUserPrompt,
   hookTodoWrite,

@@ -5,12 +5,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
+import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 
 /**
  * The dashboard in a real headless Chromium (Debian's package, driven by playwright-core)
  * against `claudebench serve` with a token: what a person sees as the fleet works. Run
  * `npm run build` first (the test serves the built bundle). Screenshots of each view go to
- * test-output/dashboard/.
+ * test-output/dashboard/. The server uses a private redis-server of the test's own, so a
+ * restarted server finds the same state (the page must carry on from where it was).
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -19,6 +21,9 @@ const SHOTS = join(import.meta.dirname, "../../test-output/dashboard");
 const FIXTURE = join(import.meta.dirname, "../fixtures/claude-hooks/pre-tool-use.bash-dangerous.json");
 
 let cli: SpawnedCli;
+let redis: TestRedis;
+let port: number;
+let dataDir: string;
 let url: string;
 let browser: BrowserContext;
 let page: Page;
@@ -41,22 +46,30 @@ async function show(view: string): Promise<void> {
   await page.locator(`section[aria-labelledby="${view.toLowerCase()}-title"]`).waitFor({ state: "visible" });
 }
 
+/** Starts `serve` on `port` against the test's redis (again, after a restart). */
+async function serve(): Promise<void> {
+  const args = ["serve", "--port", String(port), "--data-dir", dataDir, "--redis-url", redis.url];
+  cli = runCli([...args, "--no-db", "--log-level", "warn"], { ...process.env, AUTH_TOKEN: TOKEN });
+  const started = cli;
+  await waitFor(
+    () => started.stdout().includes("Press Ctrl-C to stop."),
+    `serve to start (${started.stderr()})`,
+  );
+}
+
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
 describe("web dashboard (headless Chromium)", () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const dataDir = mkdtempSync(join(tmpdir(), "cb-dash-"));
+    redis = await startTestRedis();
+    dataDir = mkdtempSync(join(tmpdir(), "cb-dash-"));
     dirs.push(dataDir);
     const userDataDir = mkdtempSync(join(tmpdir(), "cb-chromium-"));
     dirs.push(userDataDir);
-    const port = await freePort();
+    port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    cli = runCli(["serve", "--port", String(port), "--data-dir", dataDir, "--no-db", "--log-level", "warn"], {
-      ...process.env,
-      AUTH_TOKEN: TOKEN,
-    });
-    await waitFor(() => cli.stdout().includes("Press Ctrl-C to stop."), `serve to start (${cli.stderr()})`);
+    await serve();
     // A fresh profile directory per run: nothing cached from an earlier run.
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -83,6 +96,7 @@ describe("web dashboard (headless Chromium)", () => {
     await browser?.close();
     cli?.child.kill("SIGTERM");
     await cli?.exited;
+    await redis?.stop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -137,6 +151,16 @@ describe("web dashboard (headless Chromium)", () => {
     const denied = page.locator('tr[data-decision="deny"]');
     await denied.waitFor();
     assert.match((await denied.textContent()) ?? "", /rm-critical/);
+    // The rules in force (hook.policy) list the built-in rule that denied it.
+    const rule = page
+      .getByRole("table", { name: "Active policy rules" })
+      .locator('tr[data-rule="rm-critical"]');
+    await rule.waitFor();
+    assert.match((await rule.textContent()) ?? "", /deny.*builtin.*yes/);
+    await page
+      .getByRole("table", { name: "Hook chain links" })
+      .locator('tr[data-link="builtin.policy"]')
+      .waitFor();
     await shot("hooks");
 
     await show("Instances");
@@ -155,5 +179,50 @@ describe("web dashboard (headless Chromium)", () => {
     await shot("overview-after");
 
     assert.deepEqual(consoleErrors, []);
+  });
+
+  it("reconnects by itself after a server restart, keeping its view, filter and selection", async () => {
+    await show("Tasks");
+    const filterText = page.getByRole("search", { name: "Filter tasks" }).getByLabel("Text");
+    await filterText.fill("survivor");
+    const row = (id: string) => page.locator(`.scroller [data-task-id="${id}"]`);
+    const first = await rpc<{ id: string }>("task.create", { text: "survivor one" });
+    await rpc("task.create", { text: "unrelated chore" });
+    await row(first.id).click();
+    const detail = page.getByLabel("Task detail");
+    await detail.getByRole("heading", { name: `${first.id}: survivor one` }).waitFor();
+
+    // The server dies without a goodbye; the page notices.
+    const before = consoleErrors.length;
+    cli.child.kill("SIGKILL");
+    await cli.exited;
+    await page.locator("#conn", { hasNotText: "live" }).waitFor();
+
+    // Back on the same port and the same Redis: live again by itself, and it shows new tasks.
+    await serve();
+    await page.locator("#conn", { hasText: "live" }).waitFor({ timeout: 30_000 });
+    const second = await rpc<{ id: string }>("task.create", { text: "survivor two" });
+    await row(second.id).waitFor({ timeout: 15_000 });
+
+    // Same place: the view, the filter (only the survivors listed) and the selected task.
+    assert.equal(new URL(page.url()).hash, "#tasks");
+    assert.equal(await filterText.inputValue(), "survivor");
+    await page.locator(".scroller [data-task-id]").nth(1).waitFor();
+    assert.deepEqual(
+      (await page.locator(".scroller [data-task-id]").evaluateAll((rows) => rows.map((r) => r.textContent)))
+        .map((t) => /survivor (one|two)/.exec(t ?? "")?.[0])
+        .sort(),
+      ["survivor one", "survivor two"],
+    );
+    await detail.getByRole("heading", { name: `${first.id}: survivor one` }).waitFor();
+    assert.equal(await row(first.id).getAttribute("aria-selected"), "true");
+    await shot("tasks-after-restart");
+
+    // While the server was away the browser logged refused connections, and nothing else.
+    const outage = consoleErrors.splice(before);
+    assert.deepEqual(
+      outage.filter((e) => !/ERR_CONNECTION_REFUSED|WebSocket connection to .* failed/.test(e)),
+      [],
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { type EventFilter, filterEvents, filterHooks, type HookFilter, tasksOf } from "../model/filters.js";
 import type { App, View } from "./app.js";
 import { fill, h, time } from "./dom.js";
+import { policySection } from "./policy.js";
 
 /** Rows shown by the Hooks and Events views (newest first); the store keeps more. */
 const SHOWN = 200;
@@ -106,6 +107,7 @@ export function hooksView(app: App): View {
   form.addEventListener("submit", (e) => e.preventDefault());
   const body = h("div");
   const rules = h("div");
+  const active = policySection(app);
   const root = h(
     "section",
     { "aria-labelledby": "hooks-title" },
@@ -114,6 +116,7 @@ export function hooksView(app: App): View {
     body,
     h("h2", {}, "Rules that decided (since the page opened)"),
     rules,
+    active.root,
   );
   return {
     id: "hooks",
@@ -165,6 +168,7 @@ export function hooksView(app: App): View {
           ? h("ul", {}, ...[...fired].map(([rule, n]) => h("li", {}, `${rule}: ${n}`)))
           : h("p", { class: "muted" }, "none yet"),
       );
+      active.update();
     },
   };
 }
@@ -173,7 +177,7 @@ export function eventsView(app: App): View {
   const filter: EventFilter = {};
   let paused = false;
   let frozen: typeof app.store.events = [];
-  const pause = h("button", { type: "button", "aria-pressed": false }, "Pause");
+  const pause = h("button", { type: "button", "aria-pressed": "false" }, "Pause");
   pause.addEventListener("click", () => {
     paused = !paused;
     frozen = [...app.store.events];
