@@ -1,0 +1,347 @@
+/// <reference lib="dom" />
+/**
+ * The dashboard under load, measured in the page: a server from dist (`serve --no-db` on a
+ * private redis-server), the dashboard in headless Chromium (Debian's, via playwright-core),
+ * 10,000 tasks created through the API while the page shows the Tasks view, a reload with
+ * them, then a burst of about 200 task events/s (creates, claims, completes) for 10 s.
+ *
+ *   npm run bench:dashboard        (node --import tsx bench/dashboard-load.ts [--tasks 10000] [--rate 200] [--seconds 10])
+ *
+ * Measured in the page: long tasks (PerformanceObserver "longtask", > 50 ms of main thread),
+ * frame gaps (requestAnimationFrame deltas), the time until the table says all tasks are
+ * there, the time from a click / keypress to the frame that shows its effect during the
+ * burst, events received per second, and the JS heap. A benchmark: it prints, asserts nothing.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { chromium, type Page } from "playwright-core";
+import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
+import { answersJsonRpc, ensureBuilt, freePort, serveArgs, startChild, stopChild } from "./lib.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    tasks: { type: "string", default: "10000" },
+    rate: { type: "string", default: "200" },
+    seconds: { type: "string", default: "10" },
+  },
+});
+const TASKS = Number(flags.tasks);
+const RATE = Number(flags.rate);
+const SECONDS = Number(flags.seconds);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Installed before the page's own script: counts events, watches frames and long tasks. */
+const PROBE = () => {
+  const w = window as unknown as { __bench: Record<string, unknown> };
+  const b = { frames: [] as number[], longTasks: [] as number[], events: 0 };
+  w.__bench = b;
+  let last = performance.now();
+  const tick = (now: number) => {
+    b.frames.push(now - last);
+    last = now;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) b.longTasks.push(e.duration);
+  }).observe({ type: "longtask" as PerformanceEntry["entryType"] as never, buffered: true });
+  const Native = WebSocket;
+  (window as unknown as { WebSocket: unknown }).WebSocket = class extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener("message", () => b.events++);
+    }
+  };
+};
+
+interface Phase {
+  frames: number[];
+  longTasks: number[];
+  events: number;
+}
+
+/** What the probe gathered since the last call (and starts afresh). */
+async function take(page: Page): Promise<Phase> {
+  return page.evaluate(() => {
+    const b = (window as unknown as { __bench: Phase }).__bench;
+    const out = { frames: b.frames.slice(1), longTasks: [...b.longTasks], events: b.events };
+    b.frames = [];
+    b.longTasks = [];
+    b.events = 0;
+    return out;
+  });
+}
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+};
+const ms = (x: number) => (Number.isNaN(x) ? "—" : `${x.toFixed(0)} ms`);
+
+async function heapMb(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0) /
+      2 ** 20,
+  );
+}
+
+let port = 0;
+let rpcId = 0;
+async function batch(calls: [string, Record<string, unknown>][]): Promise<{ result?: unknown }[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/rpc/batch`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(calls.map(([method, params]) => ({ jsonrpc: "2.0", id: ++rpcId, method, params }))),
+  });
+  return (await res.json()) as { result?: unknown }[];
+}
+
+/** The number the Tasks view's count line shows ("N of M tasks"). */
+const shownTotal = (page: Page) =>
+  page.evaluate(() => {
+    const p = Array.from(document.querySelectorAll("p")).find((e) =>
+      / of \d+ tasks$/.test(e.textContent ?? ""),
+    );
+    return Number(/ of (\d+) tasks$/.exec(p?.textContent ?? "")?.[1] ?? -1);
+  });
+
+async function waitShown(page: Page, total: number, timeoutMs = 300_000): Promise<number> {
+  const started = performance.now();
+  while ((await shownTotal(page)) < total) {
+    if (performance.now() - started > timeoutMs) throw new Error(`the page never showed ${total} tasks`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return performance.now() - started;
+}
+
+/** From the input event (real, through Chromium's input pipeline) to the frame that shows its effect. */
+async function timeKeypress(page: Page, key: string): Promise<number> {
+  const measured = page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const count = Array.from(document.querySelectorAll("p")).find((e) =>
+          / of \d+ tasks$/.test(e.textContent ?? ""),
+        );
+        const before = count?.textContent;
+        document.addEventListener(
+          "input",
+          () => {
+            const t0 = performance.now();
+            const check = () =>
+              count?.textContent !== before
+                ? resolve(performance.now() - t0)
+                : performance.now() - t0 > 2000
+                  ? resolve(Number.NaN)
+                  : requestAnimationFrame(check);
+            requestAnimationFrame(check);
+          },
+          { once: true, capture: true },
+        );
+      }),
+  );
+  const safe = measured.catch(() => Number.NaN);
+  await page.getByRole("search", { name: "Filter tasks" }).getByLabel("Text").press(key);
+  return safe;
+}
+
+/**
+ * A real mouse click on the table's row at `index` (by position: rows are redrawn under the
+ * pointer), timed to the frame whose detail panel shows another task; NaN when the click was
+ * lost (nothing changed within 2 s).
+ */
+async function timeClick(page: Page, index: number): Promise<number> {
+  const box = await page.locator(".scroller [data-task-id]").nth(index).boundingBox();
+  if (!box) return Number.NaN;
+  const measured = page
+    .evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          const before = document.querySelector("#detail h2")?.textContent;
+          const armed = performance.now();
+          document.addEventListener(
+            "mousedown",
+            () => {
+              const t0 = performance.now();
+              const check = () =>
+                document.querySelector("#detail h2")?.textContent !== before
+                  ? resolve(performance.now() - t0)
+                  : performance.now() - armed > 2000
+                    ? resolve(Number.NaN)
+                    : requestAnimationFrame(check);
+              requestAnimationFrame(check);
+            },
+            { once: true, capture: true },
+          );
+        }),
+    )
+    .catch(() => Number.NaN);
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  return measured;
+}
+
+const rows: string[][] = [];
+function report(phase: string, p: Phase, seconds: number, extra: Record<string, string>): void {
+  const total = p.longTasks.reduce((a, b) => a + b, 0);
+  rows.push([
+    phase,
+    String(Math.round(p.events / seconds)),
+    ms(pct(p.frames, 50)),
+    ms(pct(p.frames, 99)),
+    ms(Math.max(0, ...p.frames)),
+    `${p.longTasks.length} (${ms(total)}, max ${ms(Math.max(0, ...p.longTasks))})`,
+    ...Object.values(extra),
+  ]);
+}
+
+async function main(): Promise<void> {
+  ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), "cb-bench-dash-"));
+  const redis = await startEmbeddedRedis({ dataDir: join(dir, "redis"), appendOnly: false });
+  port = await freePort();
+  const server = await startChild("server", serveArgs(port, redis.url, "benchdash"), {
+    ready: answersJsonRpc(port),
+  });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--enable-precise-memory-info"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    // tsx (esbuild keepNames) wraps named functions in __name(): give the page one.
+    await page.addInitScript({ content: "window.__name = (f) => f;" });
+    await page.addInitScript(PROBE);
+    page.on("crash", () => console.log("the page crashed"));
+    page.on("pageerror", (err) => console.log(`page error: ${err}`));
+    await page.goto(`http://127.0.0.1:${port}/#tasks`);
+    await page.locator("#conn", { hasText: "live" }).waitFor();
+    await take(page);
+
+    // 1. 10,000 tasks created while the page watches: batches of 100, 4 in flight.
+    const load0 = performance.now();
+    let next = 0;
+    const creator = async () => {
+      while (next < TASKS) {
+        const n = Math.min(100, TASKS - next);
+        const from = next;
+        next += n;
+        await batch(
+          Array.from({ length: n }, (_, i) => [
+            "task.create",
+            { text: `bench task ${from + i}`, priority: (from + i) % 100 },
+          ]),
+        );
+      }
+    };
+    await Promise.all([creator(), creator(), creator(), creator()]);
+    const apiDone = (performance.now() - load0) / 1000;
+    await waitShown(page, TASKS);
+    const loadSeconds = (performance.now() - load0) / 1000;
+    report("create 10k live", await take(page), loadSeconds, {
+      shown: `${loadSeconds.toFixed(1)} s (API done ${apiDone.toFixed(1)} s)`,
+      heap: `${(await heapMb(page)).toFixed(0)} MB`,
+    });
+
+    // 2. A fresh page: the snapshot (task.list pages) and the replay.
+    const reload0 = performance.now();
+    await page.reload();
+    await page.locator("#conn", { hasText: "live" }).waitFor();
+    await waitShown(page, TASKS);
+    const reloadSeconds = (performance.now() - reload0) / 1000;
+    console.log(rows.at(-1)?.join("  "));
+    report("reload with 10k", await take(page), reloadSeconds, {
+      shown: `${reloadSeconds.toFixed(1)} s`,
+      heap: `${(await heapMb(page)).toFixed(0)} MB`,
+    });
+
+    // 3. The burst: every 100 ms a third of the events are creates, a third claims, a third
+    // completes of the previous tick's claims; clicks and keypresses measured meanwhile.
+    await batch([["system.register", { id: "bench-worker", roles: ["worker"], maxTasks: 0 }]]);
+    const perTick = Math.max(1, Math.round(RATE / 10 / 3));
+    let held: string[] = [];
+    let created = 0;
+    let stop = false;
+    const burst = (async () => {
+      const t0 = performance.now();
+      for (let tick = 0; tick < SECONDS * 10; tick++) {
+        const calls: [string, Record<string, unknown>][] = [
+          ...Array.from({ length: perTick }, (_, i): [string, Record<string, unknown>] => [
+            "task.create",
+            { text: `burst ${tick}.${i}`, priority: 50 },
+          ]),
+          ...Array.from({ length: perTick }, (): [string, Record<string, unknown>] => [
+            "task.claim",
+            { workerId: "bench-worker" },
+          ]),
+          ...held.map((id): [string, Record<string, unknown>] => [
+            "task.complete",
+            { id, workerId: "bench-worker", result: { ok: true } },
+          ]),
+        ];
+        created += perTick;
+        const answers = await batch(calls);
+        held = answers
+          .slice(perTick, 2 * perTick)
+          .map((a) => (a.result as { taskId?: string } | undefined)?.taskId)
+          .filter((id): id is string => typeof id === "string");
+        const wait = t0 + (tick + 1) * 100 - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      stop = true;
+    })();
+    const clicks: number[] = [];
+    const keys: number[] = [];
+    const burst0 = performance.now();
+    for (let i = 0; !stop; i++) {
+      clicks.push(await timeClick(page, 1 + (i % 10)));
+      keys.push(await timeKeypress(page, "1"));
+      keys.push(await timeKeypress(page, "Backspace"));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await burst;
+    const burstSeconds = (performance.now() - burst0) / 1000;
+    const during = await take(page);
+    const caughtUp0 = performance.now();
+    await waitShown(page, TASKS + created, 60_000);
+    report(`burst ${SECONDS} s`, during, burstSeconds, {
+      shown: `caught up ${((performance.now() - caughtUp0) / 1000).toFixed(1)} s after`,
+      heap: `${(await heapMb(page)).toFixed(0)} MB`,
+    });
+
+    const done = clicks.filter((c) => !Number.isNaN(c));
+    const keysDone = keys.filter((c) => !Number.isNaN(c));
+    const head = [
+      "phase",
+      "events/s",
+      "frame p50",
+      "frame p99",
+      "frame max",
+      "long tasks (total, max)",
+      "all shown",
+      "JS heap",
+    ];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+    console.log(
+      `\n${cpus().length} cores, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
+    );
+    console.log(line(head));
+    for (const r of rows) console.log(line(r));
+    console.log(
+      `\nduring the burst: click → detail shown p50 ${ms(pct(done, 50))}, max ${ms(Math.max(...done))} (${done.length} of ${clicks.length} clicks took effect); ` +
+        `keypress → table filtered p50 ${ms(pct(keysDone, 50))}, max ${ms(Math.max(...keysDone))} (${keysDone.length} of ${keys.length} took effect)`,
+    );
+  } finally {
+    await browser.close();
+    await stopChild(server.child);
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
