@@ -207,10 +207,26 @@ async function main(): Promise<void> {
   });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--enable-precise-memory-info"],
+    // The e2e test's flags (test/e2e/dashboard.test.ts): without the background-networking ones
+    // Chromium keeps trying the closed network.
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--enable-precise-memory-info",
+    ],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on("crash", () => console.error("the page crashed"));
+    page.on("close", () => console.error("the page closed"));
+    browser.on("disconnected", () => console.error("the browser went away"));
+    page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
     // tsx (esbuild keepNames) wraps named functions in __name(): give the page one.
     await page.addInitScript({ content: "window.__name = (f) => f;" });
     await page.addInitScript(PROBE);

@@ -84,6 +84,17 @@ export function tasksView(app: App): View {
     selected = id;
     app.schedule();
   };
+  // Rows and cards are rebuilt while events arrive, so a mouse press and its release can land
+  // on two different elements and never make a click (bench:dashboard: no click took effect
+  // during a burst): the mouse selects on the press. Keyboard selection stays on the elements.
+  const selectOnPress = (container: HTMLElement) =>
+    container.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0 || !(e.target instanceof Element)) return;
+      const id = e.target.closest("[data-task-id]")?.getAttribute("data-task-id");
+      if (id) select(id);
+    });
+  selectOnPress(board);
+  selectOnPress(scroller);
 
   function drawRows(): void {
     spacer.style.height = `${(rows.length + 1) * ROW_HEIGHT}px`;
@@ -115,7 +126,6 @@ export function tasksView(app: App): View {
         h("span", {}, time(t.updatedAt)),
       );
       row.style.top = `${(first + i + 1) * ROW_HEIGHT}px`;
-      row.addEventListener("click", () => select(t.id));
       row.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") select(t.id);
       });
