@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium, type Page } from "playwright-core";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/chromium.js";
 import { answersJsonRpc, ensureBuilt, freePort, serveArgs, startChild, stopChild } from "./lib.js";
 
 const { values: flags } = parseArgs({
@@ -30,7 +31,6 @@ const { values: flags } = parseArgs({
 const TASKS = Number(flags.tasks);
 const RATE = Number(flags.rate);
 const SECONDS = Number(flags.seconds);
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Installed before the page's own script: counts events, watches frames and long tasks. */
 const PROBE = () => {
@@ -207,19 +207,7 @@ async function main(): Promise<void> {
   });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    // The e2e test's flags (test/e2e/dashboard.test.ts): without the background-networking ones
-    // Chromium keeps trying the closed network.
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--enable-precise-memory-info",
-    ],
+    args: [...CHROMIUM_ARGS, "--enable-precise-memory-info"],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

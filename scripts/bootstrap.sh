@@ -4,14 +4,20 @@
 set -e
 cd "$(dirname "$0")/.."
 
-if ! command -v redis-server >/dev/null 2>&1; then
+# Installs Debian packages as root or through passwordless sudo; returns 1 when it cannot.
+install_packages() {
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing redis-server (apt-get)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing redis-server (sudo apt-get)..."
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
+    return 1
+  fi
+}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "bootstrap: installing redis-server..."
+  if ! install_packages redis-server; then
     echo "bootstrap: redis-server is not installed and I cannot install it here." >&2
     echo "  Debian/Ubuntu: sudo apt-get install -y redis-server    macOS: brew install redis" >&2
     echo "  Then run the same command again." >&2
@@ -23,13 +29,8 @@ fi
 # itself uses PGlite or DATABASE_URL): without them the PostgreSQL tests are skipped, not failed.
 if [ "${npm_lifecycle_event:-}" != "start" ] && ! command -v initdb >/dev/null 2>&1 &&
   ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing postgresql, for the persistence tests (apt-get)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing postgresql, for the persistence tests (sudo apt-get)..."
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
+  echo "bootstrap: installing postgresql, for the persistence tests..."
+  if ! install_packages postgresql; then
     echo "bootstrap: PostgreSQL (initdb, pg_ctl) is not installed and I cannot install it here:" >&2
     echo "  the PostgreSQL persistence tests will be skipped. To run them:" >&2
     echo "  Debian/Ubuntu: sudo apt-get install -y postgresql    macOS: brew install postgresql" >&2
@@ -38,13 +39,8 @@ fi
 
 # Debian's chromium, for the dashboard's end-to-end test only (test/e2e/dashboard.test.ts).
 if [ "${npm_lifecycle_event:-}" != "start" ] && [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing chromium, for the dashboard's browser test (apt-get)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing chromium, for the dashboard's browser test (sudo apt-get)..."
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
+  echo "bootstrap: installing chromium, for the dashboard's browser test..."
+  if ! install_packages chromium; then
     echo "bootstrap: chromium is not installed and I cannot install it here: the dashboard's" >&2
     echo "  browser test will fail. Debian/Ubuntu: sudo apt-get install -y chromium, or set" >&2
     echo "  CHROMIUM_PATH to a Chromium binary." >&2

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM, CHROMIUM_ARGS } from "../helpers/chromium.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 
@@ -15,7 +16,6 @@ import { startTestRedis, type TestRedis } from "../helpers/redis.js";
  * restarted server finds the same state (the page must carry on from where it was).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = "dashboard-e2e-token";
 const SHOTS = join(import.meta.dirname, "../../test-output/dashboard");
 const FIXTURE = join(import.meta.dirname, "../fixtures/claude-hooks/pre-tool-use.bash-dangerous.json");
@@ -74,16 +74,7 @@ describe("web dashboard (headless Chromium)", () => {
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       viewport: { width: 1400, height: 1000 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: CHROMIUM_ARGS,
     });
     page = browser.pages()[0] ?? (await browser.newPage());
     page.on("console", (m) => {

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { CLI, freePort } from "../helpers/cli.js";
+import { projectDir, removeProjectDirs } from "../helpers/project.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
 
@@ -21,25 +21,13 @@ type Payload = Record<string, unknown>;
 const fixture = (name: string): Payload => JSON.parse(readFileSync(join(FIXTURES, `${name}.json`), "utf8"));
 
 let redis: TestRedis;
-const temps: string[] = [];
 before(async () => {
   redis = await startTestRedis();
 });
 after(async () => {
   await redis.stop();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  removeProjectDirs();
 });
-
-/** A temporary project directory, with `.claudebench/policy.json` when given. */
-function projectDir(policy?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), "cb-hooks-project-"));
-  temps.push(dir);
-  if (policy !== undefined) {
-    mkdirSync(join(dir, ".claudebench"));
-    writeFileSync(join(dir, ".claudebench", "policy.json"), JSON.stringify(policy));
-  }
-  return dir;
-}
 
 /** The environment without CLAUDEBENCH_* settings of whoever runs the tests. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

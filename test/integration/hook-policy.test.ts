@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { defineHookLink } from "../../src/domain/hooks/link.js";
 import { COMMAND_RULES } from "../../src/domain/policy/builtin-rules.js";
+import { projectDir, removeProjectDirs } from "../helpers/project.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
 
@@ -34,24 +33,13 @@ interface Answer {
 }
 
 let redis: TestRedis;
-const temps: string[] = [];
 before(async () => {
   redis = await startTestRedis();
 });
 after(async () => {
   await redis.stop();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  removeProjectDirs();
 });
-
-function projectDir(policy?: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "cb-policy-project-"));
-  temps.push(dir);
-  if (policy !== undefined) {
-    mkdirSync(join(dir, ".claudebench"));
-    writeFileSync(join(dir, ".claudebench", "policy.json"), policy);
-  }
-  return dir;
-}
 
 describe("hook.policy", () => {
   it("lists the built-in rules, the project's rules and the hook links in force", async () => {
