@@ -19,7 +19,8 @@
  * server's loops (queue maintenance under its lock or leadership, cluster membership, the Redis
  * request consumer's XREADGROUP BLOCK); commands the server also sends while idle are left out
  * of the hot path at their idle rate.
- * Target: ≤ 3 client round trips per lifecycle on the hot path. Asserts nothing.
+ * Target: ≤ 3 client round trips per lifecycle on the hot path, batched bookkeeping apart
+ * (BATCHED_BOOKKEEPING). Asserts nothing.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -55,6 +56,12 @@ import {
 const SCRIPT = "round-trips";
 const KEY_PREFIX = "benchR";
 const TARGET = 3;
+/**
+ * Scripts that write batched bookkeeping, not a lifecycle's transition: the audit trail's flush
+ * (every 200 ms or 500 records) and the breaker's outcome batches. The target allows them ("≤ 3
+ * on the hot path plus bookkeeping that is batched"); they are counted and shown apart.
+ */
+const BATCHED_BOOKKEEPING = new Set(["evalsha appendAudit", "evalsha breakerRecord"]);
 
 const { values: flags } = parseArgs({
   options: {
@@ -246,6 +253,7 @@ async function main(): Promise<void> {
     ["connection", "command (script)", "during load", "idle, per s", "hot path", "per lifecycle"],
   ];
   let hot = 0;
+  let batched = 0;
   const keys = new Set([...busy.client.keys(), ...idle.client.keys()]);
   for (const key of [...keys].sort()) {
     const [who = "", what = ""] = key.split("\t");
@@ -254,7 +262,11 @@ async function main(): Promise<void> {
     // surplus of a background command counts as hot-path traffic.
     const expected = idleRate(key) * busy.seconds;
     const surplus = count - expected;
-    const hotCount = idleRate(key) === 0 ? count : surplus > expected * 0.1 + idleRate(key) + 1 ? surplus : 0;
+    let hotCount = idleRate(key) === 0 ? count : surplus > expected * 0.1 + idleRate(key) + 1 ? surplus : 0;
+    if (BATCHED_BOOKKEEPING.has(what)) {
+      batched += hotCount;
+      hotCount = 0;
+    }
     hot += hotCount;
     rows.push([who, what, String(count), fmt(idleRate(key), 2), fmt(hotCount, 0), fmt(hotCount / N, 3)]);
   }
@@ -309,7 +321,8 @@ async function main(): Promise<void> {
   console.log(
     `\nhot path per lifecycle: ${fmt(hotPer, 3)} client commands (MONITOR, background taken off); ` +
       `${fmt(readsPer, 3)} Redis read events (round trips; background taken off); ` +
-      `${fmt(luaPer, 1)} Redis calls inside scripts`,
+      `${fmt(luaPer, 1)} Redis calls inside scripts; batched bookkeeping (audit and breaker flushes) ` +
+      `${fmt(batched / N, 3)} client commands per lifecycle besides`,
   );
 
   // ---------------------------------------------------------------- against the reference

@@ -50,12 +50,10 @@ function fixture(): Fx {
   };
 }
 
-/** A script's flat field/value array → object. */
-function toHash(flat: unknown): Hash {
-  assert.ok(Array.isArray(flat), `expected a flat task array, got ${JSON.stringify(flat)}`);
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
-  return out as Hash;
+/** A script's task answer (the task hash as a JSON object) → object. */
+function toHash(json: unknown): Hash {
+  assert.equal(typeof json, "string", `expected a task as JSON text, got ${JSON.stringify(json)}`);
+  return JSON.parse(json as string) as Hash;
 }
 
 const orderScore = (t: Hash) => (100 - Number(t.priority)) * SPAN + Number(t.seq);

@@ -3,6 +3,8 @@
  * (all values strings; metadata entries as `m:<key>` fields holding JSON).
  */
 
+import { isoTime } from "../../core/iso-time.js";
+
 export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -38,7 +40,7 @@ export interface Task {
   runAfter?: string;
 }
 
-const iso = (ms: string) => new Date(Number(ms)).toISOString();
+const iso = (ms: string) => isoTime(Number(ms));
 
 const parseJson = (text: string): unknown => {
   try {
@@ -60,6 +62,9 @@ export function taskFromFlat(flat: readonly string[]): Task {
   }
   return taskFromHash(h, metadata);
 }
+
+/** A script's answer (the task hash as one JSON object, see queue-prelude.lua `encoded`) → Task. */
+export const taskFromJson = (text: string): Task => taskFromHash(JSON.parse(text) as Record<string, string>);
 
 /** A Redis hash (or an event's task snapshot) → Task. */
 export function taskFromHash(h: Record<string, string>, metadata?: Record<string, unknown>): Task {

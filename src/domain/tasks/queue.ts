@@ -3,7 +3,7 @@ import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
 import type { Keys, QueueKeys } from "../../storage/keys.js";
 import { type QueueScript, QueueScripts } from "../../storage/scripts.js";
-import { type Task, type TaskStatus, taskFromFlat } from "./model.js";
+import { type Task, type TaskStatus, taskFromFlat, taskFromJson } from "./model.js";
 
 /**
  * The priority task queue. Every state transition is one Lua script (storage/lua); this class
@@ -117,7 +117,7 @@ export class TaskQueue {
         limit: this.settings.maxQueued,
       });
     }
-    return { task: taskFromFlat(payload as string[]), duplicate: code === "DUPLICATE" };
+    return { task: taskFromJson(payload as string), duplicate: code === "DUPLICATE" };
   }
 
   async claim(input: ClaimInput): Promise<Task[]> {
@@ -339,7 +339,7 @@ export class TaskQueue {
       case "OK":
       case "RETRY":
       case "DEAD":
-        return taskFromFlat(rest[0] as string[]);
+        return taskFromJson(rest[0] as string);
       case "NOT_FOUND":
         throw new AppError("NOT_FOUND", `Task ${taskId} not found`, { taskId });
       case "LEASE_LOST":
@@ -363,7 +363,7 @@ export class TaskQueue {
 /** A claim's answer → the claimed tasks (none when the worker is at capacity). */
 function claimedTasks(reply: Reply): Task[] {
   if (reply[0] === "AT_CAPACITY") return [];
-  return (reply.slice(1) as string[][]).map(taskFromFlat);
+  return (reply.slice(1) as string[]).map(taskFromJson);
 }
 
 function holderArgs(holder: Holder): [string, string] {

@@ -24,4 +24,4 @@ local now = now_ms()
 dequeue(task)
 grant_lease(task, worker, tonumber(ARGV[6]), now)
 emit('task.assigned', task, { workerId = worker })
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

@@ -10,4 +10,4 @@ local task = read_task(ARGV[4])
 if not task then return { 'NOT_FOUND' } end
 if task.status ~= 'pending' and task.status ~= 'in_progress' then return { 'CONFLICT', task.status } end
 cancel(task, ARGV[5], now_ms())
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

@@ -5,7 +5,7 @@ ARGV[7]  worker capacity: the most tasks it may hold at once (0 = no limit), or 
          maxTasks the worker registered with (0 / not registered = no limit)
 ARGV[8]  worker capabilities, JSON array, or '' (then tasks that require capabilities are skipped)
 ARGV[9]  scan limit: how many candidates to inspect when skipping tasks the worker cannot take
-Returns {'OK', task, task, ...}   the claimed tasks (flat arrays, with leaseToken and leaseExpiresAt); none = empty
+Returns {'OK', task, task, ...}   the claimed tasks (JSON objects, with leaseToken and leaseExpiresAt); none = empty
         {'AT_CAPACITY', held, capacity}   the worker already holds its capacity
 ]]
 return claim_tasks(KEYS[1], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8], tonumber(ARGV[9]))

@@ -25,4 +25,4 @@ local index = BASE .. 'pending'
 if ARGV[13] ~= '' then index = BASE .. 'pending:ch:' .. ARGV[13] end
 local claimed = claim_tasks(index, worker, tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11],
   tonumber(ARGV[12]), now)
-return { 'OK', flat(task), claimed }
+return { 'OK', encoded(task), claimed }

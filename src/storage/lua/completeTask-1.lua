@@ -12,4 +12,4 @@ if not task then return { 'NOT_FOUND' } end
 local lost = check_holder(task, ARGV[5], ARGV[6])
 if lost then return { lost, task.status, task.assignedTo or '' } end
 complete_task(task, ARGV[7], now_ms())
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

@@ -7,7 +7,7 @@ ARGV[11] idempotency key or ''                        ARGV[12] idempotency key l
 ARGV[13] queue limit: refuse when pending + delayed >= it (0 = no limit)
 ARGV[14] required capabilities, JSON array, or ''
 ARGV[15..] metadata as pairs: key, JSON value (stored as hash fields 'm:<key>', merged field by field)
-Returns {'OK', task}             created (task as a flat field/value array)
+Returns {'OK', task}             created (the task hash as a JSON object)
         {'DUPLICATE', task}      the idempotency key was used before: that task, nothing created
         {'QUEUE_FULL', count}    nothing created
 ]]
@@ -16,7 +16,7 @@ if idem ~= '' then
   local existing = redis.call('GET', BASE .. 'idem:' .. idem)
   if existing then
     local task = read_task(existing)
-    if task then return { 'DUPLICATE', flat(task) } end
+    if task then return { 'DUPLICATE', encoded(task) } end
   end
 end
 local limit = tonumber(ARGV[13])
@@ -54,4 +54,4 @@ end
 if ttl > 0 then redis.call('ZADD', BASE .. 'ttl', now + ttl, id) end
 if idem ~= '' then redis.call('SET', BASE .. 'idem:' .. idem, id, 'EX', ARGV[12]) end
 emit('task.created', task)
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

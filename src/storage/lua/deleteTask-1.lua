@@ -22,4 +22,4 @@ end
 if task.idempotencyKey then redis.call('DEL', BASE .. 'idem:' .. task.idempotencyKey) end
 redis.call('DEL', KEYS[1])
 emit('task.deleted', was)
-return { 'OK', flat(was) }
+return { 'OK', encoded(was) }

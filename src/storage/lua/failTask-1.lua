@@ -17,4 +17,4 @@ local now = now_ms()
 local worker = task.assignedTo
 emit('task.failed', task, { workerId = worker, error = ARGV[7], retryable = ARGV[8] == '1' })
 local outcome = retry_or_bury(task, ARGV[7], tonumber(ARGV[9]), tonumber(ARGV[10]), now, ARGV[8] ~= '1')
-return { outcome == 'dead' and 'DEAD' or 'RETRY', flat(task) }
+return { outcome == 'dead' and 'DEAD' or 'RETRY', encoded(task) }

@@ -21,4 +21,4 @@ set_fields(task, { assignedTo = false, claimedAt = false, attempts = math.max(0,
 enqueue(task)
 if task.expiresAt then redis.call('ZADD', BASE .. 'ttl', task.expiresAt, task.id) end
 emit('task.unassigned', task, { previousAssignment = previous })
-return { 'OK', flat(task), previous }
+return { 'OK', encoded(task), previous }

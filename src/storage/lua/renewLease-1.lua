@@ -13,4 +13,4 @@ local expires = now_ms() + tonumber(ARGV[7])
 redis.call('ZADD', BASE .. 'leases', expires, task.id)
 set_fields(task, { leaseExpiresAt = expires })
 save(task)
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

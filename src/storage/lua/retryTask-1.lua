@@ -10,4 +10,4 @@ local task = read_task(ARGV[4])
 if not task then return { 'NOT_FOUND' } end
 if task.status ~= 'failed' and task.status ~= 'cancelled' then return { 'CONFLICT', task.status } end
 requeue(task, now_ms())
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }

@@ -47,4 +47,4 @@ elseif status == 'pending' and task.status ~= 'pending' then
 else
   emit('task.updated', task, { changed = names })
 end
-return { 'OK', flat(task) }
+return { 'OK', encoded(task) }
