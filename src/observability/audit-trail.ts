@@ -4,7 +4,7 @@ import { AppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import {
   type AuditOutcome,
-  auditFields,
+  auditEntry,
   isStateChanging,
   type PendingAuditRecord,
   targetOf,
@@ -20,7 +20,7 @@ import type { Collector } from "./prometheus.js";
  * the audited call that made them.
  *
  * No Redis round trip per call: records wait in process and are written in one script call
- * (appendAudit-1.lua: an XADD ... MAXLEN ~ per record) every FLUSH_MS, when BATCH are waiting, and
+ * (appendAudit-1.lua: an XADD ... MAXLEN ~ per record, the record as JSON) every FLUSH_MS, when BATCH are waiting, and
  * at shutdown. A crash loses at most the last interval's records.
  */
 
@@ -103,10 +103,7 @@ export class AuditTrail {
     if (batch.length === 0) return Promise.all(this.#writing).then(() => undefined);
     this.#waiting = [];
     const args: (string | number)[] = [this.maxLen];
-    for (const record of batch) {
-      const fields = auditFields(record);
-      args.push(fields.length, ...fields);
-    }
+    for (const record of batch) args.push(auditEntry(record));
     const writing = APPEND.run(this.redis, [this.stream], args).then(
       () => {
         if (this.#failing) {

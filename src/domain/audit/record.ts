@@ -57,8 +57,20 @@ function targetIn(value: unknown): string | null {
 export const targetOf = (input: unknown, result: unknown): string | null =>
   targetIn(input) ?? targetIn(result);
 
-/** Stream field names, short but readable with redis-cli. */
-const FIELDS = {
+/**
+ * A record's stream entry: one field, `r`, holding the record as JSON. One argument per record
+ * keeps the flush cheap for the server (the command is built and written once per argument)
+ * and for Redis (docs/performance.md, "Task engine"); redis-cli shows it readably.
+ */
+export const AUDIT_FIELD = "r";
+
+export const auditEntry = (r: PendingAuditRecord): string => JSON.stringify(r);
+
+/**
+ * Entries written before records were JSON had one stream field per record field; they are
+ * still read, so an upgrade loses none of the trail that is in Redis.
+ */
+const LEGACY_FIELDS = {
   atMs: "at",
   method: "method",
   transport: "transport",
@@ -72,52 +84,50 @@ const FIELDS = {
   durationMs: "ms",
 } as const satisfies Record<keyof PendingAuditRecord, string>;
 
-/** The XADD field/value list of a record; absent fields are left out. */
-export function auditFields(r: PendingAuditRecord): string[] {
-  const out: string[] = [
-    FIELDS.atMs,
-    String(r.atMs),
-    FIELDS.method,
-    r.method,
-    FIELDS.transport,
-    r.transport,
-    FIELDS.outcome,
-    r.outcome,
-    FIELDS.requestId,
-    r.requestId,
-    FIELDS.server,
-    r.server,
-    FIELDS.durationMs,
-    String(r.durationMs),
-  ];
-  if (r.target !== null) out.push(FIELDS.target, r.target);
-  if (r.sessionId !== null) out.push(FIELDS.sessionId, r.sessionId);
-  if (r.instanceId !== null) out.push(FIELDS.instanceId, r.instanceId);
-  if (r.remoteAddress !== null) out.push(FIELDS.remoteAddress, r.remoteAddress);
-  return out;
+function pendingRecord(fields: string[]): Partial<PendingAuditRecord> | null {
+  if (fields[0] === AUDIT_FIELD && fields.length === 2) {
+    try {
+      return JSON.parse(fields[1] as string) as Partial<PendingAuditRecord>;
+    } catch {
+      return null;
+    }
+  }
+  const f = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
+  const text = (key: keyof PendingAuditRecord) => f.get(LEGACY_FIELDS[key]);
+  return {
+    atMs: Number(text("atMs")), // NaN when absent: the entry id's time is used
+    method: text("method"),
+    transport: text("transport") as TransportName | undefined,
+    outcome: text("outcome") as AuditOutcome | undefined,
+    target: text("target") ?? null,
+    sessionId: text("sessionId") ?? null,
+    instanceId: text("instanceId") ?? null,
+    remoteAddress: text("remoteAddress") ?? null,
+    requestId: text("requestId"),
+    server: text("server"),
+    durationMs: Number(text("durationMs") ?? 0),
+  };
 }
 
 /** One audit stream entry as a record; null for an entry without fields (trimmed while pending). */
 export function parseAuditEntry([id, fields]: [string, string[] | null]): AuditRecord | null {
-  if (!fields) return null;
-  const f = new Map<string, string>();
-  for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i] as string, fields[i + 1] as string);
-  const method = f.get(FIELDS.method);
-  if (!method) return null;
-  const at = Number(f.get(FIELDS.atMs));
+  const r = fields ? pendingRecord(fields) : null;
+  if (!r?.method) return null;
+  const at = Number(r.atMs);
   return {
     id,
     at: new Date(Number.isFinite(at) ? at : Number(id.slice(0, id.indexOf("-")))).toISOString(),
-    method,
-    transport: (f.get(FIELDS.transport) ?? "internal") as TransportName,
-    outcome: (f.get(FIELDS.outcome) ?? "INTERNAL") as AuditOutcome,
-    target: f.get(FIELDS.target) ?? null,
-    sessionId: f.get(FIELDS.sessionId) ?? null,
-    instanceId: f.get(FIELDS.instanceId) ?? null,
-    remoteAddress: f.get(FIELDS.remoteAddress) ?? null,
-    requestId: f.get(FIELDS.requestId) ?? "",
-    server: f.get(FIELDS.server) ?? "",
-    durationMs: Number(f.get(FIELDS.durationMs) ?? 0),
+    method: r.method,
+    transport: r.transport ?? "internal",
+    outcome: r.outcome ?? "INTERNAL",
+    target: r.target ?? null,
+    sessionId: r.sessionId ?? null,
+    instanceId: r.instanceId ?? null,
+    remoteAddress: r.remoteAddress ?? null,
+    requestId: r.requestId ?? "",
+    server: r.server ?? "",
+    durationMs: Number(r.durationMs ?? 0),
   };
 }
 
