@@ -71,8 +71,9 @@ export function taskFromHash(h: Record<string, string>, metadata?: Record<string
   let meta = metadata;
   if (!meta) {
     meta = {};
-    for (const [field, value] of Object.entries(h)) {
-      if (field.startsWith("m:")) meta[field.slice(2)] = parseJson(value);
+    // for...in, not Object.entries: no array per field on every task answer
+    for (const field in h) {
+      if (field.startsWith("m:")) meta[field.slice(2)] = parseJson(h[field] as string);
     }
   }
   const task: Task = {
