@@ -23,7 +23,7 @@
  * (BATCHED_BOOKKEEPING). Asserts nothing.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -86,9 +86,10 @@ function scriptNames(): Map<string, string> {
   const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
   const names = new Map<string, string>();
   for (const [name, script] of queueLuaScripts()) names.set(script.sha, name);
-  for (const file of ["acquireLock-1.lua", "releaseLock-1.lua"]) {
-    const text = readFileSync(join(ROOT, "src", "storage", "lua", file), "utf8");
-    names.set(sha1(text), file.replace("-1.lua", ""));
+  // The other scripts are sent as their file's text (queue scripts above carry the prelude).
+  const dir = join(ROOT, "src", "storage", "lua");
+  for (const file of readdirSync(dir).filter((f) => /-\d\.lua$/.test(f))) {
+    names.set(sha1(readFileSync(join(dir, file), "utf8")), file.replace(/-\d\.lua$/, ""));
   }
   return names;
 }
