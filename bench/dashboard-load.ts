@@ -148,37 +148,51 @@ async function timeKeypress(page: Page, key: string): Promise<number> {
   return safe;
 }
 
+/** What became of one click: its latency, or why there is none. */
+type Click = { ms: number } | { missed: "row moved away" | "not shown within 2 s" };
+
 /**
- * A real mouse click on the table's row at `index` (by position: rows are redrawn under the
- * pointer), timed to the frame whose detail panel shows another task; NaN when the click was
- * lost (nothing changed within 2 s).
+ * A real mouse click on the table's row at `index` (by position: the live list moves under the
+ * pointer), timed from the press to the frame whose detail panel names the task whose row got
+ * the press. A press that landed on no row (the list moved between locating the row and the
+ * click) is told apart from a press on a row whose task was not shown.
  */
-async function timeClick(page: Page, index: number): Promise<number> {
-  const box = await page.locator(".scroller [data-task-id]").nth(index).boundingBox();
-  if (!box) return Number.NaN;
+async function timeClick(page: Page, index: number): Promise<Click> {
+  // The table sits below the board: a row must be in the viewport for a mouse click to reach it.
+  const row = page.locator(".scroller [data-task-id]").nth(index);
+  await row.scrollIntoViewIfNeeded();
+  const box = await row.boundingBox();
+  if (!box) return { missed: "row moved away" };
   const measured = page
     .evaluate(
       () =>
-        new Promise<number>((resolve) => {
-          const before = document.querySelector("#detail h2")?.textContent;
+        new Promise<Click>((resolve) => {
           const armed = performance.now();
+          let pressed: string | null | undefined;
+          let t0 = Number.NaN;
+          const check = () => {
+            if (pressed === null) return resolve({ missed: "row moved away" });
+            if (pressed && document.querySelector("#detail h2")?.textContent?.startsWith(`${pressed}:`))
+              return resolve({ ms: performance.now() - t0 });
+            if (performance.now() - armed > 2000)
+              return resolve({ missed: pressed ? "not shown within 2 s" : "row moved away" });
+            requestAnimationFrame(check);
+          };
           document.addEventListener(
             "mousedown",
-            () => {
-              const t0 = performance.now();
-              const check = () =>
-                document.querySelector("#detail h2")?.textContent !== before
-                  ? resolve(performance.now() - t0)
-                  : performance.now() - armed > 2000
-                    ? resolve(Number.NaN)
-                    : requestAnimationFrame(check);
-              requestAnimationFrame(check);
+            (e) => {
+              t0 = performance.now();
+              pressed =
+                e.target instanceof Element
+                  ? (e.target.closest(".scroller [data-task-id]")?.getAttribute("data-task-id") ?? null)
+                  : null;
             },
             { once: true, capture: true },
           );
+          requestAnimationFrame(check);
         }),
     )
-    .catch(() => Number.NaN);
+    .catch((): Click => ({ missed: "not shown within 2 s" }));
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
   return measured;
 }
@@ -209,17 +223,17 @@ async function main(): Promise<void> {
     executablePath: CHROMIUM,
     args: [...CHROMIUM_ARGS, "--enable-precise-memory-info"],
   });
+  let closing = false;
+  browser.on("disconnected", () => {
+    if (!closing) console.error("the browser went away before the measurements ended");
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on("crash", () => console.error("the page crashed"));
-    page.on("close", () => console.error("the page closed"));
-    browser.on("disconnected", () => console.error("the browser went away"));
     page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
     // tsx (esbuild keepNames) wraps named functions in __name(): give the page one.
     await page.addInitScript({ content: "window.__name = (f) => f;" });
     await page.addInitScript(PROBE);
-    page.on("crash", () => console.log("the page crashed"));
-    page.on("pageerror", (err) => console.log(`page error: ${err}`));
     await page.goto(`http://127.0.0.1:${port}/#tasks`);
     await page.locator("#conn", { hasText: "live" }).waitFor();
     await take(page);
@@ -255,7 +269,6 @@ async function main(): Promise<void> {
     await page.locator("#conn", { hasText: "live" }).waitFor();
     await waitShown(page, TASKS);
     const reloadSeconds = (performance.now() - reload0) / 1000;
-    console.log(rows.at(-1)?.join("  "));
     report("reload with 10k", await take(page), reloadSeconds, {
       shown: `${reloadSeconds.toFixed(1)} s`,
       heap: `${(await heapMb(page)).toFixed(0)} MB`,
@@ -270,7 +283,7 @@ async function main(): Promise<void> {
     let stop = false;
     const burst = (async () => {
       const t0 = performance.now();
-      for (let tick = 0; tick < SECONDS * 10; tick++) {
+      for (let tick = 0; tick < SECONDS * 10 && !stop; tick++) {
         const calls: [string, Record<string, unknown>][] = [
           ...Array.from({ length: perTick }, (_, i): [string, Record<string, unknown>] => [
             "task.create",
@@ -296,16 +309,20 @@ async function main(): Promise<void> {
       }
       stop = true;
     })();
-    const clicks: number[] = [];
+    const clicks: Click[] = [];
     const keys: number[] = [];
     const burst0 = performance.now();
-    for (let i = 0; !stop; i++) {
-      clicks.push(await timeClick(page, 1 + (i % 10)));
-      keys.push(await timeKeypress(page, "1"));
-      keys.push(await timeKeypress(page, "Backspace"));
-      await new Promise((r) => setTimeout(r, 300));
+    try {
+      for (let i = 0; !stop; i++) {
+        clicks.push(await timeClick(page, 1 + (i % 10)));
+        keys.push(await timeKeypress(page, "1"));
+        keys.push(await timeKeypress(page, "Backspace"));
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      stop = true; // a failed measurement ends the burst too, before the server is stopped
+      await burst;
     }
-    await burst;
     const burstSeconds = (performance.now() - burst0) / 1000;
     const during = await take(page);
     const caughtUp0 = performance.now();
@@ -315,7 +332,8 @@ async function main(): Promise<void> {
       heap: `${(await heapMb(page)).toFixed(0)} MB`,
     });
 
-    const done = clicks.filter((c) => !Number.isNaN(c));
+    const done = clicks.flatMap((c) => ("ms" in c ? [c.ms] : []));
+    const missed = (why: string) => clicks.filter((c) => "missed" in c && c.missed === why).length;
     const keysDone = keys.filter((c) => !Number.isNaN(c));
     const head = [
       "phase",
@@ -337,10 +355,11 @@ async function main(): Promise<void> {
     console.log(line(head));
     for (const r of rows) console.log(line(r));
     console.log(
-      `\nduring the burst: click → detail shown p50 ${ms(pct(done, 50))}, max ${ms(Math.max(...done))} (${done.length} of ${clicks.length} clicks took effect); ` +
+      `\nduring the burst: click → detail shown p50 ${ms(pct(done, 50))}, max ${ms(Math.max(...done))} (${done.length} of ${clicks.length} clicks took effect; ${missed("not shown within 2 s")} pressed a row whose task was not shown, ${missed("row moved away")} landed where the row had moved away); ` +
         `keypress → table filtered p50 ${ms(pct(keysDone, 50))}, max ${ms(Math.max(...keysDone))} (${keysDone.length} of ${keys.length} took effect)`,
     );
   } finally {
+    closing = true;
     await browser.close();
     await stopChild(server.child);
     await redis.stop();

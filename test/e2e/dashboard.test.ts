@@ -172,6 +172,26 @@ describe("web dashboard (headless Chromium)", () => {
     assert.deepEqual(consoleErrors, []);
   });
 
+  it("keeps a table row's element and focus through live updates, and Enter selects it", async () => {
+    await show("Tasks");
+    const watched = await rpc<{ id: string }>("task.create", { text: "keyboard target" });
+    const row = page.locator(`.scroller [data-task-id="${watched.id}"]`);
+    await row.focus();
+    // Marks the element itself: a row rebuilt by a redraw would come back without the mark.
+    await row.evaluate((el) => {
+      (el as HTMLElement).dataset.probe = "same element";
+    });
+    for (let i = 0; i < 5; i++) await rpc("task.create", { text: `live noise ${i}` });
+    await page.locator(".scroller [data-task-id]", { hasText: "live noise 4" }).waitFor();
+    assert.equal(await row.getAttribute("data-probe"), "same element");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-task-id")), watched.id);
+    await page.keyboard.press("Enter");
+    await page
+      .getByLabel("Task detail")
+      .getByRole("heading", { name: `${watched.id}: keyboard target` })
+      .waitFor();
+  });
+
   it("reconnects by itself after a server restart, keeping its view, filter and selection", async () => {
     await show("Tasks");
     const filterText = page.getByRole("search", { name: "Filter tasks" }).getByLabel("Text");

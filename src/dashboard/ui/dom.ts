@@ -61,3 +61,37 @@ export function redraw(container: Element, draw: () => void): void {
   draw();
   if (key) container.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`)?.focus();
 }
+
+/** Sets an element's text only when it differs: an unchanged cell is not touched. */
+export function setText(el: Element, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * Makes `container`'s children from position `from` on one element per item, in order,
+ * reusing the element an item had before (by key, in `rendered`) and updating it in place.
+ * While events arrive the element under the pointer or with focus stays the same node, so a
+ * press and its release land on one element and a click is not lost.
+ */
+export function keyedChildren<T>(
+  container: Element,
+  from: number,
+  items: readonly T[],
+  rendered: Map<string, HTMLElement>,
+  key: (item: T) => string,
+  make: (item: T) => HTMLElement,
+  update: (el: HTMLElement, item: T, index: number) => void,
+): void {
+  const kept = new Map<string, HTMLElement>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const el = rendered.get(k) ?? make(item);
+    update(el, item, i);
+    kept.set(k, el);
+    const at = container.children[from + i] ?? null;
+    if (at !== el) container.insertBefore(el, at);
+  });
+  for (const [k, el] of rendered) if (!kept.has(k)) el.remove();
+  rendered.clear();
+  for (const [k, el] of kept) rendered.set(k, el);
+}

@@ -1,7 +1,7 @@
 import { boardColumns, filterTasks, type TaskFilter } from "../model/filters.js";
 import { TASK_STATUSES, type TaskView } from "../model/records.js";
 import type { App, View } from "./app.js";
-import { dateTime, fill, h, redraw, time } from "./dom.js";
+import { dateTime, fill, h, keyedChildren, redraw, setText, time } from "./dom.js";
 
 const ROW_HEIGHT = 28;
 /** Cards per board column: the table below lists every match. */
@@ -74,6 +74,25 @@ export function tasksView(app: App): View {
   filterForm.addEventListener("submit", (e) => e.preventDefault());
 
   const board = h("div", { class: "board", "aria-label": "Task board by status" });
+  /** One column per status, made once; its cards keep their element while they stay shown. */
+  const boardColumnViews = TASK_STATUSES.map((status) => {
+    const title = h("h3");
+    const root = h(
+      "div",
+      { class: "column", "data-status": status, role: "region", "aria-label": `${status} tasks` },
+      title,
+    );
+    board.append(root);
+    return { status, title, root, cards: new Map<string, HTMLElement>() };
+  });
+  const makeCard = (t: TaskView) =>
+    h("button", {
+      type: "button",
+      class: "task-card",
+      "data-task-id": t.id,
+      "data-key": `card:${t.id}`,
+      onclick: () => select(t.id),
+    });
   const count = h("p", { class: "muted", "aria-live": "polite" });
   const spacer = h("div");
   const scroller = h("div", { class: "scroller", tabindex: 0, "aria-label": "Tasks table" }, spacer);
@@ -84,9 +103,9 @@ export function tasksView(app: App): View {
     selected = id;
     app.schedule();
   };
-  // Rows and cards are rebuilt while events arrive, so a mouse press and its release can land
-  // on two different elements and never make a click (bench:dashboard: no click took effect
-  // during a burst): the mouse selects on the press. Keyboard selection stays on the elements.
+  // Rows and cards keep their element while they stay shown, but a card whose task changes
+  // status moves to another column as a new element, and events keep arriving between a press
+  // and its release: the mouse selects on the press. Keyboard selection stays on the elements.
   const selectOnPress = (container: HTMLElement) =>
     container.addEventListener("pointerdown", (e) => {
       if (e.button !== 0 || !(e.target instanceof Element)) return;
@@ -96,43 +115,56 @@ export function tasksView(app: App): View {
   selectOnPress(board);
   selectOnPress(scroller);
 
+  const head = h(
+    "div",
+    { class: "row head", role: "row" },
+    ...["id", "text", "status", "prio", "assignee", "updated"].map((c) =>
+      h("span", { role: "columnheader" }, c),
+    ),
+  );
+  head.style.top = "0";
+  spacer.append(head);
+  /** The rows on screen by task id; rows keep their element while they stay visible. */
+  const rendered = new Map<string, HTMLElement>();
+  const makeRow = (t: TaskView) => {
+    const row = h(
+      "div",
+      { class: "row", role: "row", tabindex: 0, "data-task-id": t.id, "data-key": `row:${t.id}` },
+      ...Array.from({ length: 6 }, () => h("span")),
+    );
+    row.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") select(t.id);
+    });
+    return row;
+  };
+
   function drawRows(): void {
     spacer.style.height = `${(rows.length + 1) * ROW_HEIGHT}px`;
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - 5);
     const last = Math.min(rows.length, first + Math.ceil(scroller.clientHeight / ROW_HEIGHT) + 10);
-    const head = h(
-      "div",
-      { class: "row head", role: "row" },
-      ...["id", "text", "status", "prio", "assignee", "updated"].map((c) =>
-        h("span", { role: "columnheader" }, c),
+    const visible = rows.slice(first, last);
+    redraw(spacer, () =>
+      keyedChildren(
+        spacer,
+        1,
+        visible,
+        rendered,
+        (t) => t.id,
+        makeRow,
+        (row, t, i) => {
+          const [id, text, status, priority, assignee, updated] = row.children;
+          setText(id as Element, t.id);
+          setText(text as Element, t.text);
+          setText(status as Element, t.status);
+          (status as Element).className = t.status;
+          setText(priority as Element, String(t.priority));
+          setText(assignee as Element, t.assignedTo ?? "");
+          setText(updated as Element, time(t.updatedAt));
+          row.setAttribute("aria-selected", String(t.id === selected));
+          row.style.top = `${(first + i + 1) * ROW_HEIGHT}px`;
+        },
       ),
     );
-    const visible = rows.slice(first, last).map((t, i) => {
-      const row = h(
-        "div",
-        {
-          class: "row",
-          role: "row",
-          tabindex: 0,
-          "data-task-id": t.id,
-          "data-key": `row:${t.id}`,
-          "aria-selected": String(t.id === selected),
-        },
-        h("span", {}, t.id),
-        h("span", {}, t.text),
-        h("span", { class: t.status }, t.status),
-        h("span", {}, t.priority),
-        h("span", {}, t.assignedTo ?? ""),
-        h("span", {}, time(t.updatedAt)),
-      );
-      row.style.top = `${(first + i + 1) * ROW_HEIGHT}px`;
-      row.addEventListener("keydown", (e) => {
-        if (e.key === "Enter" || e.key === " ") select(t.id);
-      });
-      return row;
-    });
-    head.style.top = "0";
-    redraw(spacer, () => fill(spacer, head, ...visible));
   }
 
   function drawDetail(): void {
@@ -246,32 +278,24 @@ export function tasksView(app: App): View {
     root,
     update() {
       const columns = boardColumns(app.store.tasks.values(), filter);
-      redraw(board, () =>
-        fill(
-          board,
-          ...TASK_STATUSES.map((s) =>
-            h(
-              "div",
-              { class: "column", "data-status": s, role: "region", "aria-label": `${s} tasks` },
-              h("h3", {}, `${s} (${columns[s].length})`),
-              ...columns[s].slice(0, CARDS_PER_COLUMN).map((t) =>
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "task-card",
-                    "data-task-id": t.id,
-                    "data-key": `card:${t.id}`,
-                    "aria-pressed": String(t.id === selected),
-                    onclick: () => select(t.id),
-                  },
-                  `${t.id} · ${t.text}`,
-                ),
-              ),
-            ),
-          ),
-        ),
-      );
+      redraw(board, () => {
+        for (const column of boardColumnViews) {
+          const tasks = columns[column.status];
+          setText(column.title, `${column.status} (${tasks.length})`);
+          keyedChildren(
+            column.root,
+            1,
+            tasks.slice(0, CARDS_PER_COLUMN),
+            column.cards,
+            (t) => t.id,
+            makeCard,
+            (card, t) => {
+              setText(card, `${t.id} · ${t.text}`);
+              card.setAttribute("aria-pressed", String(t.id === selected));
+            },
+          );
+        }
+      });
       rows = filterTasks(app.store.tasks.values(), filter);
       count.textContent = `${rows.length} of ${app.store.tasks.size} tasks`;
       drawRows();
