@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium, type Locator, type Page } from "playwright-core";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
-import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/chromium.js";
+import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/browsers.js";
 import { answersJsonRpc, ensureBuilt, freePort, serveArgs, startChild, stopChild } from "./lib.js";
 
 const { values: flags } = parseArgs({

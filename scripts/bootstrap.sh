@@ -37,15 +37,19 @@ if [ "${npm_lifecycle_event:-}" != "start" ] && ! command -v initdb >/dev/null 2
   fi
 fi
 
-# Debian's chromium, for the dashboard's end-to-end test only (test/e2e/dashboard.test.ts).
-if [ "${npm_lifecycle_event:-}" != "start" ] && [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  echo "bootstrap: installing chromium, for the dashboard's browser test..."
-  if ! install_packages chromium; then
-    echo "bootstrap: chromium is not installed and I cannot install it here: the dashboard's" >&2
-    echo "  browser test will fail. Debian/Ubuntu: sudo apt-get install -y chromium, or set" >&2
-    echo "  CHROMIUM_PATH to a Chromium binary." >&2
+# Debian's chromium and firefox-esr, for the dashboard's end-to-end test only (test/e2e/dashboard.test.ts).
+install_browser() { # <package> <binary> <value of its path variable> <path variable name>
+  if [ "${npm_lifecycle_event:-}" != "start" ] && [ -z "$3" ] && [ ! -x "$2" ]; then
+    echo "bootstrap: installing $1, for the dashboard's browser test..."
+    if ! install_packages "$1"; then
+      echo "bootstrap: $1 is not installed and I cannot install it here: the dashboard's" >&2
+      echo "  browser test will fail. Debian/Ubuntu: sudo apt-get install -y $1, or point" >&2
+      echo "  ${4} at the browser's binary." >&2
+    fi
   fi
-fi
+}
+install_browser chromium /usr/bin/chromium "${CHROMIUM_PATH:-}" CHROMIUM_PATH
+install_browser firefox-esr /usr/bin/firefox-esr "${FIREFOX_PATH:-}" FIREFOX_PATH
 
 if [ ! -d node_modules ]; then
   echo "bootstrap: installing dependencies (npm ci)..."
