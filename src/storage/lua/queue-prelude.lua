@@ -60,9 +60,14 @@ local function order_score(task)
   return (100 - tonumber(task.priority)) * PRIORITY_SPAN + tonumber(task.seq)
 end
 
-local function emit_event(event, payload)
+-- Appends an event whose payload is already JSON text.
+local function append_event(event, payload_json)
   redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*',
-    'event', event, 'source', SOURCE, 'payload', cjson.encode(payload))
+    'event', event, 'source', SOURCE, 'payload', payload_json)
+end
+
+local function emit_event(event, payload)
+  append_event(event, cjson.encode(payload))
 end
 
 -- Each task table's JSON text as of its last event (dropped by set_fields), so that a script that
@@ -112,16 +117,15 @@ end
 -- A task event: the task's changes are saved first, and the payload carries its full state (the
 -- outbox for persistence), so the hash and the event agree. Every transition of a task ends with
 -- one of these; the few scripts that change a task without an event (renewLease, promoteDelayed)
--- call save() themselves.
--- The payload is put together from the task's JSON and the extra fields' JSON, so the task's text
--- can be kept for the script's answer (see `encoded`).
+-- call save() themselves. The payload { task = ..., <extra fields> } is put together from the
+-- task's JSON and the extra fields' JSON, so the task's text is kept for the answer (`encoded`).
 local function emit(event, task, extra)
   save(task)
   local task_json = cjson.encode(task)
   json_of[task] = task_json
-  local payload = '{"task":' .. task_json .. '}'
-  if extra and next(extra) ~= nil then payload = '{"task":' .. task_json .. ',' .. string.sub(cjson.encode(extra), 2) end
-  redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*', 'event', event, 'source', SOURCE, 'payload', payload)
+  local rest = '}'
+  if extra and next(extra) ~= nil then rest = ',' .. string.sub(cjson.encode(extra), 2) end
+  append_event(event, '{"task":' .. task_json .. rest)
 end
 
 -- Prepends a sample (ms) to a statistics list. The list is cut back to SAMPLE_KEEP + 1 entries only
