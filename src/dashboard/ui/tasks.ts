@@ -6,6 +6,8 @@ import { dateTime, fill, h, keyedChildren, redraw, setText, time } from "./dom.j
 const ROW_HEIGHT = 28;
 /** Cards per board column: the table below lists every match. */
 const CARDS_PER_COLUMN = 25;
+/** The table's columns, in the order drawRows fills a row's cells. */
+const TABLE_COLUMNS = ["id", "text", "status", "prio", "assignee", "updated"];
 
 /** The board, the virtualised table, the detail of the selected task, and its actions. */
 export function tasksView(app: App): View {
@@ -118,9 +120,7 @@ export function tasksView(app: App): View {
   const head = h(
     "div",
     { class: "row head", role: "row" },
-    ...["id", "text", "status", "prio", "assignee", "updated"].map((c) =>
-      h("span", { role: "columnheader" }, c),
-    ),
+    ...TABLE_COLUMNS.map((c) => h("span", { role: "columnheader" }, c)),
   );
   head.style.top = "0";
   spacer.append(head);
@@ -130,7 +130,7 @@ export function tasksView(app: App): View {
     const row = h(
       "div",
       { class: "row", role: "row", tabindex: 0, "data-task-id": t.id, "data-key": `row:${t.id}` },
-      ...Array.from({ length: 6 }, () => h("span")),
+      ...TABLE_COLUMNS.map(() => h("span")),
     );
     row.addEventListener("keydown", (e) => {
       if (e.key === "Enter" || e.key === " ") select(t.id);
