@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Page } from "playwright-core";
 import { BROWSERS, type OpenedPage } from "../helpers/browsers.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -203,6 +204,49 @@ for (const testBrowser of BROWSERS)
         .getByLabel("Task detail")
         .getByRole("heading", { name: `${watched.id}: keyboard target` })
         .waitFor();
+    });
+
+    it("keeps the detail's buttons through live updates of the selected task, so a slow click lands", async () => {
+      await show("Tasks");
+      const busy = await rpc<{ id: string }>("task.create", { text: "busy target", priority: 50 });
+      await page.locator(`.scroller [data-task-id="${busy.id}"]`).click();
+      const detail = page.getByLabel("Task detail");
+      await detail.getByRole("heading", { name: `${busy.id}: busy target` }).waitFor();
+      const cancel = detail.getByRole("button", { name: "Cancel task" });
+      await cancel.scrollIntoViewIfNeeded();
+      // Keeps the button element itself: a button rebuilt by a redraw would not be this one.
+      await cancel.evaluate((el) => {
+        (window as unknown as { probe: Element }).probe = el;
+      });
+      const box = await cancel.boundingBox();
+      assert.ok(box);
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+
+      // A person's click: the press, then the release ~100 ms later. In between the task
+      // changes again and again (priorities 0-49, never its 50), each change redrawing the panel.
+      await page.mouse.down();
+      let live = true;
+      const updates = (async () => {
+        let priority = 0;
+        for (let i = 0; live; i++) {
+          priority = i % 50;
+          await rpc("task.update", { id: busy.id, updates: { priority } });
+        }
+        return priority;
+      })();
+      await sleep(100);
+      live = false;
+      const last = await updates;
+      // The panel has shown the changes (redrawn) before the button is released.
+      await detail.locator("dd", { hasText: new RegExp(`^${last}$`) }).waitFor();
+      await page.mouse.up();
+
+      assert.equal(
+        await cancel.evaluate((el) => el === (window as unknown as { probe: Element }).probe),
+        true,
+      );
+      await page.locator(`.column[data-status="cancelled"] [data-task-id="${busy.id}"]`).waitFor();
+      assert.equal((await rpc<{ status: string }>("task.get", { id: busy.id })).status, "cancelled");
     });
 
     it("reconnects by itself after a server restart, keeping its view, filter and selection", async () => {

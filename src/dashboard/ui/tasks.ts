@@ -8,6 +8,16 @@ const ROW_HEIGHT = 28;
 const CARDS_PER_COLUMN = 25;
 /** The table's columns, in the order drawRows fills a row's cells. */
 const TABLE_COLUMNS = ["id", "text", "status", "prio", "assignee", "updated"];
+/** The detail panel's fields: a label and the selected task's value for it. */
+const DETAIL_FIELDS: [string, (t: TaskView) => string][] = [
+  ["Status", (t) => t.status + (t.deadLettered ? " (dead letter)" : "")],
+  ["Priority", (t) => String(t.priority)],
+  ["Channel", (t) => t.channel ?? "—"],
+  ["Lease holder", (t) => t.assignedTo ?? "—"],
+  ["Lease expires", (t) => dateTime(t.leaseExpiresAt)],
+  ["Attempts", (t) => `${t.attempts} of ${t.maxAttempts}`],
+  ["Created", (t) => dateTime(t.createdAt)],
+];
 
 /** The board, the virtualised table, the detail of the selected task, and its actions. */
 export function tasksView(app: App): View {
@@ -167,99 +177,97 @@ export function tasksView(app: App): View {
     );
   }
 
+  /**
+   * The detail panel of the selected task, made once per selected task and then updated in
+   * place: its buttons stay the same nodes while the task's events arrive, so a press and its
+   * release land on one button and the click is not lost.
+   */
+  let panel: { id: string; update(t: TaskView): void } | undefined;
+
+  const makePanel = (id: string): NonNullable<typeof panel> => {
+    const heading = h("h2");
+    const fields = DETAIL_FIELDS.map(([label, value]) => ({ label, value, dd: h("dd") }));
+    const error = h("p", { class: "error-text" });
+    const result = h("pre", { "aria-label": "Result" });
+    const priority = h("input", { type: "number", min: 0, max: 100, "aria-label": "New priority" });
+    const button = (label: string, onclick: () => void) => h("button", { type: "button", onclick }, label);
+    const cancel = button("Cancel task", () =>
+      act("cancel", "task.cancel", { id, reason: "cancelled from the dashboard" }),
+    );
+    const retry = button("Retry", () => act("retry", "task.retry", { id }));
+    const release = button("Release", () => act("release", "task.unassign", { taskId: id }));
+    const history = h("ol", { "aria-label": "Task history" });
+    const historyItems = new Map<string, HTMLElement>();
+    const noHistory = h("p", { class: "muted" }, "No transitions seen since the page opened.");
+    fill(
+      detail,
+      heading,
+      h("dl", {}, ...fields.flatMap((f) => [h("dt", {}, f.label), f.dd])),
+      error,
+      result,
+      h(
+        "div",
+        { class: "bar" },
+        priority,
+        button("Set priority", () =>
+          act("priority", "task.update", { id, updates: { priority: Number(priority.value) } }),
+        ),
+        cancel,
+        retry,
+        release,
+      ),
+      h("h3", {}, "History"),
+      history,
+      noHistory,
+    );
+    return {
+      id,
+      update(t) {
+        setText(heading, `${t.id}: ${t.text}`);
+        for (const f of fields) setText(f.dd, f.value(t));
+        error.hidden = !t.error;
+        setText(error, t.error ? `Error: ${t.error}` : "");
+        result.hidden = t.result === undefined;
+        setText(result, t.result === undefined ? "" : JSON.stringify(t.result, null, 2));
+        // The default value, not the value: the input follows the task's priority until the
+        // person types one, which a redraw must not reset (pressing "Set priority" takes the
+        // focus from the input, so a redraw can come before the click reads it).
+        priority.defaultValue = String(t.priority);
+        const finished = t.status === "completed" || t.status === "failed" || t.status === "cancelled";
+        cancel.disabled = finished;
+        retry.disabled = t.status !== "failed" && t.status !== "cancelled";
+        release.disabled = t.status !== "in_progress";
+        const entries = app.store.history.get(t.id) ?? [];
+        history.hidden = entries.length === 0;
+        noHistory.hidden = entries.length > 0;
+        keyedChildren(
+          history,
+          0,
+          entries,
+          historyItems,
+          (e) => e.id,
+          () => h("li"),
+          (li, e) =>
+            setText(
+              li,
+              `${time(e.ts)} ${e.event} → ${e.status}${e.actor ? ` by ${e.actor}` : ""}${e.detail ? ` (${e.detail})` : ""}`,
+            ),
+        );
+      },
+    };
+  };
+
   function drawDetail(): void {
     const t = selected ? app.store.tasks.get(selected) : undefined;
     // Not while the person types a new priority: the redraw would wipe it.
     if (document.activeElement instanceof HTMLInputElement && detail.contains(document.activeElement)) return;
     if (!t) {
+      panel = undefined;
       fill(detail, h("p", { class: "muted" }, "Select a task to see its history and act on it."));
       return;
     }
-    const priority = h("input", {
-      type: "number",
-      min: 0,
-      max: 100,
-      value: t.priority,
-      "aria-label": "New priority",
-    });
-    const history = app.store.history.get(t.id) ?? [];
-    const finished = t.status === "completed" || t.status === "failed" || t.status === "cancelled";
-    fill(
-      detail,
-      h("h2", {}, `${t.id}: ${t.text}`),
-      h(
-        "dl",
-        {},
-        ...[
-          ["Status", t.status + (t.deadLettered ? " (dead letter)" : "")],
-          ["Priority", String(t.priority)],
-          ["Channel", t.channel ?? "—"],
-          ["Lease holder", t.assignedTo ?? "—"],
-          ["Lease expires", dateTime(t.leaseExpiresAt)],
-          ["Attempts", `${t.attempts} of ${t.maxAttempts}`],
-          ["Created", dateTime(t.createdAt)],
-        ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
-      ),
-      t.error ? h("p", { class: "error-text" }, `Error: ${t.error}`) : null,
-      t.result !== undefined ? h("pre", { "aria-label": "Result" }, JSON.stringify(t.result, null, 2)) : null,
-      h(
-        "div",
-        { class: "bar" },
-        priority,
-        h(
-          "button",
-          {
-            type: "button",
-            onclick: () =>
-              act("priority", "task.update", { id: t.id, updates: { priority: Number(priority.value) } }),
-          },
-          "Set priority",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            disabled: finished,
-            onclick: () => act("cancel", "task.cancel", { id: t.id, reason: "cancelled from the dashboard" }),
-          },
-          "Cancel task",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            disabled: t.status !== "failed" && t.status !== "cancelled",
-            onclick: () => act("retry", "task.retry", { id: t.id }),
-          },
-          "Retry",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            disabled: t.status !== "in_progress",
-            onclick: () => act("release", "task.unassign", { taskId: t.id }),
-          },
-          "Release",
-        ),
-      ),
-      h("h3", {}, "History"),
-      history.length
-        ? h(
-            "ol",
-            { "aria-label": "Task history" },
-            ...history.map((e) =>
-              h(
-                "li",
-                {},
-                `${time(e.ts)} ${e.event} → ${e.status}`,
-                e.actor ? ` by ${e.actor}` : "",
-                e.detail ? ` (${e.detail})` : "",
-              ),
-            ),
-          )
-        : h("p", { class: "muted" }, "No transitions seen since the page opened."),
-    );
+    if (panel?.id !== t.id) panel = makePanel(t.id);
+    panel.update(t);
   }
 
   const root = h(
