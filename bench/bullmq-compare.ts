@@ -11,8 +11,8 @@
  *            MULTI). Priorities 1..100 (i % 100 + 1) on ours and on "bullmq prio"; plain
  *            BullMQ jobs have no priority, so they go to its FIFO wait list (cheaper).
  *   process  `--concurrency` consumers until all N are completed: ours 10 async claimers
- *            spread over `--connections` connections (2, as many as a BullMQ Worker keeps; see
- *            below), each claiming once and then looping
+ *            spread over `--connections` connections (2; a BullMQ Worker opens two as well, the
+ *            second for its blocking waits; see below), each claiming once and then looping
  *            completeAndClaim(no result, next 1): one script per job, as BullMQ, whose
  *            move-to-completed script also fetches the next job; "claudebench 2-step" loops
  *            claim(1) → complete instead (two scripts per job, what the code did before
@@ -26,7 +26,7 @@
  * of one connection that arrive together in one go, so ten claimers on one connection move in
  * lockstep — redis-server runs ten scripts while this process waits, then this process handles
  * ten answers while redis-server waits. On two connections one half's scripts run while the
- * other half's answers are handled (process 9.2k → 12.5k jobs/s, docs/performance.md).
+ * other half's answers are handled (process 8.7k → 10.4–11.0k jobs/s, docs/performance.md).
  * Reported: jobs/s for add, process and add+process
  * (their total time), with the CPU time of this process and of redis-server per job; the
  * target's verdict is the median of the per-round ratios ours / BullMQ (add+process).
@@ -77,7 +77,7 @@ if (flags.help) {
     "usage: npm run bench:bullmq -- [--n 20000] [--concurrency 10] [--batch 1000] [--rounds 3] [--wait-quiet 0]\n" +
       "  --n            jobs per side and round\n" +
       "  --concurrency  claimers (ours) / Worker concurrency (BullMQ)\n" +
-      "  --connections  Redis connections our claimers are spread over (BullMQ's Worker keeps 2)\n" +
+      "  --connections  Redis connections our claimers are spread over (default 2; a BullMQ Worker opens 2)\n" +
       "  --batch        jobs added per batch (addBulk size / creates in flight)\n" +
       "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
       "  --rounds       rounds; the order of the sides alternates, the summary shows medians",
