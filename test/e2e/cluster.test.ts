@@ -450,7 +450,18 @@ describe("cluster of serve processes", () => {
       assert.equal(partitioned.status, "degraded");
       assert.equal(partitioned.cluster.members, 3);
       assert.equal(partitioned.cluster.healthyMembers, 1);
-      const detected = (await events(keys, "cluster.partition.detected")).filter((e) => e.source === "srv-1");
+      // The flag is up as soon as the probes answer; its event is written after the resignation,
+      // a round trip or two later, so it is waited for (and counted again once the watch is over).
+      const partitionEvents = async (event: string) =>
+        (await events(keys, event)).filter((e) => e.source === "srv-1");
+      const detected = await until(
+        async () => {
+          const found = await partitionEvents("cluster.partition.detected");
+          return found.length > 0 && found;
+        },
+        "srv-1's cluster.partition.detected event",
+        2000,
+      );
       assert.equal(detected.length, 1);
       assert.deepEqual(detected[0]?.payload, { serverId: "srv-1", members: 3, healthy: 1 });
 
@@ -465,6 +476,7 @@ describe("cluster of serve processes", () => {
         await sleep(100);
       }
       assert.equal(await admin.get(keys.queue.leader), null, "no leader while the majority is unreachable");
+      assert.equal((await partitionEvents("cluster.partition.detected")).length, 1, "detected once");
 
       s2.cli.child.kill("SIGCONT");
       s3.cli.child.kill("SIGCONT");
@@ -477,7 +489,14 @@ describe("cluster of serve processes", () => {
         8000,
       );
       assert.equal(healed.status, "healthy");
-      const cleared = (await events(keys, "cluster.partition.cleared")).filter((e) => e.source === "srv-1");
+      const cleared = await until(
+        async () => {
+          const found = await partitionEvents("cluster.partition.cleared");
+          return found.length > 0 && found;
+        },
+        "srv-1's cluster.partition.cleared event",
+        2000,
+      );
       assert.equal(cleared.length, 1);
       const rejoined = await formed(group);
       assert.ok(
