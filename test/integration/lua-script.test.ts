@@ -94,6 +94,44 @@ describe("LuaScript.run on an auto-pipelining connection", () => {
     );
   });
 
+  it("sends the calls made in one turn of the event loop in one write, even from separate callbacks", async () => {
+    // Redis counts the reads it makes from clients; `observer` asks, on its own connection.
+    const observer = new Redis(server.url);
+    const sender = new Redis(server.url, { enableAutoPipelining: true });
+    try {
+      const script = counter();
+      const key = uniquePrefix("k");
+      await script.load(sender);
+      await sender.ping();
+      const reads = async () =>
+        Number(/total_reads_processed:(\d+)/.exec(await observer.info("stats"))?.[1] ?? Number.NaN);
+      const before = await reads();
+      // Ten timers due together run in one timers phase, each as its own callback (with its own
+      // end of tick), like ten HTTP requests that arrive together.
+      const answers = await Promise.all(
+        Array.from(
+          { length: 10 },
+          () =>
+            new Promise((resolve, reject) =>
+              setTimeout(() => script.run(sender, [key], [1]).then(resolve, reject), 0),
+            ),
+        ),
+      );
+      const during = (await reads()) - before - 1; // less the read of the second INFO
+      assert.deepEqual(
+        answers.map(Number).sort((a, b) => a - b),
+        Array.from({ length: 10 }, (_, i) => i + 1),
+      );
+      assert.ok(
+        during <= 2,
+        `Redis made ${during} reads for ten calls of one turn; one write should need one or two`,
+      );
+    } finally {
+      observer.disconnect();
+      sender.disconnect();
+    }
+  });
+
   it("applies the connection's key prefix to the script's keys either way", async () => {
     const prefixed = new Redis(server.url, { enableAutoPipelining: true, keyPrefix: "pfx:" });
     try {
