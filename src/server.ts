@@ -37,6 +37,7 @@ import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persiste
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
+import { writeScriptsPerTurn } from "./storage/lua-script.js";
 import { connectRedis } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
@@ -116,6 +117,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     const redisUrl = config.redisUrl ?? (embeddedRedis as EmbeddedRedis).url;
     const redis = await connectRedis(redisUrl, `claudebench:${config.instanceId}`);
+    // Requests arrive one per I/O callback: their scripts leave in one write per event-loop turn.
+    writeScriptsPerTurn(redis);
     closers.push(async () => {
       await redis.quit();
     });

@@ -90,18 +90,34 @@ export async function execPipeline(redis: Redis, pipeline: ChainableCommander): 
   return results;
 }
 
-/** Sockets corked by `evalsha` until the end of the current turn of the event loop. */
+/** Sockets corked by `evalsha` until their commands are written (see there). */
 const corked = new WeakSet<object>();
+
+/** Connections whose scripts are written once per turn of the event loop (see evalsha). */
+const writtenPerTurn = new WeakSet<Redis>();
+
+/**
+ * From now on the scripts run on `redis` are written at the end of each turn of the event loop
+ * instead of at the end of each tick. For a server: each request arrives in its own I/O
+ * callback, so per tick is one write per request, and per turn is one write for all requests
+ * handled in the turn. Each write is a syscall that wakes redis-server (~30–45 µs on a small
+ * VM); at c=50 this took Redis writes from 3.0 to 0.5 per lifecycle, server CPU −11 % and
+ * redis-server CPU −15 %. Not the default: a client whose bottleneck is Redis, not its own CPU,
+ * gains from sending each connection's commands as soon as they are made, since Redis then works
+ * on one connection's while this process handles the other's answers (ten claimers over two
+ * connections: 0.76× BullMQ's throughput per tick, 0.65× per turn; docs/performance.md).
+ */
+export function writeScriptsPerTurn(redis: Redis): void {
+  writtenPerTurn.add(redis);
+}
 
 /**
  * EVALSHA on `redis`, written without ioredis' auto-pipelining but batched: the socket is corked
- * until the end of this turn of the event loop (setImmediate, after every I/O callback of the
- * turn), so the commands of all requests handled in one turn leave in one write (writev). Each
- * write is a syscall that wakes redis-server (~30–45 µs of CPU on a small VM); uncorking at the
- * end of the tick instead sent one write per request, since each request arrives in its own I/O
- * callback (docs/performance.md). Auto-pipelining batches too, but builds a Pipeline and a promise
- * chain per batch, ~20 µs of CPU per batch here. When commands wait in the auto-pipeline queue,
- * the command joins them instead, so nothing queued earlier is overtaken.
+ * until the end of the tick (or turn, see writeScriptsPerTurn), so every command sent until then
+ * leaves in one write (writev). Auto-pipelining batches too, but builds a Pipeline and a promise
+ * chain per batch, ~20 µs of CPU per batch here — at one request at a time, per command
+ * (docs/performance.md). When commands wait in the auto-pipeline queue, the command joins them
+ * instead, so nothing queued earlier is overtaken.
  */
 function evalsha(redis: Redis, argv: (string | number)[]): Promise<unknown> {
   if (redis.autoPipelineQueueSize > 0) {
@@ -112,10 +128,12 @@ function evalsha(redis: Redis, argv: (string | number)[]): Promise<unknown> {
   if (redis.status === "ready" && stream && !corked.has(stream)) {
     corked.add(stream);
     stream.cork();
-    setImmediate(() => {
+    const write = () => {
       corked.delete(stream);
       stream.uncork();
-    });
+    };
+    if (writtenPerTurn.has(redis)) setImmediate(write);
+    else process.nextTick(write);
   }
   const options = { replyEncoding: "utf8" as const, keyPrefix: redis.options.keyPrefix };
   return redis.sendCommand(new Command("evalsha", argv, options)) as Promise<unknown>;
