@@ -454,14 +454,16 @@ describe("cluster of serve processes", () => {
       // a round trip or two later, so it is waited for (and counted again once the watch is over).
       const partitionEvents = async (event: string) =>
         (await events(keys, event)).filter((e) => e.source === "srv-1");
-      const detected = await until(
-        async () => {
-          const found = await partitionEvents("cluster.partition.detected");
-          return found.length > 0 && found;
-        },
-        "srv-1's cluster.partition.detected event",
-        2000,
-      );
+      const writtenPartitionEvents = (event: string) =>
+        until(
+          async () => {
+            const found = await partitionEvents(event);
+            return found.length > 0 && found;
+          },
+          `srv-1's ${event} event`,
+          2000,
+        );
+      const detected = await writtenPartitionEvents("cluster.partition.detected");
       assert.equal(detected.length, 1);
       assert.deepEqual(detected[0]?.payload, { serverId: "srv-1", members: 3, healthy: 1 });
 
@@ -489,14 +491,7 @@ describe("cluster of serve processes", () => {
         8000,
       );
       assert.equal(healed.status, "healthy");
-      const cleared = await until(
-        async () => {
-          const found = await partitionEvents("cluster.partition.cleared");
-          return found.length > 0 && found;
-        },
-        "srv-1's cluster.partition.cleared event",
-        2000,
-      );
+      const cleared = await writtenPartitionEvents("cluster.partition.cleared");
       assert.equal(cleared.length, 1);
       const rejoined = await formed(group);
       assert.ok(
