@@ -74,7 +74,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: npm run bench:bullmq -- [--n 20000] [--concurrency 10] [--batch 1000] [--rounds 3] [--wait-quiet 0]\n" +
+    "usage: npm run bench:bullmq -- [--n 20000] [--concurrency 10] [--connections 2] [--batch 1000] [--rounds 3] [--wait-quiet 0]\n" +
       "  --n            jobs per side and round\n" +
       "  --concurrency  claimers (ours) / Worker concurrency (BullMQ)\n" +
       "  --connections  Redis connections our claimers are spread over (default 2; a BullMQ Worker opens 2)\n" +
