@@ -357,15 +357,14 @@ async function main(): Promise<number> {
   ];
   for (const side of ["bullmq", "bullmq prio"] as const) {
     const x = s.get(side) as ReturnType<typeof summary>;
+    const ratios = perRound(side);
     ratioRows.push([
       side,
       `${fmt(ours.add / x.add, 2)}x`,
       `${fmt(ours.process / x.process, 2)}x`,
       `${fmt(ours.total / x.total, 2)}x`,
-      perRound(side)
-        .map((v) => fmt(v, 2))
-        .join(" "),
-      `${fmt(median(perRound(side)), 2)}x`,
+      ratios.map((v) => fmt(v, 2)).join(" "),
+      `${fmt(median(ratios), 2)}x`,
     ]);
   }
   console.log(table(ratioRows));
