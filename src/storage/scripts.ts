@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Keys } from "./keys.js";
+import { withPrelude } from "./lua-prelude.js";
 import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
 
 /**
- * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition per file in ./lua (named verbNoun-<KEYS>.lua,
- * each with a header stating KEYS, ARGV and return codes), each prefixed with the shared
- * queue-prelude.lua. They are sent as LuaScripts: EVALSHA, and EVAL when Redis does not know
- * the script (NOSCRIPT).
+ * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition
+ * per file in ./lua (named verbNoun-<KEYS>.lua, each with a header stating KEYS, ARGV and return
+ * codes), each prefixed with the parts of the shared queue-prelude.lua it uses (withPrelude).
+ * They are sent as LuaScripts: EVALSHA, and EVAL when Redis does not know the script (NOSCRIPT).
  */
 export const QUEUE_SCRIPTS = [
   "createTask",
@@ -44,12 +45,15 @@ const readLua = (file: string) => readFileSync(new URL(file, LUA_DIR), "utf8");
 
 let scripts: Map<QueueScript, LuaScript> | null = null;
 
-/** Every queue script: prelude + script text (read once). */
+/** Every queue script: the prelude's parts it uses + script text (read once). */
 export function queueLuaScripts(): ReadonlyMap<QueueScript, LuaScript> {
   if (!scripts) {
     const prelude = readLua("queue-prelude.lua");
     scripts = new Map(
-      QUEUE_SCRIPTS.map((name) => [name, new LuaScript(name, `${prelude}\n${readLua(`${name}-1.lua`)}`)]),
+      QUEUE_SCRIPTS.map((name) => [
+        name,
+        new LuaScript(name, withPrelude(prelude, readLua(`${name}-1.lua`))),
+      ]),
     );
   }
   return scripts;
