@@ -546,6 +546,20 @@ describe("claimTasks", () => {
     await assertInvariant(fx);
   });
 
+  it("puts every skipped candidate back in its place, however many (more than Lua's unpack takes)", async () => {
+    const fx = fixture();
+    const SKIPPED = 4100; // 8,200 scores and ids: one unpack of them all fails ("too many results")
+    await Promise.all(
+      Array.from({ length: SKIPPED }, (_, i) => create(fx, { priority: 60 + (i % 3), requires: ["gpu"] })),
+    );
+    const plain = await create(fx, { priority: 10 });
+    const before = await redis.zrange(fx.q.pending, 0, -1, "WITHSCORES");
+
+    assert.equal((await claimOne(fx, "w0", { scanLimit: SKIPPED + 1 })).id, plain.id);
+    assert.deepEqual(await redis.zrange(fx.q.pending, 0, -1, "WITHSCORES"), before.slice(0, -2));
+    await assertInvariant(fx);
+  });
+
   it("heals a stale index entry (task gone, or no longer pending) instead of leasing it", async () => {
     const fx = fixture();
     const held = await create(fx, { priority: 50, channel: "c" });
@@ -667,6 +681,9 @@ describe("completeTask", () => {
     assert.deepEqual(await holding(fx, t.id), ["all", "finished", "st:completed"]);
     assert.equal(await score(fx.q.finished, t.id), Number(c.completedAt));
     assert.equal(await redis.exists(fx.q.worker("w1")), 0);
+    // w1 holds nothing now; it leaves the workers set at the next reapLeases, not at each completion
+    assert.deepEqual(await redis.smembers(fx.q.workers), ["w1"]);
+    assert.deepEqual(await reap(fx), [0, 0]);
     assert.deepEqual(await redis.smembers(fx.q.workers), []);
 
     const runMs = Number(c.completedAt) - Number(t.claimedAt);
@@ -1166,6 +1183,7 @@ describe("deleteTask", () => {
     }
     assert.equal(await redis.exists(fx.q.idempotency("del-1")), 0);
     assert.equal(await redis.exists(fx.q.worker("w1")), 0);
+    await reap(fx);
     assert.deepEqual(await redis.smembers(fx.q.workers), []);
     // the idempotency key is free again
     assert.equal((await createRaw(fx, { idem: "del-1" }))[0], "OK");
@@ -1425,6 +1443,20 @@ describe("reapLeases", () => {
     ]);
     assert.equal(await redis.exists(fx.q.worker("w1")), 0);
     assert.deepEqual(await reap(fx), [0, 0]);
+    await assertInvariant(fx);
+  });
+
+  it("prunes workers that hold nothing from the workers set, and only those", async () => {
+    const fx = fixture();
+    const a = await create(fx);
+    await create(fx);
+    await claimOne(fx, "idle");
+    await claimOne(fx, "busy");
+    await complete(fx, a.id, "idle", "");
+    await redis.sadd(fx.q.workers, "gone"); // e.g. a worker whose tasks were deleted
+    assert.deepEqual((await redis.smembers(fx.q.workers)).sort(), ["busy", "gone", "idle"]);
+    assert.deepEqual(await reap(fx), [0, 0]);
+    assert.deepEqual(await redis.smembers(fx.q.workers), ["busy"]);
     await assertInvariant(fx);
   });
 

@@ -253,6 +253,7 @@ describe("20 concurrent workers draining 2,000 tasks", () => {
       ),
       [0, 0, 0, 0, TASKS],
     );
-    assert.deepEqual(await admin.smembers(q.workers), []);
+    // workers leave the workers set at the next reap; none of those still in it holds a task
+    for (const worker of await admin.smembers(q.workers)) assert.equal(await admin.scard(q.worker(worker)), 0);
   });
 });

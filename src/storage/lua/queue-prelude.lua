@@ -16,7 +16,10 @@ Keys under base:
   delayed         zset: pending tasks not yet due (delay, retry backoff), score = due time ms
   ttl             zset: pending tasks that expire, score = expiry time ms
   leases          zset: in-progress tasks, score = lease expiry ms
-  w:<worker>      set: task ids a worker holds;  workers: set of workers holding any
+  w:<worker>      set: task ids a worker holds
+  workers         set: every worker that may hold tasks: added by each lease, pruned by reapLeases
+                  (a worker whose w: set is empty) rather than on each completion, which saves two
+                  calls per task; readers skip members holding nothing
   dead            zset: dead-lettered tasks, score = time
   finished        zset: completed/failed/cancelled tasks, score = time (for retention)
   all             zset: every task by seq;  st:<status>: zset of tasks in a status, by seq
@@ -155,27 +158,29 @@ end
 -- in the delayed set when it has runAfter (delay, retry backoff; promoteDelayed clears it), else in
 -- the claimable order (and its channel's); in the expiry set when it has expiresAt. Stale entries
 -- that break this rule cannot be created by the scripts, and would be dropped by the claim,
--- promoteDelayed and expireTasks, which skip entries whose task is not pending.
-local function dequeue(task)
+-- promoteDelayed and expireTasks, which skip entries whose task is not pending. `popped_from`: an
+-- index the caller already took the task out of (ZPOPMIN), or nil.
+local function dequeue(task, popped_from)
   if task.status ~= 'pending' then return end
   if task.runAfter then
     redis.call('ZREM', BASE .. 'delayed', task.id)
   else
-    redis.call('ZREM', BASE .. 'pending', task.id)
-    if task.channel then redis.call('ZREM', BASE .. 'pending:ch:' .. task.channel, task.id) end
+    local order = BASE .. 'pending'
+    if popped_from ~= order then redis.call('ZREM', order, task.id) end
+    if task.channel then
+      local channel_order = order .. ':ch:' .. task.channel
+      if popped_from ~= channel_order then redis.call('ZREM', channel_order, task.id) end
+    end
   end
   if task.expiresAt then redis.call('ZREM', BASE .. 'ttl', task.id) end
 end
 
--- Removes the task's lease and its place in its worker's active set. Only an in-progress task has one.
+-- Removes the task's lease and its place in its worker's active set. Only an in-progress task has
+-- one. The worker stays in `workers` (see the key list above).
 local function drop_lease(task)
   if task.status ~= 'in_progress' then return end
   redis.call('ZREM', BASE .. 'leases', task.id)
-  if task.assignedTo then
-    local wkey = BASE .. 'w:' .. task.assignedTo
-    redis.call('SREM', wkey, task.id)
-    if redis.call('SCARD', wkey) == 0 then redis.call('SREM', BASE .. 'workers', task.assignedTo) end
-  end
+  if task.assignedTo then redis.call('SREM', BASE .. 'w:' .. task.assignedTo, task.id) end
   set_fields(task, { leaseToken = false, leaseExpiresAt = false })
 end
 
@@ -268,24 +273,33 @@ local function claim_tasks(index, worker, want, lease_ms, capacity_arg, caps_jso
   now = now or now_ms()
   local out = { 'OK' }
   local claimed, skipped = 0, 0
-  -- Claimed tasks leave the index, so the next candidates start right after the skipped ones.
+  -- Candidates are popped from the index (one call instead of a ZRANGE and a ZREM per claim);
+  -- those the worker cannot take go back at the end with their scores, so their order is kept.
+  -- An entry whose task is gone or not pending is not put back: that heals the index.
+  local put_back = {}
   while claimed < want and skipped < scan_limit do
-    local ids = redis.call('ZRANGE', index, skipped, skipped + (want - claimed) - 1)
-    if #ids == 0 then break end
-    for _, id in ipairs(ids) do
+    local popped = redis.call('ZPOPMIN', index, want - claimed)
+    if #popped == 0 then break end
+    for i = 1, #popped, 2 do
+      local id = popped[i]
       local task = read_task(id)
-      if not task or task.status ~= 'pending' then
-        redis.call('ZREM', index, id) -- an index entry whose task is gone or not pending: heal the index
-      elseif can_take(task, caps) then
-        dequeue(task)
-        grant_lease(task, worker, lease_ms, now)
-        emit('task.claimed', task, { workerId = worker })
-        out[#out + 1] = encoded(task)
-        claimed = claimed + 1
-      else
-        skipped = skipped + 1
+      if task and task.status == 'pending' then
+        if can_take(task, caps) then
+          dequeue(task, index)
+          grant_lease(task, worker, lease_ms, now)
+          emit('task.claimed', task, { workerId = worker })
+          out[#out + 1] = encoded(task)
+          claimed = claimed + 1
+        else
+          put_back[#put_back + 1] = popped[i + 1]
+          put_back[#put_back + 1] = id
+          skipped = skipped + 1
+        end
       end
     end
+  end
+  for i = 1, #put_back, 1000 do -- in chunks: unpack has a limit
+    redis.call('ZADD', index, unpack(put_back, i, math.min(i + 999, #put_back)))
   end
   return out
 end
