@@ -25,33 +25,38 @@ if limit > 0 then
   if queued >= limit then return { 'QUEUE_FULL', queued } end
 end
 
-local now = now_ms()
-local seq = redis.call('INCR', KEYS[1])
+local now = as_text(now_ms())
+local seq = as_text(redis.call('INCR', KEYS[1]))
 local id = 't-' .. seq
-local task = { id = id }
-local fields = {
-  seq = seq, status = 'pending', text = ARGV[4], priority = ARGV[5], maxAttempts = ARGV[8], attempts = 0,
-  createdAt = now, updatedAt = now,
+-- Built whole rather than field by field (set_fields): the table is made at its size, and the
+-- hash is written in one HSET of all the fields.
+local task = {
+  id = id, seq = seq, status = 'pending', text = ARGV[4], priority = ARGV[5], maxAttempts = ARGV[8],
+  attempts = '0', createdAt = now, updatedAt = now,
 }
-if ARGV[6] ~= '' then fields.description = ARGV[6] end
-if ARGV[7] ~= '' then fields.channel = ARGV[7] end
-if ARGV[14] ~= '' then fields.requires = ARGV[14] end
-if idem ~= '' then fields.idempotencyKey = idem end
-for i = 15, #ARGV, 2 do fields['m:' .. ARGV[i]] = ARGV[i + 1] end
+if ARGV[6] ~= '' then task.description = ARGV[6] end
+if ARGV[7] ~= '' then task.channel = ARGV[7] end
+if ARGV[14] ~= '' then task.requires = ARGV[14] end
+if idem ~= '' then task.idempotencyKey = idem end
+for i = 15, #ARGV, 2 do task['m:' .. ARGV[i]] = ARGV[i + 1] end
 local delay, ttl = tonumber(ARGV[9]), tonumber(ARGV[10])
-if ttl > 0 then fields.expiresAt = now + ttl end
-if delay > 0 then fields.runAfter = now + delay end
-fields.id = id
-set_fields(task, fields)
+if ttl > 0 then task.expiresAt = as_text(now + ttl) end
+if delay > 0 then task.runAfter = as_text(now + delay) end
+local fields = {}
+for k, v in pairs(task) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+redis.call('HSET', tkey(id), unpack(fields))
 
 redis.call('ZADD', BASE .. 'all', seq, id)
 redis.call('ZADD', BASE .. 'st:pending', seq, id)
 if delay > 0 then
-  redis.call('ZADD', BASE .. 'delayed', now + delay, id)
+  redis.call('ZADD', BASE .. 'delayed', task.runAfter, id)
 else
   enqueue(task)
 end
-if ttl > 0 then redis.call('ZADD', BASE .. 'ttl', now + ttl, id) end
+if ttl > 0 then redis.call('ZADD', BASE .. 'ttl', task.expiresAt, id) end
 if idem ~= '' then redis.call('SET', BASE .. 'idem:' .. idem, id, 'EX', ARGV[12]) end
 emit('task.created', task)
 return { 'OK', encoded(task) }
