@@ -30,6 +30,10 @@
  * Reported: jobs/s for add, process and add+process
  * (their total time), with the CPU time of this process and of redis-server per job; the
  * target's verdict is the median of the per-round ratios ours / BullMQ (add+process).
+ * `--instructions`: redis-server runs under valgrind's callgrind instead, and each side's
+ * add+process is reported as instructions redis-server executed per job (stable to ~1 % where
+ * times vary by ±20 % here; bench/callgrind.ts). Throughput under valgrind means nothing, so
+ * then no verdict is given.
  * A benchmark, not a test: it asserts nothing.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -43,6 +47,7 @@ import { TaskQueue } from "../src/domain/tasks/queue.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { createKeys } from "../src/storage/keys.js";
 import { connectRedis } from "../src/storage/redis.js";
+import { CountedRedis } from "./callgrind.js";
 import {
   type CpuUsage,
   cpuMeter,
@@ -51,6 +56,7 @@ import {
   median,
   onInterrupt,
   positiveInt,
+  stopChild,
   table,
   verdict,
   waitForQuiet,
@@ -69,6 +75,7 @@ const { values: flags } = parseArgs({
     batch: { type: "string", default: "1000" },
     rounds: { type: "string", default: "3" },
     "wait-quiet": { type: "string", default: "0" },
+    instructions: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -80,7 +87,8 @@ if (flags.help) {
       "  --connections  Redis connections our claimers are spread over (default 2; a BullMQ Worker opens 2)\n" +
       "  --batch        jobs added per batch (addBulk size / creates in flight)\n" +
       "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
-      "  --rounds       rounds; the order of the sides alternates, the summary shows medians",
+      "  --rounds       rounds; the order of the sides alternates, the summary shows medians\n" +
+      "  --instructions count redis-server's instructions per job under callgrind (needs valgrind) instead of timing",
   );
   process.exit(0);
 }
@@ -90,6 +98,7 @@ const CONNECTIONS = positiveInt(SCRIPT, "connections", flags.connections);
 const BATCH = positiveInt(SCRIPT, "batch", flags.batch);
 const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
 const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
+const INSTRUCTIONS = flags.instructions ?? false;
 
 interface Phase {
   seconds: number;
@@ -106,6 +115,8 @@ interface SideResult {
   totalJobsPerSec: number;
   /** Jobs completed more than once (or not at all) by the consumers. */
   anomalies: number;
+  /** With --instructions: what redis-server executed per job, add and process together. */
+  instructionsPerJob?: number;
 }
 
 const phase = (usage: CpuUsage, n: number): Phase => {
@@ -248,6 +259,7 @@ async function runBull(
 
 let dataDir: string | null = null;
 let embedded: EmbeddedRedis | null = null;
+let counted: CountedRedis | null = null;
 let admin: Redis | null = null;
 let cleaning: Promise<void> | undefined;
 
@@ -255,6 +267,7 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     admin?.disconnect();
     await embedded?.stop();
+    if (counted) await stopChild(counted.child);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   })();
   return cleaning;
@@ -273,16 +286,31 @@ async function main(): Promise<number> {
       ` (ours over ${CONNECTIONS} connection${CONNECTIONS === 1 ? "" : "s"}); ${ROUNDS} rounds\n`,
   );
   dataDir = mkdtempSync(join(tmpdir(), "cb-bench-bullmq-"));
-  embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
-  admin = await connectRedis(embedded.url, "bench-admin");
-  const redisPid = embedded.pid;
-  const { url, port } = embedded;
+  let redisPid: number;
+  let url: string;
+  let port: number;
+  if (INSTRUCTIONS) {
+    counted = await CountedRedis.start(dataDir);
+    ({ pid: redisPid, url, port } = counted);
+  } else {
+    embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+    ({ pid: redisPid, url, port } = embedded);
+  }
+  admin = await connectRedis(url, "bench-admin");
 
   const results = new Map<SideName, SideResult[]>(SIDES.map((s) => [s, []]));
-  const run = (side: SideName, round: number, n: number) =>
+  const runSide = (side: SideName, round: number, n: number) =>
     side.startsWith("claudebench")
       ? runOurs(url, redisPid, round, n, side === "claudebench 2-step")
       : runBull(port, redisPid, round, n, side === "bullmq prio");
+  const run = async (side: SideName, round: number, n: number): Promise<SideResult> => {
+    if (!counted) return runSide(side, round, n);
+    let result: SideResult | undefined;
+    const { instructions } = await counted.count(async () => {
+      result = await runSide(side, round, n);
+    });
+    return { ...(result as SideResult), instructionsPerJob: instructions / n };
+  };
 
   // One small unmeasured pass per side first: scripts loaded, code warm.
   for (const side of SIDES) {
@@ -301,6 +329,9 @@ async function main(): Promise<number> {
           `  process ${fmt(N / r.process.seconds, 0).padStart(6)} jobs/s  add+process ${fmt(r.totalJobsPerSec, 0).padStart(6)} jobs/s` +
           `  (CPU µs/job, this process / redis: add ${fmt(r.add.selfUs, 0)} / ${fmt(r.add.redisUs, 0)},` +
           ` process ${fmt(r.process.selfUs, 0)} / ${fmt(r.process.redisUs, 0)})` +
+          (r.instructionsPerJob
+            ? `  ${fmt(r.instructionsPerJob / 1000, 1)}k instructions/job in redis`
+            : "") +
           (r.anomalies ? `  ${r.anomalies} ANOMALIES` : ""),
       );
     }
@@ -324,6 +355,7 @@ async function main(): Promise<number> {
     };
   };
   const s = new Map(SIDES.map((side) => [side, summary(side)]));
+  if (INSTRUCTIONS) return reportInstructions(results);
   console.log(
     `\nmedians of ${ROUNDS} rounds, ${N} jobs each; CPU in µs per job (this process / redis-server):\n`,
   );
@@ -380,6 +412,26 @@ async function main(): Promise<number> {
   );
   await cleanup();
   const anomalies = [...s.values()].reduce((sum, x) => sum + x.anomalies, 0);
+  return anomalies > 0 ? 1 : 0;
+}
+
+/** --instructions: the sides' instructions per job in redis-server (add and process together). */
+async function reportInstructions(results: Map<SideName, SideResult[]>): Promise<number> {
+  const perJob = (side: SideName) => median((results.get(side) ?? []).map((r) => r.instructionsPerJob ?? 0));
+  console.log(`\nmedians of ${ROUNDS} rounds, ${N} jobs each; redis-server under callgrind:\n`);
+  console.log(
+    table([
+      ["side", "instructions per job (add+process)", "ours / side"],
+      ...SIDES.map((side) => [
+        side,
+        `${fmt(perJob(side) / 1000, 1)}k`,
+        `${fmt(perJob("claudebench") / perJob(side), 2)}x`,
+      ]),
+    ]),
+  );
+  console.log("\n(no throughput verdict: under valgrind redis-server is ~30x slower)");
+  const anomalies = [...results.values()].flat().reduce((sum, r) => sum + r.anomalies, 0);
+  await cleanup();
   return anomalies > 0 ? 1 : 0;
 }
 
