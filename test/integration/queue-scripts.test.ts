@@ -560,6 +560,21 @@ describe("claimTasks", () => {
     await assertInvariant(fx);
   });
 
+  it("skips a task whose stored requirements are not a JSON array, and keeps it in the index", async () => {
+    const fx = fixture();
+    const damaged = await create(fx, { priority: 90, requires: ["gpu"] });
+    const notJson = await create(fx, { priority: 80, requires: ["gpu"] });
+    const plain = await create(fx, { priority: 10 });
+    await redis.hset(fx.q.task(damaged.id), "requires", '"gpu"'); // a JSON string, not an array
+    await redis.hset(fx.q.task(notJson.id), "requires", "[gpu");
+
+    assert.deepEqual(
+      (await claim(fx, "w-gpu", { caps: ["gpu"], count: 3 })).map((t) => t.id),
+      [plain.id],
+    );
+    assert.deepEqual(await redis.zrange(fx.q.pending, 0, -1), [damaged.id, notJson.id]);
+  });
+
   it("heals a stale index entry (task gone, or no longer pending) instead of leasing it", async () => {
     const fx = fixture();
     const held = await create(fx, { priority: 50, channel: "c" });

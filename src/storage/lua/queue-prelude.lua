@@ -44,16 +44,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A number as text, for a hash field or a command argument. Every number a script stores or
--- sends is an integer (ms, counts, tokens, seq, scores below 2^53), and '%d' formats one in a
--- fraction of the time tostring (or redis.call, which uses '%.17g') takes; a transition uses the
--- same `now` several times, so each text is made once per call.
+-- A number as text, for a hash field or a command argument. The numbers scripts store or send
+-- are integers (ms, counts, tokens, seq, scores below 2^53), and '%d' formats one in a fraction of
+-- the time tostring (or redis.call, which uses '%.17g') takes; anything else gets '%.17g', as
+-- redis.call would give it. A transition uses the same `now` several times: each text is made
+-- once per call.
 local number_text = {}
 local function as_text(v)
   if type(v) ~= 'number' then return v end
   local text = number_text[v]
   if not text then
-    text = v % 1 == 0 and string.format('%d', v) or tostring(v)
+    local exact_integer = v % 1 == 0 and v > -9007199254740992 and v < 9007199254740992
+    text = string.format(exact_integer and '%d' or '%.17g', v)
     number_text[v] = text
   end
   return text
@@ -69,12 +71,7 @@ local unsaved = {}
 local function read_task(id)
   local raw = redis.call('HGETALL', tkey(id))
   if #raw == 0 then return nil end
-  -- The fields every task has, so the table is made big enough at once instead of growing (and
-  -- rehashing) field by field: ~0.5 µs less per task read. The loop then sets their real values.
-  local task = {
-    id = 0, seq = 0, status = 0, text = 0, priority = 0, maxAttempts = 0, attempts = 0, createdAt = 0,
-    updatedAt = 0,
-  }
+  local task = {}
   for i = 1, #raw, 2 do task[raw[i]] = raw[i + 1] end
   return task
 end
@@ -242,11 +239,15 @@ local function capability_set(json)
   return caps
 end
 
--- May a worker with these capabilities take this task?
+-- May a worker with these capabilities take this task? A `requires` that is not a JSON array
+-- (only a damaged hash has one) makes the task one nobody may take, rather than an error: the
+-- claim has already popped its candidates, and an error would leave them in no index.
 local function can_take(task, caps)
   if not task.requires then return true end
   if not caps then return false end
-  for _, need in ipairs(cjson.decode(task.requires)) do
+  local ok, needs = pcall(cjson.decode, task.requires)
+  if not ok or type(needs) ~= 'table' then return false end
+  for _, need in ipairs(needs) do
     if not caps[need] then return false end
   end
   return true
