@@ -31,7 +31,7 @@
  * (their total time), with the CPU time of this process and of redis-server per job; the
  * target's verdict is the median of the per-round ratios ours / BullMQ (add+process).
  * `--instructions`: redis-server runs under valgrind's callgrind instead, and each side's
- * add+process is reported as instructions redis-server executed per job (stable to ~1 % where
+ * add+process is reported as instructions redis-server executed per job (stable to a few % where
  * times vary by ±20 % here; bench/callgrind.ts). Throughput under valgrind means nothing, so
  * then no verdict is given.
  * A benchmark, not a test: it asserts nothing.

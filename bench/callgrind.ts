@@ -1,8 +1,9 @@
 /**
  * redis-server under valgrind's callgrind, for benchmarks that count the instructions it
  * executes in a phase (bench:redis-work, bench:bullmq --instructions). An instruction count
- * repeats within ~1 % from run to run, where time on this kind of machine varies by ±20 %; it
- * does not show what cache misses cost (docs/performance.md, "Work in Redis").
+ * repeats within 0.1 % for the same commands and within ~3 % for a server under HTTP load (its
+ * batched writes vary with how long a phase lasts), where time on this kind of machine varies
+ * by ±20 %; it does not show what cache misses cost (docs/performance.md, "Work in Redis").
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
