@@ -14,15 +14,17 @@
  */
 export function withPrelude(prelude: string, script: string): string {
   const definitions = splitDefinitions(prelude);
-  const kept = new Set<Definition>(definitions.slice(0, 1));
+  const kept = new Set<Definition>();
+  const keep = (definition: Definition) => {
+    kept.add(definition);
+    visit(definition.code);
+  };
   const visit = (code: string) => {
     for (const definition of definitions) {
-      if (kept.has(definition) || !definition.names.some((name) => usesName(code, name))) continue;
-      kept.add(definition);
-      visit(definition.code);
+      if (!kept.has(definition) && definition.names.some((name) => usesName(code, name))) keep(definition);
     }
   };
-  for (const definition of kept) visit(definition.code);
+  if (definitions[0]) keep(definitions[0]);
   visit(withoutComments(script));
   const used = definitions.filter((d) => kept.has(d)).map((d) => d.text);
   return `${used.join("\n")}\n${script}`;
