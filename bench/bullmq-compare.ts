@@ -337,6 +337,7 @@ async function main(): Promise<number> {
     }
   }
 
+  if (INSTRUCTIONS) return reportInstructions(results);
   const summary = (side: SideName) => {
     const rs = results.get(side) ?? [];
     const med = (f: (r: SideResult) => number | null) => {
@@ -355,7 +356,6 @@ async function main(): Promise<number> {
     };
   };
   const s = new Map(SIDES.map((side) => [side, summary(side)]));
-  if (INSTRUCTIONS) return reportInstructions(results);
   console.log(
     `\nmedians of ${ROUNDS} rounds, ${N} jobs each; CPU in µs per job (this process / redis-server):\n`,
   );
