@@ -3,7 +3,7 @@
  * (/work/shared/bench/ref-min-server.js: node:http + ioredis, one Lua script per call, no
  * validation, events or persistence), both on the SAME private redis-server, in the same run.
  *
- *   npm run bench:tasks [-- --n 3000 --warmup 300 --c 1,10,50 --rounds 3 --cpu-prof]
+ *   npm run bench:tasks [-- --n 3000 --warmup 300 --c 1,10,50 --rounds 3 --split --cpu-prof]
  *
  * Load: the shared load script (jsonrpc-load.js --mode cycle: create → claim → complete per
  * loop, `--c` loops in flight) with `--profile claudebench` against ours and `--profile minimal`
@@ -11,6 +11,11 @@
  * p50/p99 per method, and the CPU time of the server process and of redis-server per cycle
  * (from /proc/<pid>/stat over the measured phase). The order of the servers alternates per
  * round; the summary shows medians over rounds.
+ *
+ * `--split` adds a third server, bench/bare-queue-server.mjs: our TaskQueue (same Lua, same Redis
+ * settings) behind a node:http endpoint as bare as the reference's. Against the reference it shows
+ * what our Redis side costs; ours against it, what our request pipeline (transport, validation,
+ * dispatch, audit, resilience) costs.
  *
  * Double claims, ours: every task.claimed and task.completed event on the stream
  * `benchA:{tasks}:events` (the server runs with EVENT_STREAM_MAXLEN=1000000 so none is
@@ -54,6 +59,7 @@ import {
 
 const SCRIPT = "task-cycles";
 const KEY_PREFIX = "benchA";
+const BARE_QUEUE_PREFIX = "benchQ";
 const TARGET_CYCLES = 0.8; // ours ≥ 0.8× the reference's cycles/s
 const TARGET_CPU = 1.3; // ours ≤ 1.3× the reference's server CPU per cycle
 /** A measured phase during which the rest of the machine used more than this (% of a core) is disturbed. */
@@ -64,27 +70,32 @@ const { values: flags } = parseArgs({
   options: {
     n: { type: "string", default: "3000" },
     warmup: { type: "string", default: "300" },
+    prewarm: { type: "string", default: "5000" },
     c: { type: "string", default: "1,10,50" },
     rounds: { type: "string", default: "3" },
     "wait-quiet": { type: "string", default: "0" },
+    split: { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (flags.help) {
   console.log(
-    "usage: npm run bench:tasks -- [--n 3000] [--warmup 300] [--c 1,10,50] [--rounds 3] [--wait-quiet 0] [--cpu-prof]\n" +
+    "usage: npm run bench:tasks -- [--n 3000] [--warmup 300] [--prewarm 5000] [--c 1,10,50] [--rounds 3] [--wait-quiet 0] [--split] [--cpu-prof]\n" +
       "  --n        measured cycles (create → claim → complete) per server, concurrency and round\n" +
       "  --warmup   unmeasured cycles before each measured phase\n" +
+      "  --prewarm  unmeasured cycles at c=10 per server once at start, so that round 1 does not measure JIT warm-up\n" +
       "  --c        concurrencies (loops in flight), comma-separated\n" +
       "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
       "  --rounds   rounds; the order of the servers alternates, the summary shows medians\n" +
+      "  --split    also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs)\n" +
       "  --cpu-prof run our server under node --cpu-prof (the profile directory is printed at the end)",
   );
   process.exit(0);
 }
 const N = positiveInt(SCRIPT, "n", flags.n);
 const WARMUP = positiveInt(SCRIPT, "warmup", flags.warmup);
+const PREWARM = positiveInt(SCRIPT, "prewarm", flags.prewarm);
 const CONCURRENCIES = positiveInts(SCRIPT, "c", flags.c);
 const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
 const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
@@ -169,6 +180,49 @@ async function measure(target: Target, c: number, redisPid: number): Promise<Mea
     loadPct: cpu === null ? null : (cpu / usage.wallSeconds) * 100,
     otherPct: other === null ? null : (other / usage.wallSeconds) * 100,
   };
+}
+
+/** One round at one concurrency: each server's measurement (`bare` with --split). */
+interface Round {
+  ours: Measurement;
+  ref: Measurement;
+  bare?: Measurement;
+}
+
+/**
+ * With --split: ours/ref as the product of the Redis side (bare queue/ref: same Lua as ours, the
+ * reference's kind of HTTP handling) and the request pipeline (ours/bare queue: same Lua, our
+ * transport, validation, dispatch and middleware). Medians of per-round ratios.
+ */
+function splitTable(rounds: Map<number, Round[]>): string {
+  const rows = [
+    [
+      "c",
+      "bare queue/ref: cycles/s",
+      "server CPU",
+      "redis CPU",
+      "ours/bare queue: cycles/s",
+      "server CPU",
+      "redis CPU",
+    ],
+  ];
+  for (const [c, used] of rounds) {
+    const ratio = (a: keyof Round, b: keyof Round, pick: (m: Measurement) => number | null) => {
+      const ratios = used.flatMap((r) => {
+        const x = r[a] ? pick(r[a]) : null;
+        const y = r[b] ? pick(r[b]) : null;
+        return x && y ? [x / y] : [];
+      });
+      return ratios.length ? `${fmt(median(ratios), 2)}x` : "n/a";
+    };
+    const sides = (a: keyof Round, b: keyof Round) => [
+      ratio(a, b, (m) => m.cyclesPerSec),
+      ratio(a, b, (m) => m.serverUs),
+      ratio(a, b, (m) => m.redisUs),
+    ];
+    rows.push([String(c), ...sides("bare", "ref"), ...sides("ours", "bare")]);
+  }
+  return table(rows);
 }
 
 const errorCount = (load: LoadResult) => Object.values(load.errors).reduce((sum, n) => sum + n, 0);
@@ -296,11 +350,30 @@ async function main(): Promise<number> {
     }),
   };
 
-  const results = new Map<number, { ours: Measurement; ref: Measurement }[]>();
+  let bare: Target | null = null;
+  if (flags.split) {
+    const barePort = await freePort();
+    bare = {
+      name: "bare queue",
+      profile: "claudebench",
+      port: barePort,
+      server: await startChild(
+        "bare queue",
+        [join(ROOT, "bench", "bare-queue-server.mjs"), String(barePort), embedded.url, BARE_QUEUE_PREFIX],
+        { env: process.env, ready: answersJsonRpc(barePort) },
+      ),
+    };
+  }
+  const targets = bare ? [ref, ours, bare] : [ref, ours];
+  // A server's first few thousand cycles run partly unoptimised code (ours, with far more code to
+  // optimise, took ~5,000 cycles to settle); a long-running server pays that once.
+  for (const target of targets) await runLoad(target, PREWARM, 10);
+
+  const results = new Map<number, Round[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CONCURRENCIES) {
       if (WAIT_QUIET_S > 0) await waitForQuiet(WAIT_QUIET_S * 1000);
-      const order = round % 2 === 0 ? [ref, ours] : [ours, ref];
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
       const measured = new Map<Target, Measurement>();
       for (const target of order) {
         const m = await measure(target, c, embedded.pid);
@@ -315,13 +388,20 @@ async function main(): Promise<number> {
         );
       }
       const list = results.get(c) ?? [];
-      list.push({ ours: measured.get(ours) as Measurement, ref: measured.get(ref) as Measurement });
+      list.push({
+        ours: measured.get(ours) as Measurement,
+        ref: measured.get(ref) as Measurement,
+        bare: bare ? measured.get(bare) : undefined,
+      });
       results.set(c, list);
     }
   }
 
   // ---------------------------------------------------------------- summary
-  const quiet = (m: Measurement) => m.otherPct === null || m.otherPct <= BUSY_MACHINE_PCT;
+  const quiet = (m: Measurement | undefined) =>
+    m === undefined || m.otherPct === null || m.otherPct <= BUSY_MACHINE_PCT;
+  const quietRound = (r: Round) => quiet(r.ours) && quiet(r.ref) && quiet(r.bare);
+  const sideName = { ref: `${ref.name} (ref)`, ours: ours.name, bare: bare?.name ?? "" };
   console.log(`\nmedians over rounds (${N} cycles each); latency in ms; CPU in µs per cycle:\n`);
   const header = [
     "c",
@@ -344,15 +424,17 @@ async function main(): Promise<number> {
     ],
   ];
   const verdicts: string[] = [];
+  const usedRounds = new Map<number, Round[]>();
   for (const c of CONCURRENCIES) {
     const all = results.get(c) ?? [];
-    const quietRounds = all.filter((r) => quiet(r.ours) && quiet(r.ref));
+    const quietRounds = all.filter(quietRound);
     const used = quietRounds.length > 0 ? quietRounds : all;
-    for (const side of ["ref", "ours"] as const) {
-      const ms = used.map((r) => r[side]);
+    usedRounds.set(c, used);
+    for (const side of bare ? (["ref", "bare", "ours"] as const) : (["ref", "ours"] as const)) {
+      const ms = used.map((r) => r[side] as Measurement);
       rows.push([
         String(c),
-        side === "ours" ? ours.name : `${ref.name} (ref)`,
+        sideName[side],
         fmt(median(ms.map((m) => m.cyclesPerSec)), 0),
         ...METHODS.flatMap((method) => [
           fmt(median(ms.map((m) => m.load.perMethod[method]?.p50_ms ?? Number.NaN)), 2),
@@ -390,11 +472,13 @@ async function main(): Promise<number> {
   console.log(table(rows));
   console.log("");
   console.log(table(ratioRows));
+  if (bare) console.log(`\n${splitTable(usedRounds)}`);
 
   // ---------------------------------------------------------------- double claims
   const audit = await auditEvents(client);
   const loads = [...results.values()].flatMap((rs) => rs.map((r) => r.ours.load));
   const refLoads = [...results.values()].flatMap((rs) => rs.map((r) => r.ref.load));
+  const bareLoads = [...results.values()].flatMap((rs) => rs.flatMap((r) => (r.bare ? [r.bare.load] : [])));
   const sum = (ls: LoadResult[], f: (l: LoadResult) => number) => ls.reduce((s, l) => s + f(l), 0);
   const doubles = audit.doubleClaimed + sum(loads, (l) => l.dupIds);
   console.log(
@@ -412,8 +496,8 @@ async function main(): Promise<number> {
   for (const line of verdicts) console.log(`  ${line}`);
   console.log(`  zero double claims: ${verdict(doubles === 0 && audit.doubleCompleted === 0)} (${doubles})`);
 
-  const failed = [...loads, ...refLoads].reduce((s, l) => s + errorCount(l), 0);
-  const quietCount = [...results.values()].flat().filter((r) => quiet(r.ours) && quiet(r.ref)).length;
+  const failed = [...loads, ...refLoads, ...bareLoads].reduce((s, l) => s + errorCount(l), 0);
+  const quietCount = [...results.values()].flat().filter(quietRound).length;
   const total = [...results.values()].flat().length;
   if (quietCount < total) {
     console.log(

@@ -1,0 +1,53 @@
+// The third side of bench/task-cycles.ts (`--split`): ClaudeBench's task queue (TaskQueue, the same
+// Lua scripts and Redis connection settings as `claudebench serve`) behind a node:http JSON-RPC
+// endpoint as bare as ../shared/bench/ref-min-server.js. No validation, dispatch pipeline, audit,
+// resilience or metrics. Measured beside both servers it splits the gap between them into the
+// Redis side (this server against the reference) and the request pipeline (ours against this one).
+// Usage: node bench/bare-queue-server.mjs <port> <redis url> <key prefix>   (needs `npm run build`)
+import { createServer } from "node:http";
+import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../dist/domain/tasks/queue.js";
+import { createKeys } from "../dist/storage/keys.js";
+import { writeScriptsPerTurn } from "../dist/storage/lua-script.js";
+import { connectRedis } from "../dist/storage/redis.js";
+
+const [port, redisUrl, keyPrefix] = process.argv.slice(2);
+const redis = await connectRedis(redisUrl, "bare-queue");
+writeScriptsPerTurn(redis); // as the server does for its connection
+const queue = new TaskQueue(redis, createKeys(keyPrefix), "bare-queue", 1_000_000, DEFAULT_QUEUE_SETTINGS);
+await queue.scripts.load();
+
+// The answers of the compatible API, built from what the queue returns (as the handlers do).
+const methods = {
+  "task.create": async (p) =>
+    (await queue.create({ text: p.text, priority: p.priority ?? 50, maxAttempts: p.maxAttempts ?? 3 })).task,
+  "task.claim": async (p) => {
+    const [task] = await queue.claim({ workerId: p.workerId, count: p.maxTasks ?? 1 });
+    return task ? { claimed: true, taskId: task.id, task } : { claimed: false };
+  },
+  "task.complete": async (p) => {
+    const task = await queue.complete(p.id, { workerId: p.workerId }, p.result);
+    return { id: task.id, status: task.status, completedAt: task.completedAt };
+  },
+};
+
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on("data", (chunk) => chunks.push(chunk));
+  req.on("end", async () => {
+    let out;
+    try {
+      const msg = JSON.parse(Buffer.concat(chunks).toString());
+      const method = methods[msg.method];
+      out = method
+        ? { jsonrpc: "2.0", id: msg.id ?? null, result: await method(msg.params ?? {}) }
+        : { jsonrpc: "2.0", id: msg.id ?? null, error: { code: -32601, message: "Method not found" } };
+    } catch (err) {
+      out = { jsonrpc: "2.0", id: null, error: { code: -32000, message: String(err?.message ?? err) } };
+    }
+    const text = JSON.stringify(out);
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  });
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(port), "127.0.0.1", () => console.log(`listening ${port}`));
