@@ -39,7 +39,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Task } from "../src/domain/tasks/model.js";
@@ -49,13 +48,13 @@ import { createKeys } from "../src/storage/keys.js";
 import { connectRedis } from "../src/storage/redis.js";
 import { CountedRedis } from "./callgrind.js";
 import {
+  benchFlags,
   type CpuUsage,
   cpuMeter,
   fmt,
   machineLine,
   median,
   onInterrupt,
-  positiveInt,
   stopChild,
   table,
   verdict,
@@ -67,38 +66,29 @@ const TARGET = 1.0;
 /** Same cap as the server's EVENT_STREAM_MAXLEN default. */
 const EVENT_MAXLEN = 100_000;
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "20000" },
-    concurrency: { type: "string", default: "10" },
-    connections: { type: "string", default: "2" },
-    batch: { type: "string", default: "1000" },
-    rounds: { type: "string", default: "3" },
-    "wait-quiet": { type: "string", default: "0" },
-    instructions: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const {
+  n: N,
+  concurrency: CONCURRENCY,
+  connections: CONNECTIONS,
+  batch: BATCH,
+  rounds: ROUNDS,
+  "wait-quiet": WAIT_QUIET_S,
+  instructions: INSTRUCTIONS,
+} = benchFlags("bench:bullmq", {
+  n: { int: 20_000, help: "jobs per side and round" },
+  concurrency: { int: 10, help: "claimers (ours) / Worker concurrency (BullMQ)" },
+  connections: { int: 2, help: "Redis connections our claimers are spread over (a BullMQ Worker opens 2)" },
+  batch: { int: 1000, help: "jobs added per batch (addBulk size / creates in flight)" },
+  rounds: { int: 3, help: "rounds; the order of the sides alternates, the summary shows medians" },
+  "wait-quiet": {
+    seconds: 0,
+    help: "before each measurement wait up to this many seconds for the machine to be nearly idle",
+  },
+  instructions: {
+    on: false,
+    help: "count redis-server's instructions per job under callgrind (needs valgrind) instead of timing",
   },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:bullmq -- [--n 20000] [--concurrency 10] [--connections 2] [--batch 1000] [--rounds 3] [--wait-quiet 0]\n" +
-      "  --n            jobs per side and round\n" +
-      "  --concurrency  claimers (ours) / Worker concurrency (BullMQ)\n" +
-      "  --connections  Redis connections our claimers are spread over (default 2; a BullMQ Worker opens 2)\n" +
-      "  --batch        jobs added per batch (addBulk size / creates in flight)\n" +
-      "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
-      "  --rounds       rounds; the order of the sides alternates, the summary shows medians\n" +
-      "  --instructions count redis-server's instructions per job under callgrind (needs valgrind) instead of timing",
-  );
-  process.exit(0);
-}
-const N = positiveInt(SCRIPT, "n", flags.n);
-const CONCURRENCY = positiveInt(SCRIPT, "concurrency", flags.concurrency);
-const CONNECTIONS = positiveInt(SCRIPT, "connections", flags.connections);
-const BATCH = positiveInt(SCRIPT, "batch", flags.batch);
-const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
-const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
-const INSTRUCTIONS = flags.instructions ?? false;
 
 interface Phase {
   seconds: number;

@@ -5,7 +5,7 @@
  * 10,000 tasks created through the API while the page shows the Tasks view, a reload with
  * them, then a burst of about 200 task events/s (creates, claims, completes) for 10 s.
  *
- *   npm run bench:dashboard        (node --import tsx bench/dashboard-load.ts [--tasks 10000] [--rate 200] [--seconds 10])
+ *   npm run bench:dashboard [-- --tasks 10000 --rate 200 --seconds 10]
  *
  * Measured in the page: long tasks (PerformanceObserver "longtask", > 50 ms of main thread),
  * frame gaps (requestAnimationFrame deltas), the time until the table says all tasks are
@@ -15,22 +15,28 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { chromium, type Locator, type Page } from "playwright-core";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/browsers.js";
-import { answersJsonRpc, ensureBuilt, freePort, serveArgs, startChild, stopChild } from "./lib.js";
+import {
+  answersJsonRpc,
+  benchFlags,
+  ensureBuilt,
+  freePort,
+  serveArgs,
+  startChild,
+  stopChild,
+} from "./lib.js";
 
-const { values: flags } = parseArgs({
-  options: {
-    tasks: { type: "string", default: "10000" },
-    rate: { type: "string", default: "200" },
-    seconds: { type: "string", default: "10" },
-  },
+const {
+  tasks: TASKS,
+  rate: RATE,
+  seconds: SECONDS,
+} = benchFlags("bench:dashboard", {
+  tasks: { int: 10_000, help: "tasks created through the API before the burst" },
+  rate: { int: 200, help: "task events per second during the burst (creates, claims, completes)" },
+  seconds: { int: 10, help: "length of the burst in seconds" },
 });
-const TASKS = Number(flags.tasks);
-const RATE = Number(flags.rate);
-const SECONDS = Number(flags.seconds);
 
 /** Installed before the page's own script: counts events, watches frames and long tasks. */
 const PROBE = () => {

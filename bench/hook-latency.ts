@@ -4,7 +4,7 @@
  * the policy allows). Against a running server (`--url`) or, by default, one started here from
  * dist (`claudebench serve --no-db` on a private redis-server).
  *
- *   node --import tsx bench/hook-latency.ts [--n 50] [--url http://127.0.0.1:3000] [--npx]
+ *   npm run bench:hooks [-- --n 50 --url http://127.0.0.1:3000 --npx]
  *
  * Rows (each spawned --n times in turn, one at a time; wall time per process):
  *   node -e 0                 the floor: starting node and exiting
@@ -21,25 +21,21 @@ import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { benchFlags } from "./lib.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "bin", "claudebench.js");
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "50" },
-    url: { type: "string" },
-    npx: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const flags = benchFlags("bench:hooks", {
+  n: { int: 50, help: "hook calls timed per way of calling" },
+  url: {
+    text: undefined,
+    hint: "<running server>",
+    help: "time against this server instead of starting one",
   },
+  npx: { on: false, help: "time `npx claudebench hook` too" },
 });
-if (flags.help) {
-  console.log("usage: node --import tsx bench/hook-latency.ts [--n 50] [--url <running server>] [--npx]");
-  process.exit(0);
-}
-const N = Number(flags.n);
-if (!Number.isInteger(N) || N < 1) throw new Error(`--n ${flags.n}: a positive integer`);
+const N = flags.n;
 
 const payload = readFileSync(join(ROOT, "test", "fixtures", "claude-hooks", "pre-tool-use.bash-safe.json"));
 

@@ -9,6 +9,7 @@ import { request } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 export { freePort } from "../src/storage/embedded-redis.js";
 
@@ -301,21 +302,107 @@ export function onInterrupt(name: string, cleanup: () => Promise<void>): void {
 
 // ---------------------------------------------------------------------------- flags
 
+/**
+ * One command-line flag of a bench script: what it holds, its default and its line in the usage.
+ * `int`: a positive integer; `ints`: positive integers separated by commas (default as typed,
+ * e.g. "1,10,50"); `seconds`: a number ≥ 0; `text`: any text, `hint` shows its form in the usage;
+ * `on`: a switch.
+ */
+export type FlagSpec = { help: string } & (
+  | { int: number }
+  | { ints: string }
+  | { seconds: number }
+  | { text: string | undefined; hint?: string }
+  | { on: false }
+);
+
+type FlagValue<F> = F extends { int: number }
+  ? number
+  : F extends { ints: string }
+    ? number[]
+    : F extends { seconds: number }
+      ? number
+      : F extends { on: false }
+        ? boolean
+        : F extends { text: string }
+          ? string
+          : string | undefined;
+
+/** What a flag shows after its name in the usage line: its default, or the form of its value. */
+function usageValue(spec: FlagSpec): string {
+  if ("on" in spec) return "";
+  if ("text" in spec) return ` ${spec.hint ?? spec.text ?? "<text>"}`;
+  return ` ${"int" in spec ? spec.int : "ints" in spec ? spec.ints : spec.seconds}`;
+}
+
+function usage(script: string, specs: Record<string, FlagSpec>): string {
+  const names = Object.keys(specs);
+  const width = Math.max(...names.map((name) => name.length)) + 2;
+  const lines = names.map((name) => {
+    const [first, ...more] = (specs[name] as FlagSpec).help.split("\n");
+    const pad = " ".repeat(width + 4);
+    return [`  --${name.padEnd(width)}${first}`, ...more.map((line) => pad + line)].join("\n");
+  });
+  const synopsis = names.map((name) => `[--${name}${usageValue(specs[name] as FlagSpec)}]`).join(" ");
+  return [`usage: npm run ${script} -- ${synopsis}`, ...lines].join("\n");
+}
+
+function fail(script: string, message: string): never {
+  console.error(`${script}: ${message} (--help shows the flags)`);
+  process.exit(2);
+}
+
 /** A positive integer flag, or exit 2 with a clear message. */
-export function positiveInt(script: string, name: string, raw: string | undefined): number {
+function positiveInt(script: string, name: string, raw: string | undefined): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`${script}: --${name} must be a positive integer, got ${raw}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < 1) fail(script, `--${name} must be a positive integer, got ${raw}`);
   return n;
 }
 
-/** A comma-separated list of positive integers (e.g. `--c 1,10,50`). */
-export function positiveInts(script: string, name: string, raw: string | undefined): number[] {
-  return String(raw ?? "")
-    .split(",")
-    .map((part) => positiveInt(script, name, part.trim()));
+/**
+ * The flags of the bench script run as `npm run <script>`: parsed (node:util parseArgs) and
+ * converted by their specs. `--help`
+ * prints the usage made from the specs and exits 0; an unknown flag or a value of the wrong kind
+ * exits 2 with one line saying which.
+ */
+export function benchFlags<S extends Record<string, FlagSpec>>(
+  script: string,
+  specs: S,
+): { [K in keyof S]: FlagValue<S[K]> } {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, spec] of Object.entries(specs))
+    options[name] = { type: "on" in spec ? "boolean" : "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ options }));
+  } catch (err) {
+    fail(script, (err as Error).message);
+  }
+  if (values.help) {
+    console.log(usage(script, specs));
+    process.exit(0);
+  }
+  const flags: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const raw = values[name];
+    if ("on" in spec) flags[name] = raw === true;
+    else if ("text" in spec) flags[name] = raw ?? spec.text;
+    else if ("int" in spec)
+      flags[name] = positiveInt(script, name, (raw as string | undefined) ?? String(spec.int));
+    else if ("ints" in spec)
+      flags[name] = ((raw as string | undefined) ?? spec.ints)
+        .split(",")
+        .map((part) => positiveInt(script, name, part.trim()));
+    else {
+      const seconds = raw === undefined ? spec.seconds : Number(raw);
+      if (!Number.isFinite(seconds) || seconds < 0)
+        fail(script, `--${name} must be a number ≥ 0, got ${raw}`);
+      flags[name] = seconds;
+    }
+  }
+  return flags as { [K in keyof S]: FlagValue<S[K]> };
 }
 
 // ---------------------------------------------------------------------------- statistics and tables

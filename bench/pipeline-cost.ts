@@ -21,7 +21,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { loadConfig, policyDefaults } from "../src/config.js";
 import { Dispatcher } from "../src/core/dispatch.js";
@@ -32,6 +31,7 @@ import { resolvePolicies } from "../src/resilience/policy.js";
 import { startServer } from "../src/server.js";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import {
+  benchFlags,
   CLK_TCK,
   cpuTicks,
   fmt,
@@ -39,28 +39,20 @@ import {
   median,
   parseCommandStats,
   parseInfo,
-  positiveInt,
-  positiveInts,
   table,
   verdict,
 } from "./lib.js";
 
 const SCRIPT = "pipeline-cost";
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "20000" },
-    c: { type: "string", default: "1,32" },
-    rounds: { type: "string", default: "3" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const {
+  n: N,
+  c: CONCURRENCY,
+  rounds: ROUNDS,
+} = benchFlags("bench:pipeline", {
+  n: { int: 20_000, help: "measured calls per configuration, method, concurrency and round" },
+  c: { ints: "1,32", help: "calls in flight, comma-separated" },
+  rounds: { int: 3, help: "rounds; the summary shows medians" },
 });
-if (flags.help) {
-  console.log("usage: npm run bench:pipeline -- [--n 20000] [--c 1,32] [--rounds 3]");
-  process.exit(0);
-}
-const N = positiveInt(SCRIPT, "n", flags.n);
-const CONCURRENCY = positiveInts(SCRIPT, "c", flags.c);
-const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
 
 console.log(machineLine(SCRIPT));
 const dir = mkdtempSync(join(tmpdir(), "cb-bench-pipeline-"));

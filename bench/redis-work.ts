@@ -25,11 +25,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { CountedRedis } from "./callgrind.js";
 import {
   answersJsonRpc,
+  benchFlags,
   children,
   ensureBuilt,
   fmt,
@@ -38,7 +38,6 @@ import {
   median,
   onInterrupt,
   parseCommandStats,
-  positiveInt,
   ROOT,
   runNode,
   SHARED_BENCH,
@@ -50,26 +49,15 @@ import {
 
 const SCRIPT = "redis-work";
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "1000" },
-    rounds: { type: "string", default: "3" },
-    idle: { type: "string", default: "5" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const {
+  n: N,
+  rounds: ROUNDS,
+  idle: IDLE_S,
+} = benchFlags("bench:redis-work", {
+  n: { int: 1000, help: "lifecycles (create → claim → complete) per server and round, at c=1" },
+  rounds: { int: 3, help: "rounds (ours, then the reference; the order alternates)" },
+  idle: { int: 5, help: "seconds of the idle phase that measures the servers' background" },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:redis-work -- [--n 1000] [--rounds 3] [--idle 5]\n" +
-      "  --n       lifecycles (create → claim → complete) per server and round, at c=1\n" +
-      "  --rounds  rounds (ours, then the reference; the order alternates)\n" +
-      "  --idle    seconds of the idle phase that measures the servers' background",
-  );
-  process.exit(0);
-}
-const N = positiveInt(SCRIPT, "n", flags.n);
-const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
-const IDLE_S = positiveInt(SCRIPT, "idle", flags.idle);
 
 let dataDir: string | null = null;
 let cleaning: Promise<void> | undefined;

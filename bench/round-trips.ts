@@ -26,12 +26,12 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { queueLuaScripts } from "../src/storage/scripts.js";
 import {
   answersJsonRpc,
+  benchFlags,
   children,
   cpuMeter,
   ensureBuilt,
@@ -42,7 +42,6 @@ import {
   onInterrupt,
   parseCommandStats,
   parseInfo,
-  positiveInt,
   ROOT,
   runNode,
   SHARED_BENCH,
@@ -63,23 +62,10 @@ const TARGET = 3;
  */
 const BATCHED_BOOKKEEPING = new Set(["evalsha appendAudit", "evalsha breakerRecord"]);
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "2000" },
-    idle: { type: "string", default: "5" },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const { n: N, idle: IDLE_S } = benchFlags("bench:roundtrips", {
+  n: { int: 2000, help: "lifecycles (create → claim → complete) at c=1" },
+  idle: { int: 5, help: "seconds of an idle phase that measures the background loops" },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:roundtrips -- [--n 2000] [--idle 5]\n" +
-      "  --n     lifecycles (create → claim → complete) at c=1\n" +
-      "  --idle  seconds of an idle phase that measures the background loops",
-  );
-  process.exit(0);
-}
-const N = positiveInt(SCRIPT, "n", flags.n);
-const IDLE_S = positiveInt(SCRIPT, "idle", flags.idle);
 
 /** SHA1 → script name, for every script the server may send (EVALSHA of the text's SHA1). */
 function scriptNames(): Map<string, string> {

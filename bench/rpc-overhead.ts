@@ -21,9 +21,9 @@ import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import {
+  benchFlags,
   type Child,
   CLK_TCK,
   children,
@@ -35,7 +35,6 @@ import {
   machineLine,
   median,
   medianOrNull,
-  positiveInt as positiveIntFlag,
   ROOT,
   startChild,
   stopChild,
@@ -46,38 +45,27 @@ const TARGET_RATIO = 0.7;
 /** A measured phase during which the rest of the machine used more than this (% of a core) is disturbed. */
 const BUSY_MACHINE_PCT = 15;
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "20000" },
-    warmup: { type: "string", default: "2000" },
-    c: { type: "string", default: "50" },
-    rounds: { type: "string", default: "3" },
-    client: { type: "string", default: "http" },
-    "cpu-prof": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const flags = benchFlags("bench:rpc", {
+  n: { int: 20_000, help: "measured requests per server per round" },
+  warmup: { int: 2000, help: "unmeasured requests before each measured phase" },
+  c: { int: 50, help: "requests in flight (keep-alive connections)" },
+  rounds: { int: 3, help: "rounds; the order of the servers alternates, the summary shows medians" },
+  client: {
+    text: "http",
+    hint: "http|net",
+    help:
+      "http: node:http with a keep-alive Agent (default); net: a raw keep-alive socket per\n" +
+      "slot writing the same request (much cheaper, so the server rather than this\n" +
+      "process limits req/s on a 2-core machine)",
+  },
+  "cpu-prof": {
+    on: false,
+    help: "run both servers under node --cpu-prof (the profile directory is printed at the end)",
   },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:rpc -- [--n 20000] [--warmup 2000] [--c 50] [--rounds 3] [--client http|net] [--cpu-prof]\n" +
-      "  --n        measured requests per server per round\n" +
-      "  --warmup   unmeasured requests before each measured phase\n" +
-      "  --c        requests in flight (keep-alive connections)\n" +
-      "  --rounds   rounds; the order of the servers alternates, the summary shows medians\n" +
-      "  --client   http: node:http with a keep-alive Agent (default); net: a raw keep-alive socket per\n" +
-      "             slot writing the same request (much cheaper, so the server rather than this\n" +
-      "             process limits req/s on a 2-core machine)\n" +
-      "  --cpu-prof run both servers under node --cpu-prof (the profile directory is printed at the end)",
-  );
-  process.exit(0);
-}
-const positiveInt = (name: string, raw: string | undefined) => positiveIntFlag("rpc-overhead", name, raw);
-const N = positiveInt("n", flags.n);
-const WARMUP = positiveInt("warmup", flags.warmup);
-const C = positiveInt("c", flags.c);
-const ROUNDS = positiveInt("rounds", flags.rounds);
+const { n: N, warmup: WARMUP, c: C, rounds: ROUNDS } = flags;
 if (flags.client !== "http" && flags.client !== "net") {
-  console.error(`rpc-overhead: --client must be http or net, got ${flags.client}`);
+  console.error(`bench:rpc: --client must be http or net, got ${flags.client}`);
   process.exit(2);
 }
 const CLIENT: "http" | "net" = flags.client;

@@ -27,11 +27,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import {
   answersJsonRpc,
+  benchFlags,
   type Child,
   children,
   cpuMeter,
@@ -42,8 +42,6 @@ import {
   median,
   medianOrNull,
   onInterrupt,
-  positiveInt,
-  positiveInts,
   REPORT_CPU_ON_EXIT,
   ROOT,
   reportedCpuSeconds,
@@ -66,39 +64,36 @@ const TARGET_CPU = 1.3; // ours ≤ 1.3× the reference's server CPU per cycle
 const BUSY_MACHINE_PCT = 25;
 const METHODS = ["create", "claim", "complete"] as const;
 
-const { values: flags } = parseArgs({
-  options: {
-    n: { type: "string", default: "3000" },
-    warmup: { type: "string", default: "300" },
-    prewarm: { type: "string", default: "5000" },
-    c: { type: "string", default: "1,10,50" },
-    rounds: { type: "string", default: "3" },
-    "wait-quiet": { type: "string", default: "0" },
-    split: { type: "boolean", default: false },
-    "cpu-prof": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const flags = benchFlags("bench:tasks", {
+  n: { int: 3000, help: "measured cycles (create → claim → complete) per server, concurrency and round" },
+  warmup: { int: 300, help: "unmeasured cycles before each measured phase" },
+  prewarm: {
+    int: 5000,
+    help: "unmeasured cycles at c=10 per server once at start, so that round 1 does not measure JIT warm-up",
+  },
+  c: { ints: "1,10,50", help: "concurrencies (loops in flight), comma-separated" },
+  rounds: { int: 3, help: "rounds; the order of the servers alternates, the summary shows medians" },
+  "wait-quiet": {
+    seconds: 0,
+    help: "before each measurement wait up to this many seconds for the machine to be nearly idle",
+  },
+  split: {
+    on: false,
+    help: "also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs)",
+  },
+  "cpu-prof": {
+    on: false,
+    help: "run our server under node --cpu-prof (the profile directory is printed at the end)",
   },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:tasks -- [--n 3000] [--warmup 300] [--prewarm 5000] [--c 1,10,50] [--rounds 3] [--wait-quiet 0] [--split] [--cpu-prof]\n" +
-      "  --n        measured cycles (create → claim → complete) per server, concurrency and round\n" +
-      "  --warmup   unmeasured cycles before each measured phase\n" +
-      "  --prewarm  unmeasured cycles at c=10 per server once at start, so that round 1 does not measure JIT warm-up\n" +
-      "  --c        concurrencies (loops in flight), comma-separated\n" +
-      "  --wait-quiet S  before each measurement wait up to S seconds for the machine to be nearly idle\n" +
-      "  --rounds   rounds; the order of the servers alternates, the summary shows medians\n" +
-      "  --split    also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs)\n" +
-      "  --cpu-prof run our server under node --cpu-prof (the profile directory is printed at the end)",
-  );
-  process.exit(0);
-}
-const N = positiveInt(SCRIPT, "n", flags.n);
-const WARMUP = positiveInt(SCRIPT, "warmup", flags.warmup);
-const PREWARM = positiveInt(SCRIPT, "prewarm", flags.prewarm);
-const CONCURRENCIES = positiveInts(SCRIPT, "c", flags.c);
-const ROUNDS = positiveInt(SCRIPT, "rounds", flags.rounds);
-const WAIT_QUIET_S = Number(flags["wait-quiet"]) || 0;
+const {
+  n: N,
+  warmup: WARMUP,
+  prewarm: PREWARM,
+  c: CONCURRENCIES,
+  rounds: ROUNDS,
+  "wait-quiet": WAIT_QUIET_S,
+} = flags;
 const LOAD_SCRIPT = join(SHARED_BENCH, "jsonrpc-load.js");
 const REF_SERVER = join(SHARED_BENCH, "ref-min-server.js");
 
