@@ -19,21 +19,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
-import { taskFromFlat } from "../src/domain/tasks/model.js";
+import { taskFromJson } from "../src/domain/tasks/model.js";
 import { TaskQueue } from "../src/domain/tasks/queue.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { createKeys } from "../src/storage/keys.js";
 import { connectRedis } from "../src/storage/redis.js";
 import {
+  benchFlags,
   fmt,
   machineLine,
   onInterrupt,
   parseCommandStats,
   parseInfo,
   percentile,
-  positiveInt,
   table,
   verdict,
 } from "./lib.js";
@@ -42,31 +41,22 @@ const SCRIPT = "claim-depth";
 const TARGET = 1.5;
 const EVENT_MAXLEN = 100_000;
 
-const { values: flags } = parseArgs({
-  options: {
-    small: { type: "string", default: "1000" },
-    large: { type: "string", default: "1000000" },
-    claims: { type: "string", default: "3000" },
-    batch: { type: "string", default: "100" },
-    "fill-batch": { type: "string", default: "5000" },
-    help: { type: "boolean", short: "h", default: false },
+const {
+  small: SMALL,
+  large: LARGE,
+  claims: CLAIMS,
+  batch: BATCH,
+  "fill-batch": FILL_BATCH,
+} = benchFlags("bench:depth", {
+  small: { int: 1000, help: "the small queue's depth (pending tasks)" },
+  large: { int: 1_000_000, help: "the large queue's depth (pending tasks)" },
+  claims: { int: 3000, help: "timed claims per queue" },
+  batch: {
+    int: 100,
+    help: "claims per batch (the queues alternate per batch; the depth is restored after each)",
   },
+  "fill-batch": { int: 5000, help: "creates sent at once while filling" },
 });
-if (flags.help) {
-  console.log(
-    "usage: npm run bench:depth -- [--small 1000] [--large 1000000] [--claims 3000] [--batch 100] [--fill-batch 5000]\n" +
-      "  --small, --large  queue depths (pending tasks) compared\n" +
-      "  --claims          timed claims per queue\n" +
-      "  --batch           claims per batch (the queues alternate per batch; the depth is restored after each)\n" +
-      "  --fill-batch      creates sent at once while filling",
-  );
-  process.exit(0);
-}
-const SMALL = positiveInt(SCRIPT, "small", flags.small);
-const LARGE = positiveInt(SCRIPT, "large", flags.large);
-const CLAIMS = positiveInt(SCRIPT, "claims", flags.claims);
-const BATCH = positiveInt(SCRIPT, "batch", flags.batch);
-const FILL_BATCH = positiveInt(SCRIPT, "fill-batch", flags["fill-batch"]);
 
 let seq = 0;
 const randomPriority = () => Math.floor(Math.random() * 101);
@@ -98,9 +88,9 @@ async function checkFillArgs(queue: TaskQueue, redis: Redis): Promise<void> {
   const { task: viaApi } = await queue.create(input);
   const pipeline = redis.pipeline();
   queue.scripts.queue(pipeline, "createTask", queue.q.seq, createArgs(queue, input));
-  const [[err, reply]] = (await queue.scripts.exec(pipeline)) as [[Error | null, [string, string[]]]];
+  const [[err, reply]] = (await queue.scripts.exec(pipeline)) as [[Error | null, [string, string]]];
   if (err) throw err;
-  const raw = taskFromFlat(reply[1]);
+  const raw = taskFromJson(reply[1]);
   const shape = (t: Record<string, unknown>) =>
     JSON.stringify(
       Object.entries(t)
