@@ -3,30 +3,44 @@
 // endpoint as bare as ../shared/bench/ref-min-server.js. No validation, dispatch pipeline, audit,
 // resilience or metrics. Measured beside both servers it splits the gap between them into the
 // Redis side (this server against the reference) and the request pipeline (ours against this one).
-// Usage: node bench/bare-queue-server.mjs <port> <redis url> <key prefix>   (needs `npm run build`)
+// The answers are the handlers' own (toClaimAnswer; complete's id, status, completedAt and task),
+// so both servers write the same bytes; what this server leaves out is the pipeline around them.
+// Usage: node bench/bare-queue-server.mjs <port> <redis url> <key prefix> <event stream maxlen>
+// (needs `npm run build`; prints "listening <port>" when ready)
+
 import { createServer } from "node:http";
+import { hostname } from "node:os";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../dist/domain/tasks/queue.js";
+import { toClaimAnswer } from "../dist/handlers/task/claim.js";
 import { createKeys } from "../dist/storage/keys.js";
 import { writeScriptsPerTurn } from "../dist/storage/lua-script.js";
 import { connectRedis } from "../dist/storage/redis.js";
 
-const [port, redisUrl, keyPrefix] = process.argv.slice(2);
+const [port, redisUrl, keyPrefix, eventMaxLen] = process.argv.slice(2);
 const redis = await connectRedis(redisUrl, "bare-queue");
 writeScriptsPerTurn(redis); // as the server does for its connection
-const queue = new TaskQueue(redis, createKeys(keyPrefix), "bare-queue", 1_000_000, DEFAULT_QUEUE_SETTINGS);
+// An event source of the same form and length as a server's instance id (srv-<host>-<pid>).
+const source = `srv-${hostname()}-${process.pid}`;
+const queue = new TaskQueue(
+  redis,
+  createKeys(keyPrefix),
+  source,
+  Number(eventMaxLen),
+  DEFAULT_QUEUE_SETTINGS,
+);
 await queue.scripts.load();
 
-// The answers of the compatible API, built from what the queue returns (as the handlers do).
+// What task.create, task.claim and task.complete do for the load's params, without validation.
 const methods = {
   "task.create": async (p) =>
     (await queue.create({ text: p.text, priority: p.priority ?? 50, maxAttempts: p.maxAttempts ?? 3 })).task,
-  "task.claim": async (p) => {
-    const [task] = await queue.claim({ workerId: p.workerId, count: p.maxTasks ?? 1 });
-    return task ? { claimed: true, taskId: task.id, task } : { claimed: false };
-  },
+  "task.claim": async (p) =>
+    toClaimAnswer(
+      await queue.claim({ workerId: p.workerId, count: p.maxTasks ?? 1, capacity: "registered" }),
+    ),
   "task.complete": async (p) => {
     const task = await queue.complete(p.id, { workerId: p.workerId }, p.result);
-    return { id: task.id, status: task.status, completedAt: task.completedAt };
+    return { id: task.id, status: task.status, completedAt: task.completedAt, task };
   },
 };
 
@@ -49,5 +63,4 @@ const server = createServer((req, res) => {
     res.end(text);
   });
 });
-server.keepAliveTimeout = 65_000;
 server.listen(Number(port), "127.0.0.1", () => console.log(`listening ${port}`));

@@ -304,19 +304,20 @@ export function onInterrupt(name: string, cleanup: () => Promise<void>): void {
 
 /**
  * One command-line flag of a bench script: what it holds, its default and its line in the usage.
- * `int`: a positive integer; `ints`: positive integers separated by commas (default as typed,
- * e.g. "1,10,50"); `seconds`: a number ≥ 0; `text`: any text, `hint` shows its form in the usage;
- * `on`: a switch.
+ * `int`: a positive integer; `count`: an integer ≥ 0; `ints`: positive integers separated by
+ * commas (default as typed, e.g. "1,10,50"); `seconds`: a number ≥ 0; `text`: any text, `hint`
+ * shows its form in the usage; `on`: a switch.
  */
 export type FlagSpec = { help: string } & (
   | { int: number }
+  | { count: number }
   | { ints: string }
   | { seconds: number }
   | { text: string | undefined; hint?: string }
   | { on: false }
 );
 
-type FlagValue<F> = F extends { int: number }
+type FlagValue<F> = F extends { int: number } | { count: number }
   ? number
   : F extends { ints: string }
     ? number[]
@@ -332,6 +333,7 @@ type FlagValue<F> = F extends { int: number }
 function usageValue(spec: FlagSpec): string {
   if ("on" in spec) return "";
   if ("text" in spec) return ` ${spec.hint ?? spec.text ?? "<text>"}`;
+  if ("count" in spec) return ` ${spec.count}`;
   return ` ${"int" in spec ? spec.int : "ints" in spec ? spec.ints : spec.seconds}`;
 }
 
@@ -352,10 +354,11 @@ function fail(script: string, message: string): never {
   process.exit(2);
 }
 
-/** A positive integer flag, or exit 2 with a clear message. */
-function positiveInt(script: string, name: string, raw: string | undefined): number {
+/** An integer flag of at least `min` (0 or 1), or exit 2 with a clear message. */
+function integer(script: string, name: string, raw: string | undefined, min: 0 | 1): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) fail(script, `--${name} must be a positive integer, got ${raw}`);
+  if (!Number.isInteger(n) || n < min)
+    fail(script, `--${name} must be ${min === 1 ? "a positive integer" : "an integer ≥ 0"}, got ${raw}`);
   return n;
 }
 
@@ -390,11 +393,13 @@ export function benchFlags<S extends Record<string, FlagSpec>>(
     if ("on" in spec) flags[name] = raw === true;
     else if ("text" in spec) flags[name] = raw ?? spec.text;
     else if ("int" in spec)
-      flags[name] = positiveInt(script, name, (raw as string | undefined) ?? String(spec.int));
+      flags[name] = integer(script, name, (raw as string | undefined) ?? String(spec.int), 1);
+    else if ("count" in spec)
+      flags[name] = integer(script, name, (raw as string | undefined) ?? String(spec.count), 0);
     else if ("ints" in spec)
       flags[name] = ((raw as string | undefined) ?? spec.ints)
         .split(",")
-        .map((part) => positiveInt(script, name, part.trim()));
+        .map((part) => integer(script, name, part.trim(), 1));
     else {
       const seconds = raw === undefined ? spec.seconds : Number(raw);
       if (!Number.isFinite(seconds) || seconds < 0)

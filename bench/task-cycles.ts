@@ -3,14 +3,15 @@
  * (/work/shared/bench/ref-min-server.js: node:http + ioredis, one Lua script per call, no
  * validation, events or persistence), both on the SAME private redis-server, in the same run.
  *
- *   npm run bench:tasks [-- --n 3000 --warmup 300 --c 1,10,50 --rounds 3 --split --cpu-prof]
+ *   npm run bench:tasks [-- --n 3000 --warmup 300 --prewarm 5000 --c 1,10,50 --rounds 3 --split | --cpu-prof]
  *
  * Load: the shared load script (jsonrpc-load.js --mode cycle: create → claim → complete per
  * loop, `--c` loops in flight) with `--profile claudebench` against ours and `--profile minimal`
  * against the reference, as a child process. For each server and concurrency: cycles/s,
  * p50/p99 per method, and the CPU time of the server process and of redis-server per cycle
- * (from /proc/<pid>/stat over the measured phase). The order of the servers alternates per
- * round; the summary shows medians over rounds.
+ * (from /proc/<pid>/stat over the measured phase). The order of the servers rotates per
+ * round; the summary shows medians over rounds. Each server first runs `--prewarm` unmeasured
+ * cycles once.
  *
  * `--split` adds a third server, bench/bare-queue-server.mjs: our TaskQueue (same Lua, same Redis
  * settings) behind a node:http endpoint as bare as the reference's. Against the reference it shows
@@ -28,6 +29,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { DEFAULT_QUEUE_SETTINGS } from "../src/domain/tasks/queue.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import {
   answersJsonRpc,
@@ -58,6 +60,14 @@ import {
 const SCRIPT = "task-cycles";
 const KEY_PREFIX = "benchA";
 const BARE_QUEUE_PREFIX = "benchQ";
+/** Event stream cap of ours and the bare queue: large enough that no event of a run is trimmed. */
+const EVENT_MAXLEN = 1_000_000;
+/** Ours with the queue settings the bare queue uses (DEFAULT_QUEUE_SETTINGS), whatever the environment says. */
+const OURS_QUEUE_ENV = {
+  EVENT_STREAM_MAXLEN: String(EVENT_MAXLEN),
+  LEASE_MS: String(DEFAULT_QUEUE_SETTINGS.leaseMs),
+  QUEUE_MAX: String(DEFAULT_QUEUE_SETTINGS.maxQueued),
+};
 const TARGET_CYCLES = 0.8; // ours ≥ 0.8× the reference's cycles/s
 const TARGET_CPU = 1.3; // ours ≤ 1.3× the reference's server CPU per cycle
 /** A measured phase during which the rest of the machine used more than this (% of a core) is disturbed. */
@@ -68,7 +78,7 @@ const flags = benchFlags("bench:tasks", {
   n: { int: 3000, help: "measured cycles (create → claim → complete) per server, concurrency and round" },
   warmup: { int: 300, help: "unmeasured cycles before each measured phase" },
   prewarm: {
-    int: 5000,
+    count: 5000,
     help: "unmeasured cycles at c=10 per server once at start, so that round 1 does not measure JIT warm-up",
   },
   c: { ints: "1,10,50", help: "concurrencies (loops in flight), comma-separated" },
@@ -79,13 +89,21 @@ const flags = benchFlags("bench:tasks", {
   },
   split: {
     on: false,
-    help: "also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs)",
+    help:
+      "also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs);\n" +
+      "a round disturbed while it ran is left out of every summary, ours/ref too",
   },
   "cpu-prof": {
     on: false,
     help: "run our server under node --cpu-prof (the profile directory is printed at the end)",
   },
 });
+if (flags.split && flags["cpu-prof"]) {
+  console.error(
+    "bench:tasks: --split compares server CPU, which --cpu-prof inflates for ours only; use one of them",
+  );
+  process.exit(2);
+}
 const {
   n: N,
   warmup: WARMUP,
@@ -185,20 +203,21 @@ interface Round {
 }
 
 /**
- * With --split: ours/ref as the product of the Redis side (bare queue/ref: same Lua as ours, the
- * reference's kind of HTTP handling) and the request pipeline (ours/bare queue: same Lua, our
- * transport, validation, dispatch and middleware). Medians of per-round ratios.
+ * With --split: ours/ref in two factors (per round their product; medians only approximately):
+ * our queue (bare queue/ref: same Lua and Redis client code as ours, the reference's kind of
+ * HTTP handling) and our request pipeline (ours/bare queue: the same queue with our transport,
+ * validation, dispatch, middleware and background loops). Medians of per-round ratios.
  */
 function splitTable(rounds: Map<number, Round[]>): string {
   const rows = [
     [
       "c",
-      "bare queue/ref: cycles/s",
-      "server CPU",
-      "redis CPU",
-      "ours/bare queue: cycles/s",
-      "server CPU",
-      "redis CPU",
+      "bare/ref cycles/s",
+      "bare/ref server CPU",
+      "bare/ref redis CPU",
+      "ours/bare cycles/s",
+      "ours/bare server CPU",
+      "ours/bare redis CPU",
     ],
   ];
   for (const [c, used] of rounds) {
@@ -331,7 +350,7 @@ async function main(): Promise<number> {
         ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
         ...serveArgs(oursPort, embedded.url, KEY_PREFIX),
       ],
-      { env: { ...process.env, EVENT_STREAM_MAXLEN: "1000000" }, ready: answersJsonRpc(oursPort) },
+      { env: { ...process.env, ...OURS_QUEUE_ENV }, ready: answersJsonRpc(oursPort) },
     ),
   };
   const refPort = await freePort();
@@ -354,7 +373,13 @@ async function main(): Promise<number> {
       port: barePort,
       server: await startChild(
         "bare queue",
-        [join(ROOT, "bench", "bare-queue-server.mjs"), String(barePort), embedded.url, BARE_QUEUE_PREFIX],
+        [
+          join(ROOT, "bench", "bare-queue-server.mjs"),
+          String(barePort),
+          embedded.url,
+          BARE_QUEUE_PREFIX,
+          String(EVENT_MAXLEN),
+        ],
         { env: process.env, ready: answersJsonRpc(barePort) },
       ),
     };
@@ -362,13 +387,21 @@ async function main(): Promise<number> {
   const targets = bare ? [ref, ours, bare] : [ref, ours];
   // A server's first few thousand cycles run partly unoptimised code (ours, with far more code to
   // optimise, took ~5,000 cycles to settle); a long-running server pays that once.
-  for (const target of targets) await runLoad(target, PREWARM, 10);
+  for (const target of targets) {
+    if (PREWARM === 0) break;
+    const { load } = await runLoad(target, PREWARM, 10);
+    const errors = errorCount(load);
+    if (errors)
+      console.log(`prewarm of ${target.name}: ${errors} ERRORS ${JSON.stringify(load.sample_errors)}`);
+  }
 
   const results = new Map<number, Round[]>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CONCURRENCIES) {
       if (WAIT_QUIET_S > 0) await waitForQuiet(WAIT_QUIET_S * 1000);
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      // Rotated, so that each server is measured in each position, right after waitForQuiet too.
+      const shift = round % targets.length;
+      const order = [...targets.slice(shift), ...targets.slice(0, shift)];
       const measured = new Map<Target, Measurement>();
       for (const target of order) {
         const m = await measure(target, c, embedded.pid);
@@ -484,7 +517,10 @@ async function main(): Promise<number> {
   );
   console.log(
     `load script counters (measured phases): ours dupIds ${sum(loads, (l) => l.dupIds)}, noClaim ${sum(loads, (l) => l.noClaim)}; ` +
-      `ref dupIds ${sum(refLoads, (l) => l.dupIds)}, noClaim ${sum(refLoads, (l) => l.noClaim)}`,
+      `ref dupIds ${sum(refLoads, (l) => l.dupIds)}, noClaim ${sum(refLoads, (l) => l.noClaim)}` +
+      (bare
+        ? `; bare queue dupIds ${sum(bareLoads, (l) => l.dupIds)}, noClaim ${sum(bareLoads, (l) => l.noClaim)}`
+        : ""),
   );
 
   console.log("\ntargets:");
