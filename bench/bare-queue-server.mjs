@@ -1,8 +1,9 @@
 // The third side of bench/task-cycles.ts (`--split`): ClaudeBench's task queue (TaskQueue, the same
 // Lua scripts and Redis connection settings as `claudebench serve`) behind a node:http JSON-RPC
 // endpoint as bare as ../shared/bench/ref-min-server.js. No validation, dispatch pipeline, audit,
-// resilience or metrics. Measured beside both servers it splits the gap between them into the
-// Redis side (this server against the reference) and the request pipeline (ours against this one).
+// resilience, metrics or background loops. Measured beside both servers it splits the gap between
+// them into our queue (this server against the reference) and our request pipeline (ours against
+// this one).
 // The answers are the handlers' own (toClaimAnswer; complete's id, status, completedAt and task),
 // so both servers write the same bytes; what this server leaves out is the pipeline around them.
 // Usage: node bench/bare-queue-server.mjs <port> <redis url> <key prefix> <event stream maxlen>

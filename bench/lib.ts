@@ -333,8 +333,9 @@ type FlagValue<F> = F extends { int: number } | { count: number }
 function usageValue(spec: FlagSpec): string {
   if ("on" in spec) return "";
   if ("text" in spec) return ` ${spec.hint ?? spec.text ?? "<text>"}`;
+  if ("int" in spec) return ` ${spec.int}`;
   if ("count" in spec) return ` ${spec.count}`;
-  return ` ${"int" in spec ? spec.int : "ints" in spec ? spec.ints : spec.seconds}`;
+  return ` ${"ints" in spec ? spec.ints : spec.seconds}`;
 }
 
 function usage(script: string, specs: Record<string, FlagSpec>): string {
@@ -364,9 +365,8 @@ function integer(script: string, name: string, raw: string | undefined, min: 0 |
 
 /**
  * The flags of the bench script run as `npm run <script>`: parsed (node:util parseArgs) and
- * converted by their specs. `--help`
- * prints the usage made from the specs and exits 0; an unknown flag or a value of the wrong kind
- * exits 2 with one line saying which.
+ * converted by their specs. `--help` prints the usage made from the specs and exits 0; an
+ * unknown flag or a value of the wrong kind exits 2 with one line saying which.
  */
 export function benchFlags<S extends Record<string, FlagSpec>>(
   script: string,
