@@ -286,7 +286,7 @@ async function main(): Promise<void> {
     const apiDone = (performance.now() - load0) / 1000;
     await waitShown(page, TASKS);
     const loadSeconds = (performance.now() - load0) / 1000;
-    report("create 10k live", await take(page), loadSeconds, {
+    report(`create ${TASKS} live`, await take(page), loadSeconds, {
       shown: `${loadSeconds.toFixed(1)} s (API done ${apiDone.toFixed(1)} s)`,
       heap: `${(await heapMb(page)).toFixed(0)} MB`,
     });
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
     await page.locator("#conn", { hasText: "live" }).waitFor();
     await waitShown(page, TASKS);
     const reloadSeconds = (performance.now() - reload0) / 1000;
-    report("reload with 10k", await take(page), reloadSeconds, {
+    report(`reload with ${TASKS}`, await take(page), reloadSeconds, {
       shown: `${reloadSeconds.toFixed(1)} s`,
       heap: `${(await heapMb(page)).toFixed(0)} MB`,
     });
