@@ -13,17 +13,12 @@
  * round; the summary shows medians over rounds. Each server first runs `--prewarm` unmeasured
  * cycles once.
  *
- * `--split` adds a third server, bench/bare-queue-server.mjs: our TaskQueue (same Lua, same Redis
- * settings) behind a node:http endpoint as bare as the reference's. Against the reference it shows
- * what our Redis side costs; ours against it, what our request pipeline (transport, validation,
- * dispatch, audit, resilience) costs.
- *
- * Double claims, ours: every task.claimed and task.completed event on the stream
- * `benchA:{tasks}:events` (the server runs with EVENT_STREAM_MAXLEN=1000000 so none is
- * trimmed) is counted per task id: each created task must be claimed exactly once and
- * completed exactly once. The load script's own dupIds / noClaim counters are added up too.
- * A benchmark, not a test: it prints figures and asserts nothing (exit 1 only when requests
- * failed or the setup broke).
+ * `--split` adds two servers, each behind a node:http JSON-RPC endpoint as bare as the reference's:
+ * bench/bare-queue-server.mjs calls our TaskQueue (same Lua, same Redis client code and settings),
+ * bench/bare-dispatch-server.mjs hands each call to a whole in-process server's dispatcher. So the
+ * gap ours/ref divides into our queue (bare queue/ref), our dispatch pipeline: validation,
+ * middleware, handlers, background loops (bare dispatch/bare queue), and our HTTP transport with
+ * its JSON-RPC handling (ours/bare dispatch).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,9 +55,10 @@ import {
 const SCRIPT = "task-cycles";
 const KEY_PREFIX = "benchA";
 const BARE_QUEUE_PREFIX = "benchQ";
-/** Event stream cap of ours and the bare queue: large enough that no event of a run is trimmed. */
+const BARE_DISPATCH_PREFIX = "benchD";
+/** Event stream cap of ours and the split's servers: large enough that no event of a run is trimmed. */
 const EVENT_MAXLEN = 1_000_000;
-/** Ours with the queue settings the bare queue uses (DEFAULT_QUEUE_SETTINGS), whatever the environment says. */
+/** Ours (and the bare dispatch) with the queue settings the bare queue uses (DEFAULT_QUEUE_SETTINGS), whatever the environment says. */
 const OURS_QUEUE_ENV = {
   EVENT_STREAM_MAXLEN: String(EVENT_MAXLEN),
   LEASE_MS: String(DEFAULT_QUEUE_SETTINGS.leaseMs),
@@ -90,7 +86,8 @@ const flags = benchFlags("bench:tasks", {
   split: {
     on: false,
     help:
-      "also measure our task queue behind a bare node:http server (bench/bare-queue-server.mjs);\n" +
+      "also measure our task queue and our dispatcher behind bare node:http servers\n" +
+      "(bench/bare-queue-server.mjs, bench/bare-dispatch-server.mjs);\n" +
       "a round disturbed while it ran is left out of every summary, ours/ref too",
   },
   "cpu-prof": {
@@ -195,33 +192,36 @@ async function measure(target: Target, c: number, redisPid: number): Promise<Mea
   };
 }
 
-/** One round at one concurrency: each server's measurement (`bare` with --split). */
+/** One round at one concurrency: each server's measurement (`bare` and `dispatch` with --split). */
 interface Round {
   ours: Measurement;
   ref: Measurement;
   bare?: Measurement;
+  dispatch?: Measurement;
 }
+type Side = keyof Round;
 
 /**
- * With --split: ours/ref in two factors (per round their product; medians only approximately):
- * our queue (bare queue/ref: same Lua and Redis client code as ours, the reference's kind of
- * HTTP handling) and our request pipeline (ours/bare queue: the same queue with our transport,
- * validation, dispatch, middleware and background loops). Medians of per-round ratios.
+ * With --split: ours/ref in three factors (per round their product; medians only approximately):
+ * our queue (bare/ref), our dispatch pipeline (dispatch/bare) and our HTTP transport
+ * (ours/dispatch). Medians of per-round ratios.
  */
 function splitTable(rounds: Map<number, Round[]>): string {
+  const factors: [Side, Side, string][] = [
+    ["bare", "ref", "bare/ref"],
+    ["dispatch", "bare", "dispatch/bare"],
+    ["ours", "dispatch", "ours/dispatch"],
+  ];
   const rows = [
     [
       "c",
-      "bare/ref cycles/s",
-      "bare/ref server CPU",
+      ...factors.flatMap(([, , name]) => [`${name} cycles/s`, `${name} server CPU`]),
       "bare/ref redis CPU",
-      "ours/bare cycles/s",
-      "ours/bare server CPU",
       "ours/bare redis CPU",
     ],
   ];
   for (const [c, used] of rounds) {
-    const ratio = (a: keyof Round, b: keyof Round, pick: (m: Measurement) => number | null) => {
+    const ratio = (a: Side, b: Side, pick: (m: Measurement) => number | null) => {
       const ratios = used.flatMap((r) => {
         const x = r[a] ? pick(r[a]) : null;
         const y = r[b] ? pick(r[b]) : null;
@@ -229,12 +229,12 @@ function splitTable(rounds: Map<number, Round[]>): string {
       });
       return ratios.length ? `${fmt(median(ratios), 2)}x` : "n/a";
     };
-    const sides = (a: keyof Round, b: keyof Round) => [
-      ratio(a, b, (m) => m.cyclesPerSec),
-      ratio(a, b, (m) => m.serverUs),
-      ratio(a, b, (m) => m.redisUs),
-    ];
-    rows.push([String(c), ...sides("bare", "ref"), ...sides("ours", "bare")]);
+    rows.push([
+      String(c),
+      ...factors.flatMap(([a, b]) => [ratio(a, b, (m) => m.cyclesPerSec), ratio(a, b, (m) => m.serverUs)]),
+      ratio("bare", "ref", (m) => m.redisUs),
+      ratio("ours", "bare", (m) => m.redisUs),
+    ]);
   }
   return table(rows);
 }
@@ -364,10 +364,13 @@ async function main(): Promise<number> {
     }),
   };
 
-  let bare: Target | null = null;
+  const sides = new Map<Side, Target>([
+    ["ref", ref],
+    ["ours", ours],
+  ]);
   if (flags.split) {
     const barePort = await freePort();
-    bare = {
+    sides.set("bare", {
       name: "bare queue",
       profile: "claudebench",
       port: barePort,
@@ -382,9 +385,25 @@ async function main(): Promise<number> {
         ],
         { env: process.env, ready: answersJsonRpc(barePort) },
       ),
-    };
+    });
+    const dispatchPort = await freePort();
+    sides.set("dispatch", {
+      name: "bare dispatch",
+      profile: "claudebench",
+      port: dispatchPort,
+      server: await startChild(
+        "bare dispatch",
+        [
+          join(ROOT, "bench", "bare-dispatch-server.mjs"),
+          String(dispatchPort),
+          embedded.url,
+          BARE_DISPATCH_PREFIX,
+        ],
+        { env: { ...process.env, ...OURS_QUEUE_ENV }, ready: answersJsonRpc(dispatchPort) },
+      ),
+    });
   }
-  const targets = bare ? [ref, ours, bare] : [ref, ours];
+  const targets = [...sides.values()];
   // A server's first few thousand cycles run partly unoptimised code (ours, with far more code to
   // optimise, took ~5,000 cycles to settle); a long-running server pays that once.
   for (const target of targets) {
@@ -416,11 +435,9 @@ async function main(): Promise<number> {
         );
       }
       const list = results.get(c) ?? [];
-      list.push({
-        ours: measured.get(ours) as Measurement,
-        ref: measured.get(ref) as Measurement,
-        bare: bare ? measured.get(bare) : undefined,
-      });
+      const entry: Round = { ours: measured.get(ours) as Measurement, ref: measured.get(ref) as Measurement };
+      for (const [side, target] of sides) entry[side] = measured.get(target) as Measurement;
+      list.push(entry);
       results.set(c, list);
     }
   }
@@ -428,8 +445,10 @@ async function main(): Promise<number> {
   // ---------------------------------------------------------------- summary
   const quiet = (m: Measurement | undefined) =>
     m === undefined || m.otherPct === null || m.otherPct <= BUSY_MACHINE_PCT;
-  const quietRound = (r: Round) => quiet(r.ours) && quiet(r.ref) && quiet(r.bare);
-  const sideName = { ref: `${ref.name} (ref)`, ours: ours.name, bare: bare?.name ?? "" };
+  const quietRound = (r: Round) => [...sides.keys()].every((side) => quiet(r[side]));
+  const sideName = (side: Side) => (side === "ref" ? `${ref.name} (ref)` : (sides.get(side) as Target).name);
+  // The table lists the servers from the least to the most work per request.
+  const tableSides = (["ref", "bare", "dispatch", "ours"] as const).filter((side) => sides.has(side));
   console.log(`\nmedians over rounds (${N} cycles each); latency in ms; CPU in µs per cycle:\n`);
   const header = [
     "c",
@@ -458,11 +477,11 @@ async function main(): Promise<number> {
     const quietRounds = all.filter(quietRound);
     const used = quietRounds.length > 0 ? quietRounds : all;
     usedRounds.set(c, used);
-    for (const side of bare ? (["ref", "bare", "ours"] as const) : (["ref", "ours"] as const)) {
+    for (const side of tableSides) {
       const ms = used.map((r) => r[side] as Measurement);
       rows.push([
         String(c),
-        sideName[side],
+        sideName(side),
         fmt(median(ms.map((m) => m.cyclesPerSec)), 0),
         ...METHODS.flatMap((method) => [
           fmt(median(ms.map((m) => m.load.perMethod[method]?.p50_ms ?? Number.NaN)), 2),
@@ -500,13 +519,15 @@ async function main(): Promise<number> {
   console.log(table(rows));
   console.log("");
   console.log(table(ratioRows));
-  if (bare) console.log(`\n${splitTable(usedRounds)}`);
+  if (flags.split) console.log(`\n${splitTable(usedRounds)}`);
 
   // ---------------------------------------------------------------- double claims
   const audit = await auditEvents(client);
-  const loads = [...results.values()].flatMap((rs) => rs.map((r) => r.ours.load));
-  const refLoads = [...results.values()].flatMap((rs) => rs.map((r) => r.ref.load));
-  const bareLoads = [...results.values()].flatMap((rs) => rs.flatMap((r) => (r.bare ? [r.bare.load] : [])));
+  const loadsOf = (side: Side) =>
+    [...results.values()].flatMap((rs) =>
+      rs.flatMap((r) => (r[side] ? [(r[side] as Measurement).load] : [])),
+    );
+  const loads = loadsOf("ours");
   const sum = (ls: LoadResult[], f: (l: LoadResult) => number) => ls.reduce((s, l) => s + f(l), 0);
   const doubles = audit.doubleClaimed + sum(loads, (l) => l.dupIds);
   console.log(
@@ -516,18 +537,19 @@ async function main(): Promise<number> {
       `${audit.neverClaimed} never claimed, ${audit.neverCompleted} never completed`,
   );
   console.log(
-    `load script counters (measured phases): ours dupIds ${sum(loads, (l) => l.dupIds)}, noClaim ${sum(loads, (l) => l.noClaim)}; ` +
-      `ref dupIds ${sum(refLoads, (l) => l.dupIds)}, noClaim ${sum(refLoads, (l) => l.noClaim)}` +
-      (bare
-        ? `; bare queue dupIds ${sum(bareLoads, (l) => l.dupIds)}, noClaim ${sum(bareLoads, (l) => l.noClaim)}`
-        : ""),
+    `load script counters (measured phases): ${tableSides
+      .map((side) => {
+        const ls = loadsOf(side);
+        return `${side === "ref" ? "ref" : (sides.get(side) as Target).name} dupIds ${sum(ls, (l) => l.dupIds)}, noClaim ${sum(ls, (l) => l.noClaim)}`;
+      })
+      .join("; ")}`,
   );
 
   console.log("\ntargets:");
   for (const line of verdicts) console.log(`  ${line}`);
   console.log(`  zero double claims: ${verdict(doubles === 0 && audit.doubleCompleted === 0)} (${doubles})`);
 
-  const failed = [...loads, ...refLoads, ...bareLoads].reduce((s, l) => s + errorCount(l), 0);
+  const failed = tableSides.flatMap(loadsOf).reduce((s, l) => s + errorCount(l), 0);
   const quietCount = [...results.values()].flat().filter(quietRound).length;
   const total = [...results.values()].flat().length;
   if (quietCount < total) {
