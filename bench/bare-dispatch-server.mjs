@@ -8,29 +8,12 @@
 // Usage: node bench/bare-dispatch-server.mjs <port> <redis url> <key prefix>
 // (needs `npm run build`; the queue settings come from the environment, as for `serve`;
 // prints "listening <port>" when ready)
-import { createServer } from "node:http";
 import { loadConfig } from "../dist/config.js";
 import { startServer } from "../dist/server.js";
+import { serveBareJsonRpc } from "./bare-json-rpc.mjs";
 
 const [port, redisUrl, keyPrefix] = process.argv.slice(2);
 const config = loadConfig({ port: 0, redisUrl, keyPrefix, db: "none", logLevel: "warn" });
 const { dispatcher } = await startServer(config);
 
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (chunk) => chunks.push(chunk));
-  req.on("end", async () => {
-    let out;
-    try {
-      const msg = JSON.parse(Buffer.concat(chunks).toString());
-      const result = await dispatcher.call({ method: msg.method, params: msg.params, transport: "jsonrpc" });
-      out = { jsonrpc: "2.0", id: msg.id ?? null, result };
-    } catch (err) {
-      out = { jsonrpc: "2.0", id: null, error: { code: -32000, message: String(err?.message ?? err) } };
-    }
-    const text = JSON.stringify(out);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-    res.end(text);
-  });
-});
-server.listen(Number(port), "127.0.0.1", () => console.log(`listening ${port}`));
+serveBareJsonRpc(Number(port), (method, params) => dispatcher.call({ method, params, transport: "jsonrpc" }));

@@ -9,13 +9,13 @@
 // Usage: node bench/bare-queue-server.mjs <port> <redis url> <key prefix> <event stream maxlen>
 // (needs `npm run build`; prints "listening <port>" when ready)
 
-import { createServer } from "node:http";
 import { hostname } from "node:os";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../dist/domain/tasks/queue.js";
 import { toClaimAnswer } from "../dist/handlers/task/claim.js";
 import { createKeys } from "../dist/storage/keys.js";
 import { writeScriptsPerTurn } from "../dist/storage/lua-script.js";
 import { connectRedis } from "../dist/storage/redis.js";
+import { serveBareJsonRpc } from "./bare-json-rpc.mjs";
 
 const [port, redisUrl, keyPrefix, eventMaxLen] = process.argv.slice(2);
 const redis = await connectRedis(redisUrl, "bare-queue");
@@ -45,23 +45,8 @@ const methods = {
   },
 };
 
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (chunk) => chunks.push(chunk));
-  req.on("end", async () => {
-    let out;
-    try {
-      const msg = JSON.parse(Buffer.concat(chunks).toString());
-      const method = methods[msg.method];
-      out = method
-        ? { jsonrpc: "2.0", id: msg.id ?? null, result: await method(msg.params ?? {}) }
-        : { jsonrpc: "2.0", id: msg.id ?? null, error: { code: -32601, message: "Method not found" } };
-    } catch (err) {
-      out = { jsonrpc: "2.0", id: null, error: { code: -32000, message: String(err?.message ?? err) } };
-    }
-    const text = JSON.stringify(out);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-    res.end(text);
-  });
+serveBareJsonRpc(Number(port), (method, params) => {
+  const handle = methods[method];
+  if (!handle) throw new Error(`Method not found: ${method}`);
+  return handle(params);
 });
-server.listen(Number(port), "127.0.0.1", () => console.log(`listening ${port}`));
