@@ -310,7 +310,9 @@ describe("hook chains: links in priority order over real hook payloads", () => {
         { ...record, ms: undefined },
         { name: "team.slow", outcome: "timeout", ms: undefined, error: "did not answer within 100 ms" },
       );
-      assert.ok((record?.ms ?? 0) >= 100, `cut off after its bound, not before: ${record?.ms}`);
+      // libuv times the bound in whole milliseconds from the loop's cached clock, so the timer may
+      // fire up to 1 ms before performance.now() says 100 ms have passed (seen: 99.963).
+      assert.ok((record?.ms ?? 0) >= 99, `cut off after its bound, not before: ${record?.ms}`);
       assert.deepEqual([builtin?.name, builtin?.outcome], ["builtin.policy", "allow"]);
 
       const broken = await hook(server.url, fixture("pre-tool-use.edit-project"));
