@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { HandlerContext, RequestMeta, ServerServices, TransportName } from "./context.js";
 import { AppError, toAppError } from "./errors.js";
 import type { AnyHandler } from "./handler.js";
+import { JSON_MAX_DEPTH, nestedDeeperThan } from "./json-bounds.js";
 import type { Logger } from "./logger.js";
 import { within } from "./timers.js";
 
@@ -146,15 +147,23 @@ export class Dispatcher {
   #lastRequest = 0;
 
   readonly #timeoutFor: (handler: AnyHandler) => number;
+  readonly #translate: ((err: unknown) => unknown) | undefined;
 
   constructor(
     services: ServerServices,
     private readonly middleware: readonly Middleware[] = [],
     /** Each handler's time limit in ms (0: none); by default what the handler declares. */
     timeoutFor: (handler: AnyHandler) => number = (handler) => handler.policy.timeoutMs ?? 0,
+    /**
+     * Recognises failures of a dependency (Redis unreachable) and says what the caller gets
+     * instead of INTERNAL. Applied where the handler's promise settles, so that the middleware
+     * (breaker, audit) sees the translated error, and again to what the middleware throws.
+     */
+    dependencyError?: (err: unknown) => AppError | undefined,
   ) {
     this.services = services;
     this.#timeoutFor = timeoutFor;
+    this.#translate = dependencyError && ((err) => dependencyError(err) ?? err);
     const dispatcher = this;
     // One shared function reading the caller's context through `this`: no closure per call.
     function invoke(this: HandlerContext, method: string, params: unknown): Promise<unknown> {
@@ -187,7 +196,8 @@ export class Dispatcher {
       const result = await this.#run(handler, request, meta, requestId);
       this.services.stats.record(handler.name, performance.now() - started);
       return result;
-    } catch (err) {
+    } catch (thrown) {
+      const err = this.#translate ? this.#translate(thrown) : thrown;
       const appError = toAppError(err);
       if (appError !== err) {
         this.services.log.error(
@@ -206,6 +216,14 @@ export class Dispatcher {
     meta: RequestMeta,
     requestId: string,
   ): Promise<unknown> {
+    // Before any schema walks them: a value nested thousands deep would overflow the stack.
+    if (nestedDeeperThan(request.params, JSON_MAX_DEPTH)) {
+      throw new AppError(
+        "VALIDATION",
+        `Invalid params: nested deeper than ${JSON_MAX_DEPTH} levels of objects and arrays (the limit for every call)`,
+        { limit: JSON_MAX_DEPTH },
+      );
+    }
     const parsed = handler.input.safeParse(request.params ?? {});
     if (!parsed.success) throw validationError(parsed.error);
     const timeoutMs = this.#timeoutFor(handler);
@@ -218,10 +236,17 @@ export class Dispatcher {
     }
     const ctx = new this.#Context(request.method, request.transport, meta, requestId, signal);
     const invocation: Invocation = { handler, input: parsed.data, ctx };
-    const innermost =
+    const translate = this.#translate;
+    const handled =
       timeoutMs > 0
         ? () => withTimeout(invocation, timeoutMs, signal as AbortController)
         : () => handler.handle(invocation.input, ctx);
+    const innermost = translate
+      ? () =>
+          handled().catch((err: unknown) => {
+            throw translate(err);
+          })
+      : handled;
     let result: unknown;
     try {
       result = await this.#next(invocation, 0, innermost);

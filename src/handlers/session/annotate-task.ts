@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
+import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { sessionInstanceId } from "../../domain/hooks/sessions.js";
 import { sessionId } from "./schemas.js";
 
@@ -11,7 +12,10 @@ export const sessionAnnotateTask = defineHandler({
   input: z.object({
     sessionId,
     key: z.string().min(1).max(128),
-    value: z.unknown().refine((v) => v !== undefined, "value is required"),
+    value: jsonAtMost(
+      FREE_FORM_MAX_BYTES,
+      z.unknown().refine((v) => v !== undefined, "value is required"),
+    ),
   }),
   output: z.object({ tasks: z.array(z.string()) }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },

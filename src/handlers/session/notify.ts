@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
+import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { pushInbox } from "../../domain/hooks/inbox.js";
 import { masterOf } from "../../domain/hooks/roles.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
@@ -17,7 +18,7 @@ export const sessionNotify = defineHandler({
     from: sessionId.nullable().optional().describe("The sending session"),
     kind: z.string().min(1).max(100).default("message"),
     text: z.string().min(1).max(10_000),
-    data: z.unknown().optional(),
+    data: jsonAtMost(FREE_FORM_MAX_BYTES, z.unknown()).optional(),
     dedupeKey: z
       .string()
       .min(1)

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
+import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
 import { instanceId } from "./schemas.js";
 
 export const systemHeartbeat = defineHandler({
@@ -9,7 +10,7 @@ export const systemHeartbeat = defineHandler({
   input: z.object({
     instanceId,
     status: z.string().max(200).optional().describe("Free text shown to others, e.g. 'running tests'"),
-    load: z.record(z.string(), z.unknown()).optional(),
+    load: jsonAtMost(METADATA_MAX_BYTES, z.record(z.string(), z.unknown())).optional(),
   }),
   output: z.object({ alive: z.boolean(), mustRegister: z.boolean(), nextHeartbeatMs: z.number() }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },

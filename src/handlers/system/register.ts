@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
+import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
 import { instanceId } from "./schemas.js";
 
 export const systemRegister = defineHandler({
@@ -17,7 +18,9 @@ export const systemRegister = defineHandler({
       .max(10_000)
       .optional()
       .describe("Most tasks held at once (0 = no limit)"),
-    metadata: z.record(z.string(), z.unknown()).optional().describe("e.g. workingDirectory, model"),
+    metadata: jsonAtMost(METADATA_MAX_BYTES, z.record(z.string(), z.unknown()))
+      .optional()
+      .describe("e.g. workingDirectory, model"),
     sessionId: z.string().max(200).optional(),
     autoAssign: z.boolean().optional(),
     timestamp: z.number().optional().describe("Ignored (the original sent it)"),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
+import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { claimAnswer, claimOptions, toClaimAnswer } from "./claim.js";
 import {
   HOLDER_MESSAGE,
@@ -21,7 +22,7 @@ export const taskComplete = defineHandler({
     .object({
       ...taskRef,
       ...holderFields,
-      result: z.unknown().optional(),
+      result: jsonAtMost(FREE_FORM_MAX_BYTES, z.unknown()).optional(),
       claimNext: z
         .object(claimOptions)
         .optional()

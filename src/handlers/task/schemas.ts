@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
 import { PRIORITY_NAMES, TASK_STATUSES } from "../../domain/tasks/model.js";
 
 /** Ids of workers and instances: they become part of key names, so a safe alphabet. */
@@ -24,7 +25,7 @@ export const channel = z
   .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, "letters, digits and . _ : @ / - (max 128)")
   .describe("Grouping label, e.g. a project or session");
 
-export const metadata = z.record(z.string().min(1).max(128), z.unknown());
+export const metadata = jsonAtMost(METADATA_MAX_BYTES, z.record(z.string().min(1).max(128), z.unknown()));
 
 export const token = z.number().int().positive().describe("Lease token (fencing) returned by the claim");
 
