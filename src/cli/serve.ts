@@ -1,6 +1,6 @@
 import { ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
 import type { PluginReport } from "../core/context.js";
-import { createLogger } from "../core/logger.js";
+import { createLogger, LogFilter } from "../core/logger.js";
 import { PluginDirError } from "../plugins/plugin-host.js";
 import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
@@ -24,10 +24,11 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel, { instanceId: config.instanceId });
+  const logFilter = new LogFilter();
+  const log = createLogger(config.logLevel, { instanceId: config.instanceId }, logFilter);
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, { log });
+    server = await startServer(config, { log, logFilter });
   } catch (err) {
     const known =
       err instanceof RedisServerMissingError ||

@@ -5,6 +5,7 @@ import type { Logger } from "../core/logger.js";
 import type { Collector } from "../observability/prometheus.js";
 import type { PolicyKeys } from "../storage/keys.js";
 import { LuaScript } from "../storage/lua-script.js";
+import { quiet } from "../storage/redis.js";
 import type { BreakerSettings } from "./policy.js";
 
 /**
@@ -111,10 +112,14 @@ export class BreakerBoard {
   }
 
   async #subscribe(): Promise<void> {
-    const subscriber = this.options.redis.duplicate({
-      connectionName: "breakers",
-      enableAutoPipelining: false,
-    });
+    const subscriber = quiet(
+      this.options.redis.duplicate({
+        connectionName: "breakers",
+        enableAutoPipelining: false,
+        // SUBSCRIBE is sent before the connection is up, and again after each reconnection.
+        enableOfflineQueue: true,
+      }),
+    );
     this.#subscriber = subscriber;
     subscriber.on("message", (_channel: string, message: string) => this.#onAnnouncement(message));
     // After a reconnect, announcements may have been missed: read the states again.

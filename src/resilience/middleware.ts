@@ -15,6 +15,10 @@ import { ResponseCache } from "./response-cache.js";
  * rate limit → cache → concurrency limit → circuit breaker → (timeout, in the dispatcher, so
  * that the breaker sees timeouts as failures) → handler. Calls a server makes to itself
  * (`ctx.invoke`, transport "internal") are not rate limited.
+ *
+ * While Redis is unreachable no outcome is recorded: every call fails at once then (UNAVAILABLE)
+ * whatever its method, the breakers' state could not be written anyway, and breakers opened by
+ * the outage would keep refusing calls after Redis is back.
  */
 
 export interface ResilienceOptions {
@@ -26,6 +30,8 @@ export interface ResilienceOptions {
   policies: ReadonlyMap<string, EffectivePolicy>;
   /** Time source of rate windows, breaker windows and cache expiry (tests control it). */
   clock?: () => number;
+  /** Whether Redis is reachable now (RedisLink.up); outcomes are recorded only while it is. */
+  redisUp?: () => boolean;
 }
 
 /** Each breaker-enabled method's settings, and how long a probe may take: the longest timeout. */
@@ -58,10 +64,12 @@ export class Resilience {
   readonly #cache: ResponseCache;
   readonly #running = new Map<string, number>();
   readonly #log: Logger;
+  readonly #redisUp: () => boolean;
 
   constructor(options: ResilienceOptions) {
     this.#policies = options.policies;
     this.#log = options.log;
+    this.#redisUp = options.redisUp ?? (() => true);
     this.#limiter = new RateLimiter(options.redis, options.keys, options.instanceId, options.clock);
     this.#cache = new ResponseCache(options.redis, options.keys, options.clock);
     this.breakers = new BreakerBoard({
@@ -146,7 +154,7 @@ export class Resilience {
         return result;
       },
       (err: unknown) => {
-        this.breakers.record(method, countsAsFailure(toAppError(err).code));
+        if (this.#redisUp()) this.breakers.record(method, countsAsFailure(toAppError(err).code));
         throw err;
       },
     );
