@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -16,6 +17,14 @@ const onOff = z
   .enum(["on", "off", "true", "false", "1", "0"])
   .transform((v) => v === "on" || v === "true" || v === "1");
 
+/** A comma-separated list (empty entries dropped). */
+const list = z.string().transform((text) =>
+  text
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean),
+);
+
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const configSchema = z
@@ -32,7 +41,14 @@ const configSchema = z
       .optional(),
     dbMode: z.enum(["auto", "pglite", "none"]),
     dataDir: z.string().min(1),
-    authToken: z.string().min(16, "must be at least 16 characters").optional(),
+    // Visible ASCII only: a token is sent in a header, where spaces would be trimmed away.
+    authToken: z
+      .string()
+      .regex(/^[\x21-\x7e]*$/, "must be visible ASCII characters without spaces")
+      .min(16, "must be at least 16 characters")
+      .optional(),
+    allowedHosts: list,
+    allowedOrigins: list,
     instanceId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, "use letters, digits and . _ : - (max 128)"),
     logLevel: z.enum(logLevels),
     keyPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, "use letters, digits, _ and - (max 32)"),
@@ -47,6 +63,12 @@ const configSchema = z
       .number()
       .int()
       .min(64 * 1024),
+    eventClientsMax: z.coerce.number().int().min(1),
+    eventBuffersTotalBytes: z.coerce
+      .number()
+      .int()
+      .min(64 * 1024),
+    rpcBatchMax: z.coerce.number().int().min(1).max(10_000),
     auditStreamMaxLen: z.coerce.number().int().min(100),
     leaseMs: z.coerce.number().int().min(1000).max(3_600_000),
     queueMax: z.coerce.number().int().min(0),
@@ -113,6 +135,7 @@ export type ConfigFlags = Partial<{
   db: string;
   dataDir: string;
   authToken: string;
+  authTokenFile: string;
   instanceId: string;
   logLevel: string;
   keyPrefix: string;
@@ -138,6 +161,8 @@ const ENV_NAMES: Record<string, string> = {
   dbMode: "DB_MODE",
   dataDir: "DATA_DIR",
   authToken: "AUTH_TOKEN",
+  allowedHosts: "ALLOWED_HOSTS",
+  allowedOrigins: "ALLOWED_ORIGINS",
   instanceId: "INSTANCE_ID",
   logLevel: "LOG_LEVEL",
   keyPrefix: "KEY_PREFIX",
@@ -145,6 +170,9 @@ const ENV_NAMES: Record<string, string> = {
   maxBodyBytes: "MAX_BODY_BYTES",
   eventStreamMaxLen: "EVENT_STREAM_MAXLEN",
   eventClientBufferBytes: "EVENT_CLIENT_BUFFER_BYTES",
+  eventClientsMax: "EVENT_CLIENTS_MAX",
+  eventBuffersTotalBytes: "EVENT_BUFFERS_TOTAL_BYTES",
+  rpcBatchMax: "RPC_BATCH_MAX",
   auditStreamMaxLen: "AUDIT_STREAM_MAXLEN",
   leaseMs: "LEASE_MS",
   queueMax: "QUEUE_MAX",
@@ -181,6 +209,28 @@ const ENV_NAMES: Record<string, string> = {
 
 const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
 
+/**
+ * The auth token: --auth-token, else AUTH_TOKEN, else the first line of --auth-token-file /
+ * AUTH_TOKEN_FILE (a file keeps it out of `ps` and of the environment of child processes).
+ */
+function authToken(flags: ConfigFlags, env: NodeJS.ProcessEnv): string | undefined {
+  const direct = flags.authToken ?? blankToUndefined(env.AUTH_TOKEN);
+  const file = flags.authTokenFile ?? blankToUndefined(env.AUTH_TOKEN_FILE);
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(["authToken: give the token or a token file (AUTH_TOKEN_FILE), not both"]);
+  }
+  if (file === undefined) return direct;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError([
+      `authTokenFile (AUTH_TOKEN_FILE) = ${JSON.stringify(file)}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    ]);
+  }
+  return text.split(/\r?\n/, 1)[0]?.trim() ?? "";
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const pick = (flag: string | number | undefined, name: string) =>
     flag !== undefined ? String(flag) : blankToUndefined(env[name]);
@@ -192,7 +242,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     databaseUrl: pick(flags.databaseUrl, "DATABASE_URL"),
     dbMode: pick(flags.db, "DB_MODE") ?? "auto",
     dataDir: resolve(pick(flags.dataDir, "DATA_DIR") ?? ".claudebench"),
-    authToken: pick(flags.authToken, "AUTH_TOKEN"),
+    authToken: authToken(flags, env),
+    allowedHosts: blankToUndefined(env.ALLOWED_HOSTS) ?? "",
+    allowedOrigins: blankToUndefined(env.ALLOWED_ORIGINS) ?? "",
     instanceId: pick(flags.instanceId, "INSTANCE_ID") ?? `srv-${hostname()}-${process.pid}`,
     logLevel: pick(flags.logLevel, "LOG_LEVEL") ?? "info",
     keyPrefix: pick(flags.keyPrefix, "KEY_PREFIX") ?? "cb",
@@ -200,6 +252,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     maxBodyBytes: blankToUndefined(env.MAX_BODY_BYTES) ?? String(1024 * 1024),
     eventStreamMaxLen: blankToUndefined(env.EVENT_STREAM_MAXLEN) ?? "100000",
     eventClientBufferBytes: blankToUndefined(env.EVENT_CLIENT_BUFFER_BYTES) ?? String(8 * 1024 * 1024),
+    eventClientsMax: blankToUndefined(env.EVENT_CLIENTS_MAX) ?? "1000",
+    eventBuffersTotalBytes: blankToUndefined(env.EVENT_BUFFERS_TOTAL_BYTES) ?? String(64 * 1024 * 1024),
+    rpcBatchMax: blankToUndefined(env.RPC_BATCH_MAX) ?? "100",
     auditStreamMaxLen: blankToUndefined(env.AUDIT_STREAM_MAXLEN) ?? "100000",
     leaseMs: blankToUndefined(env.LEASE_MS) ?? "30000",
     queueMax: blankToUndefined(env.QUEUE_MAX) ?? "0",

@@ -2,8 +2,9 @@ import { join } from "node:path";
 import { type Config, databaseChoice, policyDefaults } from "./config.js";
 import type { ServerServices } from "./core/context.js";
 import { Dispatcher } from "./core/dispatch.js";
+import { AppError } from "./core/errors.js";
 import type { AnyHandler } from "./core/handler.js";
-import { createLogger, type Logger } from "./core/logger.js";
+import { createLogger, LogFilter, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
@@ -38,7 +39,7 @@ import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
 import { writeScriptsPerTurn } from "./storage/lua-script.js";
-import { connectRedis } from "./storage/redis.js";
+import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
 import { McpEndpoint } from "./transports/mcp.js";
@@ -54,6 +55,8 @@ export interface StartOptions {
   /** The handlers to serve; the built-ins by default. */
   handlers?: readonly AnyHandler[];
   log?: Logger;
+  /** The filter `log` was made with: it then holds back warnings a Redis outage causes. */
+  logFilter?: LogFilter;
   /** The clock of rate limits, circuit breakers and the response cache (tests control it). */
   clock?: () => number;
   /** Hook links to run besides the built-in ones (docs/extending.md). */
@@ -80,8 +83,16 @@ export interface RunningServer {
 
 type Closer = () => Promise<void> | void;
 
+/** What a call gets while Redis is unreachable: come back once it has had time to reconnect. */
+const redisUnavailable = () =>
+  new AppError("UNAVAILABLE", "Redis is unreachable; retry shortly", {
+    dependency: "redis",
+    retryAfterMs: 2 * RECONNECT_MAX_MS,
+  });
+
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const log = options.log ?? createLogger(config.logLevel, { instanceId: config.instanceId });
+  const logFilter = options.log ? options.logFilter : new LogFilter();
+  const log = options.log ?? createLogger(config.logLevel, { instanceId: config.instanceId }, logFilter);
   const closers: Closer[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) {
@@ -117,9 +128,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
     const redisUrl = config.redisUrl ?? (embeddedRedis as EmbeddedRedis).url;
     const redis = await connectRedis(redisUrl, `claudebench:${config.instanceId}`);
+    const link = new RedisLink(redis, log);
+    if (logFilter) logFilter.holdBack = (fields) => fields.err !== undefined && link.isOutage(fields.err);
     // Requests arrive one per I/O callback: their scripts leave in one write per event-loop turn.
     writeScriptsPerTurn(redis);
     closers.push(async () => {
+      link.stop();
       await redis.quit();
     });
 
@@ -146,6 +160,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       instanceId: config.instanceId,
       policies: policiesOf(handlers),
       clock: options.clock,
+      redisUp: () => link.up,
     });
     await resilience.start();
     closers.push(() => resilience.stop());
@@ -211,6 +226,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       services,
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
+      (err) => (!(err instanceof AppError) && link.isOutage(err) ? redisUnavailable() : undefined),
     );
     await plugins.start({ dispatcher, log });
     resilience.setPolicies(resolvePolicies(registry.list(), policyDefaults(config), config.handlerPolicies));
@@ -225,14 +241,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const tail = new EventTail(redis, keys, log);
     closers.push(() => tail.close());
-    const consumer = new RedisRequestConsumer(
-      redis,
-      keys,
-      dispatcher,
-      config.instanceId,
-      log,
-      config.requestClaimIdleMs,
-    );
+    const consumer = new RedisRequestConsumer(redis, keys, dispatcher, config.instanceId, log, {
+      claimIdleMs: config.requestClaimIdleMs,
+      maxBatch: config.rpcBatchMax,
+    });
     await consumer.start();
     closers.push(() => consumer.stop());
 
@@ -270,8 +282,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tail,
       metrics: metrics.registry,
       authToken: config.authToken,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
       maxBodyBytes: config.maxBodyBytes,
+      maxBatch: config.rpcBatchMax,
       eventClientBufferBytes: config.eventClientBufferBytes,
+      eventClientsMax: config.eventClientsMax,
+      eventBuffersTotalBytes: config.eventBuffersTotalBytes,
       log,
       version: VERSION,
     });

@@ -24,6 +24,10 @@ program
   .option("--no-db", "run without a database (same as --db none)")
   .option("--data-dir <dir>", "where the private Redis keeps its data (env DATA_DIR, default ./.claudebench)")
   .option("--auth-token <token>", "require Authorization: Bearer <token> (env AUTH_TOKEN)")
+  .option(
+    "--auth-token-file <file>",
+    "read the token from this file's first line, kept out of ps (env AUTH_TOKEN_FILE)",
+  )
   .option("--instance-id <id>", "this server's id (env INSTANCE_ID)")
   .option("--key-prefix <prefix>", "prefix of every Redis key (env KEY_PREFIX, default cb)")
   .addOption(new Option("--log-level <level>", "log level (env LOG_LEVEL, default info)"))

@@ -24,7 +24,20 @@ export interface EventQuery {
   afterId?: string;
 }
 
-const STREAM_ID = /^\d+-\d+$/;
+const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
+const U64_MAX = 2n ** 64n - 1n;
+
+/**
+ * A stream id Redis can resume after: `<ms>-<seq>`, each part an unsigned 64-bit number, and
+ * not the very last id (nothing can follow it, and Redis refuses to start after it).
+ */
+function isResumableStreamId(id: string): boolean {
+  const m = STREAM_ID.exec(id);
+  if (!m) return false;
+  const ms = BigInt(m[1] as string);
+  const seq = BigInt(m[2] as string);
+  return ms <= U64_MAX && seq <= U64_MAX && !(ms === U64_MAX && seq === U64_MAX);
+}
 
 interface Param {
   name: string;
@@ -154,7 +167,7 @@ export function parseEventQuery(params: URLSearchParams, options: ParseOptions =
   const sessionInstances = new Set([...sessions].map(sessionInstanceId));
 
   const resume = options.lastEventId ?? params.get("lastEventId") ?? undefined;
-  if (resume !== undefined && !STREAM_ID.test(resume)) {
+  if (resume !== undefined && !isResumableStreamId(resume)) {
     throw new AppError(
       "VALIDATION",
       `Invalid last event id ${JSON.stringify(resume)}: expected a stream id like 1700000000000-0`,

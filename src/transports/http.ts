@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
@@ -8,14 +9,16 @@ import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
 import { serveDashboard } from "../dashboard/static.js";
 import { PROMETHEUS_CONTENT_TYPE } from "../observability/prometheus.js";
+import { LiveEventBudget } from "./event-budget.js";
 import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
 import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpEndpoint } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
+import { isJsonContentType, RequestGuard, requestTarget } from "./request-guard.js";
 import { requestMeta } from "./request-meta.js";
 import { serveEvents } from "./sse.js";
-import { EventSockets } from "./websocket.js";
+import { EventSockets, refuse } from "./websocket.js";
 
 /**
  * Every HTTP endpoint on one node:http server (a framework would cost a large share of a
@@ -26,9 +29,13 @@ import { EventSockets } from "./websocket.js";
  *   GET  /events                 live domain events (SSE)
  *   GET  /ws                     live domain events (WebSocket upgrade, websocket.ts)
  *   GET  /metrics                Prometheus text format (same token as the rest)
- *   GET  /health                 liveness/readiness (no token needed)
+ *   GET  /health                 liveness/readiness (no token needed: then status, version, id)
  *   GET  /openapi.json           the HTTP routes, generated from the handlers
  *   GET  /, /ui/*                the web dashboard (dashboard/static.ts; no token: it asks for one)
+ *
+ * Before anything else every request and upgrade passes the RequestGuard (Host and Origin,
+ * request-guard.ts); JSON endpoints take only `Content-Type: application/json` bodies. No
+ * request may end the process: whatever escapes a route is logged and answered 500.
  */
 
 export interface HttpTransportOptions {
@@ -38,9 +45,17 @@ export interface HttpTransportOptions {
   /** Renders `GET /metrics`. */
   metrics: { render(): Promise<string> };
   authToken?: string;
+  /** Host names and origins a browser may use besides loopback and the server's own. */
+  allowedHosts: readonly string[];
+  allowedOrigins: readonly string[];
   maxBodyBytes: number;
+  /** Entries one JSON-RPC batch may hold. */
+  maxBatch: number;
   /** Unsent bytes a live-event client may fall behind before it is disconnected. */
   eventClientBufferBytes: number;
+  /** Live-event clients at once, and unsent bytes across them. */
+  eventClientsMax: number;
+  eventBuffersTotalBytes: number;
   log: Logger;
   version: string;
 }
@@ -98,6 +113,14 @@ function rpcRetryHeaders(response: JsonRpcResponse | JsonRpcResponse[]): Record<
   return retryHeaders(new AppError(fields.code, message, fields));
 }
 
+const BEARER = /^bearer[ \t]+(.*)$/i;
+const MALFORMED_TARGET = () => new AppError("INVALID_REQUEST", "Malformed request target");
+const notJson = (contentType: string | undefined) =>
+  new AppError(
+    "INVALID_REQUEST",
+    `Unsupported content type ${JSON.stringify(contentType ?? "(none)")}: send Content-Type: application/json`,
+  );
+
 function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -118,6 +141,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
   });
 }
 
+const answerJsonRpc = (res: ServerResponse, status: number, err: AppError) =>
+  sendJson(res, status, jsonRpcError(null, err));
+const answerRoute = (res: ServerResponse, status: number, err: AppError) => sendError(res, err, {}, status);
+
 function headerMeta(req: IncomingMessage): RequestMeta {
   return requestMeta(req.headers, req.socket.remoteAddress);
 }
@@ -128,6 +155,8 @@ export class HttpTransport {
   readonly #streams = new Set<ServerResponse>();
   readonly #tokenDigest: Buffer | null;
   readonly #sockets: EventSockets;
+  readonly #guard: RequestGuard;
+  readonly #budget: LiveEventBudget;
   #openapi: string | null = null;
   #inFlight = 0;
   #drained: (() => void) | null = null;
@@ -141,25 +170,52 @@ export class HttpTransport {
       this.#openapi = null;
     });
     this.#tokenDigest = options.authToken ? digest(options.authToken) : null;
+    this.#guard = new RequestGuard({
+      allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
+      authRequired: this.#tokenDigest !== null,
+    });
+    this.#budget = new LiveEventBudget(options.eventClientsMax, options.eventBuffersTotalBytes);
     this.server = createServer((req, res) => {
       this.#inFlight++;
       res.once("close", () => {
         if (--this.#inFlight === 0) this.#drained?.();
       });
-      this.#route(req, res).catch((err) => {
-        options.log.error({ err, url: req.url }, "unhandled error in the HTTP layer");
-        if (!res.headersSent) sendError(res, new AppError("INTERNAL", "Internal error"));
-        else res.destroy();
-      });
+      // The last resort: nothing a request does may end the process.
+      try {
+        this.#route(req, res).catch((err) => this.#crashed(err, req, res));
+      } catch (err) {
+        this.#crashed(err, req, res);
+      }
     });
     this.server.keepAliveTimeout = 65_000;
     this.#sockets = new EventSockets({
       tail: options.tail,
       maxBufferedBytes: options.eventClientBufferBytes,
+      budget: this.#budget,
       log: options.log,
       authorize: (req, url) => this.#authorized(req, url.searchParams.get("token")),
     });
-    this.server.on("upgrade", (req, socket, head) => this.#sockets.upgrade(req, socket, head));
+    this.server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
+      socket.on("error", () => socket.destroy());
+      try {
+        const refused = this.#guard.check(req);
+        if (refused) return refuse(socket, refused, 403);
+        const url = requestTarget(req.url);
+        if (!url) return refuse(socket, MALFORMED_TARGET());
+        this.#sockets.upgrade(req, socket, head, url);
+      } catch (err) {
+        options.log.error({ err, url: req.url }, "unhandled error in a WebSocket upgrade");
+        refuse(socket, new AppError("INTERNAL", "Internal error"));
+      }
+    });
+  }
+
+  /** Logs what escaped a route and answers 500 (or cuts the connection once the answer began). */
+  #crashed(err: unknown, req: IncomingMessage, res: ServerResponse): void {
+    this.options.log.error({ err, url: req.url }, "unhandled error in the HTTP layer");
+    if (!res.headersSent) sendError(res, new AppError("INTERNAL", "Internal error"));
+    else res.destroy();
   }
 
   #buildRoutes(): void {
@@ -201,11 +257,14 @@ export class HttpTransport {
     await closed;
   }
 
-  /** `queryToken`: the WebSocket's `?token=`, for browsers, which cannot set its headers. */
+  /**
+   * `queryToken`: the WebSocket's `?token=`, for browsers, which cannot set its headers. The
+   * scheme name is case-insensitive (RFC 7235): `bearer` works as well as `Bearer`.
+   */
   #authorized(req: IncomingMessage, queryToken?: string | null): boolean {
     if (!this.#tokenDigest) return true;
     const header = req.headers.authorization;
-    const token = header?.startsWith("Bearer ") ? header.slice(7).trim() : queryToken;
+    const token = (header !== undefined ? BEARER.exec(header)?.[1]?.trim() : undefined) ?? queryToken;
     if (token == null) return false;
     return timingSafeEqual(digest(token), this.#tokenDigest);
   }
@@ -215,7 +274,9 @@ export class HttpTransport {
     const queryAt = url.indexOf("?");
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
 
-    if (req.method === "GET" && path === "/health") return this.#health(res);
+    const refused = this.#guard.check(req);
+    if (refused) return sendError(res, refused, {}, 403);
+    if (req.method === "GET" && path === "/health") return this.#health(res, this.#authorized(req));
     if (serveDashboard(req, res, path, { auth: this.#tokenDigest !== null })) return;
     if (!this.#authorized(req)) {
       const unauthorized = new AppError("UNAUTHORIZED", "Unauthorized: send Authorization: Bearer <token>");
@@ -240,20 +301,7 @@ export class HttpTransport {
         res.end(text);
         return;
       }
-      if (path === "/events") {
-        const header = req.headers["last-event-id"];
-        const lastEventId = typeof header === "string" ? header : undefined;
-        let query: ReturnType<typeof parseEventQuery>;
-        try {
-          query = parseEventQuery(new URL(url, "http://localhost").searchParams, { lastEventId });
-        } catch (err) {
-          return sendError(res, toAppError(err));
-        }
-        this.#streams.add(res);
-        res.once("close", () => this.#streams.delete(res));
-        const { tail, eventClientBufferBytes, log } = this.options;
-        return serveEvents(res, query, { tail, maxBufferedBytes: eventClientBufferBytes, log });
-      }
+      if (path === "/events") return this.#events(req, res);
     }
     if (path === "/mcp") return this.#mcp(req, res);
     if (req.method !== "POST") {
@@ -272,11 +320,65 @@ export class HttpTransport {
     return this.options.dispatcher.services.registry.resolve(name)?.expose.http ? name : undefined;
   }
 
-  async #jsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const header = req.headers["last-event-id"];
+    const lastEventId = typeof header === "string" ? header : undefined;
+    const url = requestTarget(req.url);
+    if (!url) return sendError(res, MALFORMED_TARGET());
+    let query: ReturnType<typeof parseEventQuery>;
+    let release: () => void;
+    try {
+      query = parseEventQuery(url.searchParams, { lastEventId });
+      release = this.#budget.admit();
+    } catch (err) {
+      return sendError(res, toAppError(err));
+    }
+    const { tail, eventClientBufferBytes, log } = this.options;
+    try {
+      await tail.start();
+    } catch (err) {
+      release();
+      log.warn({ err }, "SSE refused: the event stream is unavailable");
+      const unavailable = new AppError("UNAVAILABLE", "The event stream is unavailable; try again", {
+        retryAfterMs: 1000,
+      });
+      return sendError(res, unavailable);
+    }
+    this.#streams.add(res);
+    res.once("close", () => this.#streams.delete(res));
+    return serveEvents(res, query, release, {
+      tail,
+      maxBufferedBytes: eventClientBufferBytes,
+      budget: this.#budget,
+      log,
+    });
+  }
+
+  /**
+   * The body of a JSON endpoint, or null once an error has been answered (too large, or not
+   * declared JSON). An empty body needs no content type.
+   */
+  async #jsonBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    answer: (res: ServerResponse, status: number, err: AppError) => void,
+  ): Promise<string | null> {
     const text = await readBody(req, this.options.maxBodyBytes);
     if (text === TOO_LARGE) {
-      return sendJson(res, 413, jsonRpcError(null, this.#tooLarge()));
+      answer(res, 413, this.#tooLarge());
+      return null;
     }
+    const contentType = req.headers["content-type"];
+    if (text.trim() !== "" && !isJsonContentType(contentType)) {
+      answer(res, 415, notJson(contentType));
+      return null;
+    }
+    return text;
+  }
+
+  async #jsonRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await this.#jsonBody(req, res, answerJsonRpc);
+    if (text === null) return;
     const body = parseJson(text);
     if (body === UNPARSEABLE) {
       return sendJson(
@@ -285,13 +387,12 @@ export class HttpTransport {
         jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the body is not JSON")),
       );
     }
-    const response = await processJsonRpc(
-      this.options.dispatcher,
-      body,
-      "jsonrpc",
-      headerMeta(req),
-      this.#signal(res),
-    );
+    const response = await processJsonRpc(this.options.dispatcher, body, {
+      transport: "jsonrpc",
+      maxBatch: this.options.maxBatch,
+      meta: headerMeta(req),
+      signal: this.#signal(res),
+    });
     if (response === null) {
       res.writeHead(204);
       res.end();
@@ -301,8 +402,8 @@ export class HttpTransport {
   }
 
   async #handlerRoute(req: IncomingMessage, res: ServerResponse, method: string): Promise<void> {
-    const text = await readBody(req, this.options.maxBodyBytes);
-    if (text === TOO_LARGE) return sendError(res, this.#tooLarge(), {}, 413);
+    const text = await this.#jsonBody(req, res, answerRoute);
+    if (text === null) return;
     const params = text.trim() === "" ? {} : parseJson(text);
     if (params === UNPARSEABLE)
       return sendError(res, new AppError("PARSE_ERROR", "Parse error: the body is not JSON"));
@@ -323,8 +424,8 @@ export class HttpTransport {
   async #mcp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown;
     if (req.method === "POST") {
-      const text = await readBody(req, this.options.maxBodyBytes);
-      if (text === TOO_LARGE) return sendJson(res, 413, jsonRpcError(null, this.#tooLarge()));
+      const text = await this.#jsonBody(req, res, answerJsonRpc);
+      if (text === null) return;
       body = parseJson(text);
       if (body === UNPARSEABLE) {
         return sendJson(
@@ -337,16 +438,20 @@ export class HttpTransport {
     await this.options.mcp.handle(req, res, body, headerMeta(req));
   }
 
-  async #health(res: ServerResponse): Promise<void> {
+  /** Without the token (when one is set) only status, version and instance id: no cluster details. */
+  async #health(res: ServerResponse, authorized: boolean): Promise<void> {
     try {
       const health = (await this.options.dispatcher.call({
         method: "system.health",
         params: {},
         transport: "internal",
-      })) as {
-        status: string;
-      };
-      sendJson(res, health.status === "unhealthy" ? 503 : 200, health);
+      })) as { status: string; version: string; instanceId: string };
+      const { status, version, instanceId } = health;
+      sendJson(
+        res,
+        status === "unhealthy" ? 503 : 200,
+        authorized ? health : { status, version, instanceId },
+      );
     } catch (err) {
       sendError(res, toAppError(err));
     }

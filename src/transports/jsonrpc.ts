@@ -103,6 +103,14 @@ async function processOne(
   }
 }
 
+export interface JsonRpcCall {
+  transport: TransportName;
+  /** Entries a batch may hold (RPC_BATCH_MAX): its calls run at once. */
+  maxBatch: number;
+  meta?: RequestMeta;
+  signal?: AbortSignal | AbortController;
+}
+
 /**
  * Answers a parsed JSON-RPC body: one response, an array for a batch, or `null` when
  * nothing is to be sent back (a notification, or a batch of notifications only).
@@ -110,13 +118,21 @@ async function processOne(
 export async function processJsonRpc(
   dispatcher: Dispatcher,
   body: unknown,
-  transport: TransportName,
-  baseMeta: RequestMeta = {},
-  signal?: AbortSignal | AbortController,
+  { transport, maxBatch, meta: baseMeta = {}, signal }: JsonRpcCall,
 ): Promise<JsonRpcResponse | JsonRpcResponse[] | null> {
   if (!Array.isArray(body)) return processOne(dispatcher, body, transport, baseMeta, signal);
   if (body.length === 0) {
     return jsonRpcError(null, new AppError("INVALID_REQUEST", "Invalid Request: empty batch"));
+  }
+  if (body.length > maxBatch) {
+    return jsonRpcError(
+      null,
+      new AppError(
+        "INVALID_REQUEST",
+        `Invalid Request: a batch of ${body.length} entries is over the limit of ${maxBatch} (RPC_BATCH_MAX); split it`,
+        { limit: maxBatch, entries: body.length },
+      ),
+    );
   }
   const responses = await Promise.all(
     body.map((message) => processOne(dispatcher, message, transport, baseMeta, signal)),

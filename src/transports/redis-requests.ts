@@ -39,7 +39,7 @@ export class RedisRequestConsumer {
     private readonly dispatcher: Dispatcher,
     private readonly consumerName: string,
     private readonly log: Logger,
-    private readonly claimIdleMs = 30_000,
+    private readonly settings: { claimIdleMs: number; maxBatch: number },
   ) {}
 
   async start(): Promise<void> {
@@ -63,7 +63,7 @@ export class RedisRequestConsumer {
     const key = this.keys.rpcRequests();
     let lastClaim = Date.now();
     while (!this.#stopped) {
-      if (Date.now() - lastClaim > this.claimIdleMs / 3) {
+      if (Date.now() - lastClaim > this.settings.claimIdleMs / 3) {
         lastClaim = Date.now();
         await this.#takeOverAbandoned(key);
       }
@@ -98,7 +98,7 @@ export class RedisRequestConsumer {
         key,
         this.keys.rpcGroup,
         this.consumerName,
-        this.claimIdleMs,
+        this.settings.claimIdleMs,
         "0-0",
         "COUNT",
         BATCH,
@@ -132,7 +132,7 @@ export class RedisRequestConsumer {
     }
     const canReply = replyTo !== undefined && REPLY_ID.test(replyTo);
     const marker = this.keys.rpcSeen(canReply ? `r:${replyTo}` : `e:${entryId}`);
-    const fresh = await this.redis.set(marker, "running", "PX", this.claimIdleMs, "NX");
+    const fresh = await this.redis.set(marker, "running", "PX", this.settings.claimIdleMs, "NX");
     let reply: string | null = null;
     if (fresh === null) {
       // A duplicate: answered before (repeat that answer), or running elsewhere (leave it be).
@@ -144,12 +144,15 @@ export class RedisRequestConsumer {
       const response =
         body === UNPARSEABLE
           ? jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the request field is not JSON"))
-          : await processJsonRpc(this.dispatcher, body, "events");
+          : await processJsonRpc(this.dispatcher, body, {
+              transport: "events",
+              maxBatch: this.settings.maxBatch,
+            });
       reply = response === null ? null : JSON.stringify(response);
     }
     const tx = this.redis.multi();
     // Without a replyTo only a redelivery can repeat the entry, within about claimIdleMs.
-    tx.set(marker, `done:${reply ?? ""}`, "PX", canReply ? DONE_TTL_MS : this.claimIdleMs * 2);
+    tx.set(marker, `done:${reply ?? ""}`, "PX", canReply ? DONE_TTL_MS : this.settings.claimIdleMs * 2);
     if (reply && canReply) {
       const replyKey = this.keys.rpcReply(replyTo as string);
       tx.lpush(replyKey, reply).expire(replyKey, REPLY_TTL_S);

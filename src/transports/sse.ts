@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "../core/logger.js";
 import type { DomainEvent } from "../storage/event-log.js";
+import type { LiveEventBudget } from "./event-budget.js";
 import type { EventQuery } from "./event-filter.js";
 import { FlowControl } from "./event-flow.js";
 import type { EventTail } from "./event-tail.js";
@@ -13,6 +14,10 @@ import type { EventTail } from "./event-tail.js";
  *
  * SSE has no close code: a client that falls `maxBufferedBytes` behind is cut off, and
  * reconnects with its Last-Event-ID to read the rest from the stream at its own pace.
+ *
+ * The caller has taken the client's place in the budget (`release` gives it back) and started
+ * the tail, so that a full server or an unreachable Redis are refused with a status (503)
+ * before the stream opens.
  */
 
 const HEARTBEAT_MS = 15_000;
@@ -20,17 +25,23 @@ const HEARTBEAT_MS = 15_000;
 export interface LiveEventOptions {
   tail: EventTail;
   maxBufferedBytes: number;
+  budget: LiveEventBudget;
   log: Logger;
 }
 
-export async function serveEvents(res: ServerResponse, query: EventQuery, options: LiveEventOptions) {
+export async function serveEvents(
+  res: ServerResponse,
+  query: EventQuery,
+  release: () => void,
+  options: LiveEventOptions,
+): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache, no-transform",
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
-  const flow = new FlowControl(() => res.writableLength, options.maxBufferedBytes);
+  const flow = new FlowControl(() => res.writableLength, options.maxBufferedBytes, options.budget);
   const send = (e: DomainEvent) => {
     if (flow.closed) return;
     if (flow.overflowing) {
@@ -49,15 +60,23 @@ export async function serveEvents(res: ServerResponse, query: EventQuery, option
   let unsubscribe: (() => void) | undefined;
   res.on("close", () => {
     flow.close();
+    release();
     clearInterval(heartbeat);
     unsubscribe?.();
   });
-  unsubscribe = await options.tail.subscribe({
-    filter: query.matches,
-    deliver: send,
-    ready: flow.ready,
-    ...(query.afterId ? { afterId: query.afterId } : {}),
-  });
+  try {
+    unsubscribe = await options.tail.subscribe({
+      filter: query.matches,
+      deliver: send,
+      ready: flow.ready,
+      ...(query.afterId ? { afterId: query.afterId } : {}),
+    });
+  } catch (err) {
+    // The replay could not read the stream (Redis went away): the client reconnects and resumes.
+    options.log.warn({ err }, "SSE subscription failed; the client may reconnect with Last-Event-ID");
+    res.destroy();
+    return;
+  }
   if (flow.closed) return unsubscribe();
   // The headers go out with this first write (unless a replay sent events before), only now
   // that the subscription is live: a client that sees the stream open receives every event

@@ -14,7 +14,8 @@ import type { LiveEventOptions } from "./sse.js";
  * Messages from the client are ignored.
  *
  * Every refusal happens before the upgrade, as a plain HTTP answer: 401 without the token,
- * 400 for a bad filter. A ping every `heartbeatMs` drops clients that stop answering; a
+ * 400 for a bad filter, 503 when the server serves its maximum of live-event clients or
+ * cannot read the event stream. A ping every `heartbeatMs` drops clients that stop answering; a
  * client more than `maxBufferedBytes` behind is closed with 1013 (try again later) and
  * resumes from the stream when it reconnects.
  */
@@ -31,7 +32,12 @@ export interface EventSocketOptions extends LiveEventOptions {
 }
 
 /** Answers an upgrade request with a plain HTTP error and closes the socket. */
-function refuse(socket: Duplex, err: AppError, status = HTTP_STATUS[err.code], headers: string[] = []): void {
+export function refuse(
+  socket: Duplex,
+  err: AppError,
+  status = HTTP_STATUS[err.code],
+  headers: string[] = [],
+): void {
   const body = JSON.stringify({ error: { code: err.code, message: err.message, data: err.data } });
   socket.end(
     [
@@ -56,10 +62,8 @@ export class EventSockets {
     this.#heartbeat = setInterval(() => this.#beat(), options.heartbeatMs ?? 15_000);
   }
 
-  /** The HTTP server's `upgrade` listener. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on("error", () => socket.destroy());
-    const url = new URL(req.url ?? "/", "http://localhost");
+  /** Serves an upgrade request whose target is `url` (the caller checked host and origin). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (url.pathname !== WS_PATH) {
       refuse(
         socket,
@@ -83,13 +87,26 @@ export class EventSockets {
       refuse(socket, toAppError(err));
       return;
     }
+    let release: () => void;
+    try {
+      release = this.options.budget.admit();
+    } catch (err) {
+      refuse(socket, toAppError(err), 503, ["retry-after: 5"]);
+      return;
+    }
+    socket.once("close", release);
     // The tail must be running before the client sees the socket open: then every event
     // appended after the upgrade reaches the subscriber added in the same tick as the upgrade.
     this.options.tail.start().then(
       () => this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, query)),
       (err) => {
         this.options.log.warn({ err }, "WebSocket refused: the event stream is unavailable");
-        refuse(socket, new AppError("UNAVAILABLE", "The event stream is unavailable; try again"));
+        refuse(
+          socket,
+          new AppError("UNAVAILABLE", "The event stream is unavailable; try again", { retryAfterMs: 1000 }),
+          503,
+          ["retry-after: 1"],
+        );
       },
     );
   }
@@ -111,7 +128,7 @@ export class EventSockets {
     this.#clients.set(ws, true);
     ws.on("pong", () => this.#clients.set(ws, true));
     ws.on("error", (err) => log.debug({ err }, "WebSocket error"));
-    const flow = new FlowControl(() => ws.bufferedAmount, this.options.maxBufferedBytes);
+    const flow = new FlowControl(() => ws.bufferedAmount, this.options.maxBufferedBytes, this.options.budget);
     let unsubscribe: (() => void) | undefined;
     const deliver = (e: DomainEvent) => {
       if (flow.closed) return;

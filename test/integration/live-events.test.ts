@@ -7,6 +7,7 @@ import { createLogger } from "../../src/core/logger.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";
 import { createKeys } from "../../src/storage/keys.js";
+import { LiveEventBudget } from "../../src/transports/event-budget.js";
 import { EventTail } from "../../src/transports/event-tail.js";
 import type { JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
 import { CLOSE_GOING_AWAY, CLOSE_TOO_SLOW, EventSockets } from "../../src/transports/websocket.js";
@@ -389,12 +390,15 @@ describe("WebSocket heartbeat", () => {
     sockets = new EventSockets({
       tail,
       maxBufferedBytes: 1024 * 1024,
+      budget: new LiveEventBudget(10, 8 * 1024 * 1024),
       log: createLogger("error"),
       authorize: () => true,
       heartbeatMs: 100,
     });
     http = createServer();
-    http.on("upgrade", (req, socket, head) => sockets.upgrade(req, socket, head));
+    http.on("upgrade", (req, socket, head) =>
+      sockets.upgrade(req, socket, head, new URL(req.url ?? "/", "http://localhost")),
+    );
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
     url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/ws`;
   });

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config.js";
 
@@ -45,6 +48,15 @@ describe("config", () => {
     ["an unknown log level", { LOG_LEVEL: "loud" }, /LOG_LEVEL/],
     ["a key prefix with a colon", { KEY_PREFIX: "a:b" }, /KEY_PREFIX/],
     ["a short auth token", { AUTH_TOKEN: "short" }, /AUTH_TOKEN.*\(hidden\).*16/],
+    ["a blank auth token", { AUTH_TOKEN: " ".repeat(20) }, /AUTH_TOKEN.*\(hidden\).*without spaces/],
+    ["an auth token with spaces", { AUTH_TOKEN: "0123456789 abcdef" }, /AUTH_TOKEN.*without spaces/],
+    ["a token and a token file", { AUTH_TOKEN: "0123456789abcdef", AUTH_TOKEN_FILE: "/x" }, /not both/],
+    [
+      "a token file that cannot be read",
+      { AUTH_TOKEN_FILE: "/nonexistent/token" },
+      /AUTH_TOKEN_FILE.*ENOENT/,
+    ],
+    ["a batch limit of 0", { RPC_BATCH_MAX: "0" }, /RPC_BATCH_MAX/],
     ["a non-loopback host without a token", { HOST: "0.0.0.0" }, /0\.0\.0\.0.*requires AUTH_TOKEN/],
   ];
   for (const [label, env, message] of bad) {
@@ -59,6 +71,30 @@ describe("config", () => {
   it("allows a non-loopback host with a token", () => {
     const c = loadConfig({}, { HOST: "0.0.0.0", AUTH_TOKEN: "0123456789abcdef" });
     assert.equal(c.host, "0.0.0.0");
+  });
+
+  it("reads the token from the first line of AUTH_TOKEN_FILE (or --auth-token-file)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cb-config-"));
+    try {
+      const file = join(dir, "token");
+      writeFileSync(file, "file-token-0123456789\nsecond line ignored\n", { mode: 0o600 });
+      assert.equal(loadConfig({}, { AUTH_TOKEN_FILE: file }).authToken, "file-token-0123456789");
+      assert.equal(loadConfig({ authTokenFile: file }, {}).authToken, "file-token-0123456789");
+      writeFileSync(file, "\n");
+      assert.throws(() => loadConfig({}, { AUTH_TOKEN_FILE: file }), /AUTH_TOKEN.*16/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads ALLOWED_HOSTS and ALLOWED_ORIGINS as comma-separated lists", () => {
+    const c = loadConfig(
+      {},
+      { ALLOWED_HOSTS: "bench.lan, ci.internal,", ALLOWED_ORIGINS: "https://x.example" },
+    );
+    assert.deepEqual(c.allowedHosts, ["bench.lan", "ci.internal"]);
+    assert.deepEqual(c.allowedOrigins, ["https://x.example"]);
+    assert.deepEqual(loadConfig({}, {}).allowedHosts, []);
   });
 
   it("does not echo the auth token in errors", () => {
