@@ -244,6 +244,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const consumer = new RedisRequestConsumer(redis, keys, dispatcher, config.instanceId, log, {
       claimIdleMs: config.requestClaimIdleMs,
       maxBatch: config.rpcBatchMax,
+      maxBodyBytes: config.maxBodyBytes,
     });
     await consumer.start();
     closers.push(() => consumer.stop());

@@ -21,6 +21,7 @@ import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.
  */
 
 const REPLY_TTL_S = 60;
+const TOO_LARGE = Symbol("too large");
 const BLOCK_MS = 2000;
 const BATCH = 32;
 /** How long a finished request's reply is kept to answer a resend with the same replyTo. */
@@ -39,7 +40,8 @@ export class RedisRequestConsumer {
     private readonly dispatcher: Dispatcher,
     private readonly consumerName: string,
     private readonly log: Logger,
-    private readonly settings: { claimIdleMs: number; maxBatch: number },
+    /** As over HTTP: MAX_BODY_BYTES per request (in UTF-16 units here), RPC_BATCH_MAX per batch. */
+    private readonly settings: { claimIdleMs: number; maxBatch: number; maxBodyBytes: number },
   ) {}
 
   async start(): Promise<void> {
@@ -140,14 +142,19 @@ export class RedisRequestConsumer {
       if (seen === "running") return;
       reply = seen?.startsWith("done:") ? seen.slice(5) : null;
     } else {
-      const body = parseJson(request ?? "");
+      const { maxBodyBytes, maxBatch } = this.settings;
+      const body = (request?.length ?? 0) > maxBodyBytes ? TOO_LARGE : parseJson(request ?? "");
       const response =
-        body === UNPARSEABLE
-          ? jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the request field is not JSON"))
-          : await processJsonRpc(this.dispatcher, body, {
-              transport: "events",
-              maxBatch: this.settings.maxBatch,
-            });
+        body === TOO_LARGE
+          ? jsonRpcError(
+              null,
+              new AppError("INVALID_REQUEST", `Request larger than ${maxBodyBytes} bytes (MAX_BODY_BYTES)`, {
+                limit: maxBodyBytes,
+              }),
+            )
+          : body === UNPARSEABLE
+            ? jsonRpcError(null, new AppError("PARSE_ERROR", "Parse error: the request field is not JSON"))
+            : await processJsonRpc(this.dispatcher, body, { transport: "events", maxBatch });
       reply = response === null ? null : JSON.stringify(response);
     }
     const tx = this.redis.multi();

@@ -168,6 +168,42 @@ describe("the Redis request stream", () => {
     }
   });
 
+  it("refuses a request over MAX_BODY_BYTES and a batch over RPC_BATCH_MAX, as over HTTP", async () => {
+    const keyPrefix = uniquePrefix("rs");
+    const keys = createKeys(keyPrefix);
+    const client = new RedisRpcClient(redis.url, keyPrefix);
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      keyPrefix,
+      handlers,
+      overrides: { maxBodyBytes: 4096, rpcBatchMax: 5 },
+    });
+    const waiter = admin.duplicate();
+    try {
+      const big = `big-${randomUUID()}`;
+      await client.send({ jsonrpc: "2.0", id: 1, method: "test.echo", params: { x: "y".repeat(5000) } }, big);
+      const tooLarge = JSON.parse(
+        (await waiter.blpop(keys.rpcReply(big), 5))?.[1] ?? "null",
+      ) as JsonRpcFailure;
+      assert.equal(tooLarge.error.code, -32600);
+      assert.match(tooLarge.error.message, /MAX_BODY_BYTES/);
+
+      const batch = `batch-${randomUUID()}`;
+      await client.send(
+        Array.from({ length: 6 }, (_, i) => ({ jsonrpc: "2.0", id: i, method: "test.incr" })),
+        batch,
+      );
+      const over = JSON.parse((await waiter.blpop(keys.rpcReply(batch), 5))?.[1] ?? "null") as JsonRpcFailure;
+      assert.equal(over.error.code, -32600);
+      assert.match(over.error.message, /RPC_BATCH_MAX/);
+      await drained(keyPrefix);
+    } finally {
+      waiter.disconnect();
+      await client.close();
+      await server.close();
+    }
+  });
+
   it("answers a batch on the stream with an array", async () => {
     const keyPrefix = uniquePrefix("rs");
     const keys = createKeys(keyPrefix);
