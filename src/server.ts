@@ -5,6 +5,7 @@ import { Dispatcher } from "./core/dispatch.js";
 import type { AnyHandler } from "./core/handler.js";
 import { createLogger, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
+import { redactUrl } from "./core/redact-url.js";
 import { Registry } from "./core/registry.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
@@ -66,6 +67,7 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly instanceId: string;
+  /** The Redis this server uses; it may carry a password (`redactUrl` before printing it). */
   readonly redisUrl: string;
   /** The private redis-server, when this process owns one. */
   readonly embeddedRedis: EmbeddedRedis | null;
@@ -315,7 +317,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       embeddedRedis,
       database:
         databaseTarget.kind === "postgres"
-          ? `PostgreSQL ${databaseTarget.url.replace(/\/\/[^@/]*@/, "//***@")} (DATABASE_URL)`
+          ? `PostgreSQL ${redactUrl(databaseTarget.url)} (DATABASE_URL)`
           : databaseTarget.kind === "pglite"
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,

@@ -1,6 +1,7 @@
 import { ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
 import type { PluginReport } from "../core/context.js";
 import { createLogger } from "../core/logger.js";
+import { redactUrl } from "../core/redact-url.js";
 import { PluginDirError } from "../plugins/plugin-host.js";
 import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
@@ -42,7 +43,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
 
   const redis = server.embeddedRedis
     ? `private redis-server (pid ${server.embeddedRedis.pid}) at ${server.redisUrl}, data in ${server.embeddedRedis.dataDir}, AOF on`
-    : `${server.redisUrl.replace(/\/\/[^@/]*@/, "//***@")} (REDIS_URL)`;
+    : `${redactUrl(server.redisUrl)} (REDIS_URL)`;
   console.log(
     [
       `ClaudeBench ${server.dispatcher.services.version} · instance ${server.instanceId} · pid ${process.pid}`,

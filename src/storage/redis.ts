@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { redactUrl } from "../core/redact-url.js";
 
 /**
  * Opens a Redis connection and waits until it is usable, with one clear error when the
@@ -15,8 +16,7 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    const safeUrl = url.replace(/\/\/[^@/]*@/, "//***@");
-    throw new Error(`cannot reach Redis at ${safeUrl}: ${(err as Error).message}. Is it running?`);
+    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}. Is it running?`);
   }
   return redis;
 }
