@@ -41,8 +41,10 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     process.exit(1);
   }
 
-  const redis = server.embeddedRedis
-    ? `private redis-server (pid ${server.embeddedRedis.pid}) at ${server.redisUrl}, data in ${server.embeddedRedis.dataDir}, AOF on`
+  const embedded = server.embeddedRedis;
+  // The private Redis' URL carries its password: show where the password is instead.
+  const redis = embedded
+    ? `private redis-server (pid ${embedded.pid}) at redis://127.0.0.1:${embedded.port} (password in ${embedded.passwordFile}), data in ${embedded.dataDir}, AOF on`
     : `${redactUrl(server.redisUrl)} (REDIS_URL)`;
   console.log(
     [
