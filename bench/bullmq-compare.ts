@@ -283,7 +283,12 @@ async function main(): Promise<number> {
     counted = await CountedRedis.start(dataDir);
     ({ pid: redisPid, url, port } = counted);
   } else {
-    embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+    // BullMQ is handed a bare port, like the counted redis-server: no password on this one.
+    embedded = await startEmbeddedRedis({
+      dataDir: join(dataDir, "redis"),
+      appendOnly: false,
+      requirePassword: false,
+    });
     ({ pid: redisPid, url, port } = embedded);
   }
   admin = await connectRedis(url, "bench-admin");

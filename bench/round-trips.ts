@@ -164,7 +164,12 @@ async function main(): Promise<void> {
     `  ${N} lifecycles (create → claim → complete) over HTTP at c=1, ours then the reference server; idle phase ${IDLE_S} s\n`,
   );
   dataDir = mkdtempSync(join(tmpdir(), "cb-bench-rt-"));
-  embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+  // The reference server takes a bare port: no password on this throwaway redis-server.
+  embedded = await startEmbeddedRedis({
+    dataDir: join(dataDir, "redis"),
+    appendOnly: false,
+    requirePassword: false,
+  });
   const port = await freePort();
   await startChild("claudebench", serveArgs(port, embedded.url, KEY_PREFIX), { ready: answersJsonRpc(port) });
   const refPort = await freePort();

@@ -335,7 +335,12 @@ async function main(): Promise<number> {
   );
 
   dataDir = mkdtempSync(join(tmpdir(), "cb-bench-tasks-"));
-  embedded = await startEmbeddedRedis({ dataDir: join(dataDir, "redis"), appendOnly: false });
+  // The reference server takes a bare port: no password on this throwaway redis-server.
+  embedded = await startEmbeddedRedis({
+    dataDir: join(dataDir, "redis"),
+    appendOnly: false,
+    requirePassword: false,
+  });
   client = new Redis(embedded.url);
 
   const profileDir = flags["cpu-prof"] ? join(tmpdir(), `cb-cpu-prof-tasks-${Date.now()}`) : null;

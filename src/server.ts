@@ -39,6 +39,7 @@ import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
 import { writeScriptsPerTurn } from "./storage/lua-script.js";
+import { redactUrl } from "./storage/redact-url.js";
 import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
@@ -69,6 +70,7 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly instanceId: string;
+  /** The Redis this server uses; it may carry a password (`redactUrl` before printing it). */
   readonly redisUrl: string;
   /** The private redis-server, when this process owns one. */
   readonly embeddedRedis: EmbeddedRedis | null;
@@ -333,7 +335,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       embeddedRedis,
       database:
         databaseTarget.kind === "postgres"
-          ? `PostgreSQL ${databaseTarget.url.replace(/\/\/[^@/]*@/, "//***@")} (DATABASE_URL)`
+          ? `PostgreSQL ${redactUrl(databaseTarget.url)} (DATABASE_URL)`
           : databaseTarget.kind === "pglite"
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,

@@ -5,6 +5,7 @@ import { PluginDirError } from "../plugins/plugin-host.js";
 import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
 import { RedisServerMissingError } from "../storage/embedded-redis.js";
+import { redactUrl } from "../storage/redact-url.js";
 
 interface ServeOptions extends Omit<ConfigFlags, "db"> {
   /** `--db <mode>` gives a string, `--no-db` false. */
@@ -41,9 +42,11 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
     process.exit(1);
   }
 
-  const redis = server.embeddedRedis
-    ? `private redis-server (pid ${server.embeddedRedis.pid}) at ${server.redisUrl}, data in ${server.embeddedRedis.dataDir}, AOF on`
-    : `${server.redisUrl.replace(/\/\/[^@/]*@/, "//***@")} (REDIS_URL)`;
+  const embedded = server.embeddedRedis;
+  // The private Redis' URL carries its password: show where the password is instead.
+  const redis = embedded
+    ? `private redis-server (pid ${embedded.pid}) at redis://127.0.0.1:${embedded.port} (password in ${embedded.passwordFile}), data in ${embedded.dataDir}, AOF on`
+    : `${redactUrl(server.redisUrl)} (REDIS_URL)`;
   console.log(
     [
       `ClaudeBench ${server.dispatcher.services.version} · instance ${server.instanceId} · pid ${process.pid}`,

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
-import { delimiter, join } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import type { Logger } from "../core/logger.js";
 
 /**
@@ -10,14 +11,24 @@ import type { Logger } from "../core/logger.js";
  * running, and Node cannot ask the kernel for a parent-death signal, so redis-server runs
  * under a tiny `sh` watchdog whose stdin is a pipe from us: when we die, for any reason,
  * the pipe closes, `read` returns and the watchdog stops redis-server.
+ *
+ * Any local process can reach a loopback port, and whoever can write to this Redis can put a
+ * request on the request stream, past the server's auth token. So redis-server requires a
+ * password: 32 random bytes (hex) generated once into `<dataDir>/password` (mode 0600, the
+ * directory 0700) and reused, so a user's redis-cli and other clients keep working across
+ * restarts. redis-server reads it from a config file named as its first argument (mode 0600;
+ * `ps` shows only the file's name) and so never listens without it, not even for a moment.
  */
 
 export interface EmbeddedRedis {
+  /** The URL to connect with. It carries the password: never print or log it (`redactUrl`). */
   readonly url: string;
   readonly port: number;
   /** redis-server's own pid. */
   readonly pid: number;
   readonly dataDir: string;
+  /** The file holding the password (`AUTH`), or null when none is required. */
+  readonly passwordFile: string | null;
   stop(): Promise<void>;
 }
 
@@ -25,8 +36,18 @@ export interface EmbeddedRedisOptions {
   dataDir: string;
   /** AOF persistence (on for `serve`; tests may turn it off). */
   appendOnly?: boolean;
+  /**
+   * Require the password kept in the data directory (the default). Off only for benchmarks
+   * that hand the bare port to a third-party client (the reference server, BullMQ).
+   */
+  requirePassword?: boolean;
   log?: Logger;
 }
+
+/** Files in the data directory that users read (README.md, "The private Redis"). */
+const PASSWORD_FILE = "password";
+const PORT_FILE = "port";
+const AUTH_CONFIG_FILE = "auth.conf";
 
 export class RedisServerMissingError extends Error {
   override name = "RedisServerMissingError";
@@ -74,18 +95,59 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** One PING over a raw socket: resolves with the first reply line, or null if nothing answers. */
-function ping(port: number): Promise<string | null> {
+/**
+ * The password in `<dataDir>/password`, generated on the first start. The file is (re)set to
+ * 0600 each time, in case a copy was restored with wider permissions.
+ */
+function ensurePassword(dataDir: string): string {
+  const file = join(dataDir, PASSWORD_FILE);
+  try {
+    writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  chmodSync(file, 0o600);
+  const password = readFileSync(file, "utf8").trim();
+  // Hex needs no quoting in the config file nor escaping in a URL.
+  if (!/^[0-9a-f]{64}$/.test(password))
+    throw new Error(`${file} does not hold 64 hex digits: delete it and a new password is generated`);
+  return password;
+}
+
+/** The config file redis-server reads before it listens: only the password is in it. */
+function writeAuthConfig(dataDir: string, password: string): string {
+  const file = resolve(dataDir, AUTH_CONFIG_FILE);
+  rmSync(file, { force: true });
+  const text = `# written by claudebench at each start from ./${PASSWORD_FILE}\nrequirepass ${password}\n`;
+  writeFileSync(file, text, { mode: 0o600, flag: "wx" });
+  return file;
+}
+
+/**
+ * AUTH (when there is a password) and PING over a raw socket: resolves with the reply to
+ * AUTH when it failed, else the reply to PING, or null if nothing answers.
+ */
+function ping(port: number, password: string | null): Promise<string | null> {
   return new Promise((resolve) => {
     const socket = new Socket();
+    const replies = password ? 2 : 1;
+    let received = "";
     const done = (reply: string | null) => {
       socket.destroy();
       resolve(reply);
     };
     socket.setTimeout(1000, () => done(null));
     socket.once("error", () => done(null));
-    socket.once("data", (data) => done(data.toString().split("\r\n")[0] ?? null));
-    socket.connect(port, "127.0.0.1", () => socket.write("PING\r\n"));
+    socket.on("data", (data) => {
+      received += data.toString();
+      const lines = received.split("\r\n");
+      if (lines.length <= replies) return;
+      const failedAuth = password && lines[0] !== "+OK";
+      done((failedAuth ? lines[0] : lines[replies - 1]) ?? null);
+    });
+    socket.connect(port, "127.0.0.1", () =>
+      socket.write(`${password ? `AUTH ${password}\r\n` : ""}PING\r\n`),
+    );
   });
 }
 
@@ -112,10 +174,14 @@ function logTail(dataDir: string): string {
 async function startOnce(
   binary: string,
   port: number,
+  auth: { password: string; configFile: string } | null,
   options: EmbeddedRedisOptions,
 ): Promise<EmbeddedRedis> {
   const { dataDir } = options;
+  const password = auth?.password ?? null;
   const args = [
+    // A config file must come first; the options after it add to it.
+    ...(auth ? [auth.configFile] : []),
     "--port",
     String(port),
     "--bind",
@@ -142,7 +208,7 @@ async function startOnce(
   const pid = await readPid(child);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const reply = await ping(port);
+    const reply = await ping(port, password);
     if (reply === "+PONG") break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.stdin?.end();
@@ -152,12 +218,15 @@ async function startOnce(
     await new Promise((r) => setTimeout(r, reply?.startsWith("-LOADING") ? 200 : 20));
   }
   options.log?.debug({ pid, port, dataDir }, "embedded redis-server ready");
+  // For `redis-cli -p "$(cat <dataDir>/port)"`; the banner shows it too.
+  writeFileSync(join(dataDir, PORT_FILE), `${port}\n`);
   let stopping: Promise<void> | undefined;
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: password ? `redis://:${password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     port,
     pid,
     dataDir,
+    passwordFile: password ? join(dataDir, PASSWORD_FILE) : null,
     stop: () => {
       stopping ??= (async () => {
         child.stdin?.end();
@@ -175,12 +244,16 @@ async function startOnce(
 export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   const binary = findOnPath("redis-server");
   if (!binary) throw new RedisServerMissingError();
-  mkdirSync(options.dataDir, { recursive: true });
+  // Only we may read the password and the AOF, even where the umask would let others in.
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(options.dataDir, 0o700);
+  const password = options.requirePassword === false ? null : ensurePassword(options.dataDir);
+  const auth = password ? { password, configFile: writeAuthConfig(options.dataDir, password) } : null;
   let lastError: unknown;
   // A free port can be taken between our probe and redis-server's bind: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(binary, await freePort(), options);
+      return await startOnce(binary, await freePort(), auth, options);
     } catch (err) {
       lastError = err;
     }

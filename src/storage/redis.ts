@@ -1,4 +1,5 @@
 import { Redis, ReplyError } from "ioredis";
+import { redactUrl } from "./redact-url.js";
 
 /**
  * Redis connections, and how the server behaves while Redis is unreachable.
@@ -41,8 +42,7 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    const safeUrl = url.replace(/\/\/[^@/]*@/, "//***@");
-    throw new Error(`cannot reach Redis at ${safeUrl}: ${(err as Error).message}. Is it running?`);
+    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}. Is it running?`);
   }
   return redis;
 }
