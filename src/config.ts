@@ -263,7 +263,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     maintenanceIntervalMs: blankToUndefined(env.MAINTENANCE_INTERVAL_MS) ?? "1000",
     taskRetentionHours: blankToUndefined(env.TASK_RETENTION_HOURS) ?? "168",
     heartbeatTimeoutMs: blankToUndefined(env.HEARTBEAT_TIMEOUT_MS) ?? "30000",
-    leaderTermMs: blankToUndefined(env.LEADER_TERM_MS) ?? "5000",
+    leaderTermMs: blankToUndefined(env.LEADER_TERM_MS) ?? "2000",
     gossipIntervalMs: blankToUndefined(env.GOSSIP_INTERVAL_MS) ?? "2000",
     membershipTtlMs: blankToUndefined(env.MEMBERSHIP_TTL_MS) ?? "60000",
     metricsPublishMs: blankToUndefined(env.METRICS_PUBLISH_MS) ?? "5000",

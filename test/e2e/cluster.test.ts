@@ -9,6 +9,7 @@ import type { Keys } from "../../src/storage/keys.js";
 import { QueueScripts } from "../../src/storage/scripts.js";
 import { waitFor } from "../helpers/cli.js";
 import {
+  assertLeadershipHistory,
   call,
   formed,
   health,
@@ -16,18 +17,21 @@ import {
   killAllServers,
   LEADER_TERM_MS,
   type Member,
+  RENEW_MS,
   events as readEvents,
   sleep,
   startGroup as startServers,
   TICK_MS,
   until,
+  watchLeadership,
 } from "../helpers/cluster.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 
 /**
  * Several real `claudebench serve` processes on one Redis and one key prefix, i.e. one cluster:
  * a shared view of the agents, the leader failing an agent killed with kill -9 (its tasks done
- * by others exactly once), leader failover with epoch fencing, a batch finished by the
+ * by others exactly once), leader failover with epoch fencing (after kill -9, and after a stall
+ * of the leader: SIGSTOP past its term, then SIGCONT), a batch finished by the
  * survivors of a kill -9, and the partition flag under SIGSTOP. The heartbeat soak is in
  * cluster-soak.test.ts (the test runner gives each file 120 s).
  */
@@ -265,13 +269,14 @@ describe("cluster of serve processes", () => {
     }
   });
 
-  it("kill -9 of the leader: a survivor leads within the term plus a tick, at a higher epoch; the old epoch's writes are refused", async () => {
+  it("kill -9 of the leader: a survivor leads within the term plus a renewal interval, at a higher epoch, never two leaders of one epoch; the old epoch's writes are refused", async () => {
     const group = await startGroup(3);
     const { keys } = group;
     try {
       const { leaderId, epoch } = await formed(group);
       const oldToken = `${leaderId}|${epoch}`;
       assert.equal(await admin.get(keys.queue.leader), oldToken);
+      const watch = watchLeadership(group.members);
 
       await kill9(group.byId(leaderId));
       const killedAt = Date.now();
@@ -293,7 +298,8 @@ describe("cluster of serve processes", () => {
         25,
       );
       const tookMs = Date.now() - killedAt;
-      const bound = LEADER_TERM_MS + TICK_MS + 2000;
+      // The documented bound (docs/cluster.md), with room for a busy 2-core machine.
+      const bound = LEADER_TERM_MS + RENEW_MS + 3000;
       assert.ok(tookMs < bound, `new leader ${elected.leaderId} after ${tookMs} ms (bound ${bound} ms)`);
       assert.ok(survivors.some((m) => m.id === elected.leaderId));
       const announced = (await events(keys, "leader.elected")).filter(
@@ -303,6 +309,8 @@ describe("cluster of serve processes", () => {
         announced.map((e) => e.payload),
         [{ leaderId: elected.leaderId, epoch: elected.epoch }],
       );
+      await sleep(RENEW_MS * 2); // a few more answers under the new leader
+      assertLeadershipHistory(await watch.stop());
 
       // The old leader's token, replayed (as by a leader that was paused, not dead): refused.
       const scripts = new QueueScripts(admin, keys, "e2e-stale-leader", 1000);
@@ -333,6 +341,56 @@ describe("cluster of serve processes", () => {
         );
       }, "the current leadership token to be accepted");
     } finally {
+      for (const m of group.members) await kill9(m);
+    }
+  });
+
+  it("a leader stalled past its term (SIGSTOP) is replaced, and once resumed never claims its old term", async () => {
+    const group = await startGroup(3);
+    const { keys } = group;
+    try {
+      const { leaderId, epoch } = await formed(group);
+      const stalled = group.byId(leaderId);
+      const watch = watchLeadership(group.members);
+      await until(async () => (await health(stalled.url)).cluster.leader, "the watch to see the leader");
+      stalled.cli.child.kill("SIGSTOP");
+      const stoppedAt = Date.now();
+
+      const survivors = group.members.filter((m) => m !== stalled);
+      const successor = await until(
+        async () => {
+          const views = (await Promise.all(survivors.map((m) => health(m.url)))).map((h) => h.cluster);
+          return views.find((v) => v.leader && v.epoch > epoch);
+        },
+        "a survivor to lead",
+        15_000,
+        25,
+      );
+      const tookMs = Date.now() - stoppedAt;
+      const bound = LEADER_TERM_MS + RENEW_MS + 3000;
+      assert.ok(tookMs < bound, `new leader ${successor.serverId} after ${tookMs} ms (bound ${bound} ms)`);
+
+      // Resumed (its watch question has waited for it), it answers as a follower at once.
+      await sleep(RENEW_MS);
+      const resumedAt = Date.now();
+      stalled.cli.child.kill("SIGCONT");
+      await until(async () => {
+        const h = (await health(stalled.url)).cluster;
+        return !h.leader && h.leaderId === successor.serverId && h.epoch >= successor.epoch;
+      }, "the resumed server to follow the new leader");
+      await sleep(RENEW_MS * 2);
+      const seen = await watch.stop();
+      const afterResume = seen.filter((s) => s.id === stalled.id && s.answeredAt >= resumedAt);
+      assert.ok(afterResume.length > 0, "the resumed server was asked");
+      assert.deepEqual(
+        afterResume.filter((s) => s.leader && s.epoch < successor.epoch),
+        [],
+        `once resumed, ${stalled.id} never said it led its old term (${epoch}) while ${successor.serverId} led ${successor.epoch}`,
+      );
+      assertLeadershipHistory(seen);
+      assert.equal(await admin.get(keys.queue.leader), `${successor.serverId}|${successor.epoch}`);
+    } finally {
+      for (const m of group.members) m.cli.child.kill("SIGCONT");
       for (const m of group.members) await kill9(m);
     }
   });

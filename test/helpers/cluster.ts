@@ -10,7 +10,10 @@ import { uniquePrefix } from "./redis.js";
  * cluster), for the end-to-end cluster tests, with the polling helpers they use.
  */
 
-/** Fast coordination: agents fail after 2 s of silence, a tick every 200 ms, a leader term of 1.5 s. */
+/**
+ * Fast coordination: agents fail after 2 s of silence, a tick every 200 ms, a leader term of
+ * 1.5 s (renewed every 500 ms).
+ */
 export const CLUSTER_ENV = {
   HEARTBEAT_TIMEOUT_MS: "2000",
   MAINTENANCE_INTERVAL_MS: "200",
@@ -19,6 +22,8 @@ export const CLUSTER_ENV = {
   METRICS_PUBLISH_MS: "300",
 };
 export const LEADER_TERM_MS = 1500;
+/** Leadership.renewMs: a third of the term. */
+export const RENEW_MS = LEADER_TERM_MS / 3;
 export const TICK_MS = 200;
 
 export interface Member {
@@ -170,4 +175,71 @@ export async function formed(group: Group): Promise<{ leaderId: string; epoch: n
 export async function events(admin: Redis, keys: Keys, name?: string): Promise<DomainEvent[]> {
   const raw = (await admin.xrange(keys.events(), "-", "+")) as [string, string[]][];
   return raw.flatMap((entry) => parseEventEntry(entry) ?? []).filter((e) => !name || e.event === name);
+}
+
+/** What one member said about leadership in one `system.health` answer. */
+export interface LeadershipSeen {
+  id: string;
+  leader: boolean;
+  epoch: number;
+  /** When the question was sent and the answer came (Date.now()). */
+  sentAt: number;
+  answeredAt: number;
+}
+
+/**
+ * Asks every member for `system.health` over and over (one question at a time per member, so
+ * each member's answers are in order) until `stop()`, which returns every answer. A member
+ * that does not answer (killed, or stopped until SIGCONT) is simply asked again.
+ */
+export function watchLeadership(members: Member[], everyMs = 50): { stop(): Promise<LeadershipSeen[]> } {
+  const seen: LeadershipSeen[] = [];
+  let stopped = false;
+  const loops = members.map(async (m) => {
+    while (!stopped) {
+      const sentAt = Date.now();
+      try {
+        const res = await fetch(`${m.url}/rpc`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.health", params: {} }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const { result } = (await res.json()) as { result: Health };
+        seen.push({
+          id: m.id,
+          leader: result.cluster.leader,
+          epoch: result.cluster.epoch,
+          sentAt,
+          answeredAt: Date.now(),
+        });
+      } catch {
+        // killed or unreachable: ask again
+      }
+      await sleep(everyMs);
+    }
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+      return seen;
+    },
+  };
+}
+
+/** Each member's epochs only grow, and no epoch was ever claimed by two members. */
+export function assertLeadershipHistory(seen: LeadershipSeen[]): void {
+  const claimants = new Map<number, Set<string>>();
+  for (const s of seen.filter((x) => x.leader)) {
+    const ids = claimants.get(s.epoch) ?? new Set<string>();
+    claimants.set(s.epoch, ids.add(s.id));
+  }
+  for (const [epoch, ids] of claimants)
+    assert.equal(ids.size, 1, `epoch ${epoch} was claimed by ${[...ids].join(" and ")}`);
+  for (const id of new Set(seen.map((s) => s.id))) {
+    const epochs = seen.filter((s) => s.id === id).map((s) => s.epoch);
+    const drop = epochs.findIndex((e, i) => i > 0 && e < (epochs[i - 1] as number));
+    assert.equal(drop, -1, `${id}'s epoch went back: ${epochs.join(" ")}`);
+  }
 }

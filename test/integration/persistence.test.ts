@@ -543,6 +543,8 @@ describe("persistence with PGlite (embedded, in the data directory)", () => {
   let dataDir: string;
   let server: Server;
   let database: TaskDatabase;
+  const lockOwner = () =>
+    (JSON.parse(readFileSync(join(dataDir, "serve.lock"), "utf8")) as { pid: number }).pid;
 
   before(async () => {
     redis = await startTestRedis();
@@ -564,7 +566,7 @@ describe("persistence with PGlite (embedded, in the data directory)", () => {
   it("uses PGlite in the data directory, owning it", () => {
     assert.equal(server.database, `PGlite in ${join(dataDir, "pglite")}`);
     assert.equal(database.kind, "pglite");
-    assert.equal(readFileSync(join(dataDir, "serve.lock"), "utf8").trim(), String(process.pid));
+    assert.equal(lockOwner(), process.pid);
   });
 
   it("records every transition of a lifecycle mix, in stream order, and the final rows", async () => {
@@ -604,7 +606,7 @@ describe("persistence with PGlite (embedded, in the data directory)", () => {
       },
     );
     // the refused start left the first server's lock alone
-    assert.equal(readFileSync(join(dataDir, "serve.lock"), "utf8").trim(), String(process.pid));
+    assert.equal(lockOwner(), process.pid);
 
     const cli = runCli([
       "serve",

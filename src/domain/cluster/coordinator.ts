@@ -11,12 +11,14 @@ import type { Leadership, LeadershipState } from "./leadership.js";
 import type { ClusterView, Membership } from "./membership.js";
 
 /**
- * The per-process loop that makes many server processes one cluster. Every tick it beats its
- * membership and takes or renews leadership; every gossip interval it probes its peers (in the
- * background: a hung peer's probe must not hold up the leader's renewal past its term); the
- * leader — unless partitioned — fails instances that stopped heartbeating (their tasks go back
- * at once), maintains the queue and pushes work to auto-assign instances, all with its
- * epoch-checked token. Every process publishes its call statistics for cluster-wide metrics.
+ * The per-process loops that make many server processes one cluster. Every tick a process
+ * beats its membership; every gossip interval it probes its peers (in the background: a hung
+ * peer's probe must not hold up the loops); the leader — unless partitioned — fails instances
+ * that stopped heartbeating (their tasks go back at once), maintains the queue and pushes work
+ * to auto-assign instances, all with its epoch-checked token. Every process publishes its call
+ * statistics for cluster-wide metrics. Leadership is taken and renewed by a loop of its own,
+ * every third of the term: leader duties that take long (a large reaping batch) must not delay
+ * the renewal past the term, and the term is kept short so that a dead leader is replaced soon.
  */
 
 export interface CoordinatorSettings {
@@ -43,18 +45,62 @@ export interface CoordinatorDeps {
 
 const AUTO_ASSIGN_BATCH = 200;
 
-export class Coordinator {
+/** Runs `step` at once and then `everyMs` after each run ends, until stopped; a failed run is logged. */
+class Repeat {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly step: () => Promise<void>,
+    private readonly everyMs: number,
+    private readonly failed: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    const loop = () => {
+      this.#running = this.step()
+        .catch(this.failed)
+        .finally(() => {
+          if (this.#timer) this.#timer = setTimeout(loop, this.everyMs);
+        });
+    };
+    this.#timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+}
+
+export class Coordinator {
   #view: ClusterView = { members: 1, healthy: 1, partitioned: false, peers: [] };
+  /** No leadership before the first view: we might be partitioned. */
+  #viewKnown = false;
   #lastGossip = 0;
   #gossiping: Promise<void> | null = null;
   #lastMetrics = 0;
+  /** Whether the last leadership call left us leading, to log the changes. */
+  #led = false;
+  readonly #ticks: Repeat;
+  readonly #campaign: Repeat;
 
   constructor(
     private readonly deps: CoordinatorDeps,
     private readonly settings: CoordinatorSettings,
-  ) {}
+  ) {
+    this.#ticks = new Repeat(
+      () => this.tick(),
+      settings.tickMs,
+      (err) => deps.log.warn({ err }, "coordination tick failed; retrying"),
+    );
+    this.#campaign = new Repeat(
+      () => this.campaign(),
+      deps.leadership.renewMs,
+      (err) => deps.log.warn({ err }, "leadership renewal failed; retrying"),
+    );
+  }
 
   get view(): ClusterView {
     return this.#view;
@@ -65,20 +111,12 @@ export class Coordinator {
   }
 
   start(): void {
-    const loop = () => {
-      this.#running = this.tick()
-        .catch((err) => this.deps.log.warn({ err }, "coordination tick failed; retrying"))
-        .finally(() => {
-          if (this.#timer) this.#timer = setTimeout(loop, this.settings.tickMs);
-        });
-    };
-    this.#timer = setTimeout(loop, 0);
+    this.#ticks.start();
+    this.#campaign.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#running;
+    await Promise.all([this.#ticks.stop(), this.#campaign.stop()]);
     await this.#gossiping;
     await this.deps.leadership.resign(this.deps.redis).catch(() => undefined);
     await this.deps.membership.leave().catch(() => undefined);
@@ -110,24 +148,32 @@ export class Coordinator {
         this.settings.metricsMs * 3,
       );
     }
-    if (this.#view.partitioned) {
-      await this.deps.leadership.resign(this.deps.redis);
-      return;
+    const state = this.deps.leadership.state;
+    if (state.leading && !this.#view.partitioned) await this.#leaderDuties(state.token);
+  }
+
+  /** Takes or renews leadership, unless partitioned (then gives it up). */
+  async campaign(): Promise<void> {
+    const { leadership, redis, log } = this.deps;
+    if (!this.#viewKnown) return;
+    if (!this.#view.partitioned) {
+      const state = await leadership.tick();
+      if (state.leading && !this.#led) log.info({ epoch: state.epoch }, "this server leads the cluster");
+      else if (!state.leading && this.#led)
+        log.warn({ epoch: state.epoch, leaderId: state.leaderId }, "this server no longer leads the cluster");
+      this.#led = state.leading;
     }
-    const before = this.deps.leadership.state.leading;
-    const state = await this.deps.leadership.tick();
+    // Partitioned, or found so by the background probes while we renewed: do not lead.
     if (this.#view.partitioned) {
-      // the background probes found us partitioned while we renewed: do not act as leader
-      await this.deps.leadership.resign(this.deps.redis);
-      return;
+      this.#led = false;
+      await leadership.resign(redis);
     }
-    if (state.leading && !before) this.deps.log.info({ epoch: state.epoch }, "this server leads the cluster");
-    if (state.leading) await this.#leaderDuties(state.token);
   }
 
   async #gossip(): Promise<void> {
     const previous = this.#view.partitioned;
     this.#view = await this.deps.membership.observe();
+    this.#viewKnown = true;
     if (this.#view.partitioned !== previous) {
       if (this.#view.partitioned) await this.deps.leadership.resign(this.deps.redis); // at once, not at the next tick
       const event = this.#view.partitioned ? "cluster.partition.detected" : "cluster.partition.cleared";
