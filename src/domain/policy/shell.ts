@@ -130,7 +130,7 @@ const WRAPPERS = new Set([
   "chroot",
   "su",
 ]);
-const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
+export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
 const MAX_DEPTH = 8;
 
 const basename = (p: string) => p.slice(p.lastIndexOf("/") + 1);
