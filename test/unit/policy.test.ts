@@ -1057,8 +1057,8 @@ describe("pre-tool policy", () => {
     });
   }
 
-  it("has a table of at least 70 cases", () => {
-    assert.ok(groups.reduce((n, [, cases]) => n + cases.length, 0) >= 70);
+  it("has a table of at least 300 cases", () => {
+    assert.ok(groups.reduce((n, [, cases]) => n + cases.length, 0) >= 300);
   });
 
   it("puts the reason of a modification and its warnings into additionalContext", () => {
