@@ -32,6 +32,19 @@ export interface BuiltinSettings {
  * climbs out). A path starting with another variable is returned as it is.
  */
 export function resolvePath(path: string, cwd?: string): string {
+  // the same few paths are judged by several rules on every call
+  const key = `${cwd ?? ""}\0${path}`;
+  let resolved = resolvedPaths.get(key);
+  if (resolved === undefined) {
+    if (resolvedPaths.size >= 1000) resolvedPaths.clear();
+    resolved = resolve(path, cwd);
+    resolvedPaths.set(key, resolved);
+  }
+  return resolved;
+}
+const resolvedPaths = new Map<string, string>();
+
+function resolve(path: string, cwd?: string): string {
   const home = /^(~|\$HOME|\$\{HOME\})(?=\/|$)/.exec(path);
   if (home) {
     const rest = posix.normalize(`.${path.slice(home[0].length)}`).replace(/\/+$/, "");

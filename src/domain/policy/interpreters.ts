@@ -41,9 +41,16 @@ const LANGUAGES: [RegExp, Language][] = [
   [/^osascript$/, "applescript"],
 ];
 
+const languages = new Map<string, Language | null>();
+
 export function languageOf(program: string): Language | null {
-  for (const [pattern, language] of LANGUAGES) if (pattern.test(program)) return language;
-  return null;
+  let language = languages.get(program);
+  if (language === undefined) {
+    language = LANGUAGES.find(([pattern]) => pattern.test(program))?.[1] ?? null;
+    if (languages.size >= 1000) languages.clear();
+    languages.set(program, language);
+  }
+  return language;
 }
 
 /** Options (per language) whose value is the code, and options that take some other value. */

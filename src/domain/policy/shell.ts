@@ -249,11 +249,17 @@ function tokenize(text: string): Token[] {
   let inWord = false;
   let nested: string[] = [];
   const flush = () => {
-    if (inWord) tokens.push({ kind: "word", value: word, raw, ...(nested.length ? { nested } : {}) });
+    if (inWord) {
+      const token: WordToken = { kind: "word", value: word, raw };
+      if (nested.length > 0) {
+        token.nested = nested;
+        nested = [];
+      }
+      tokens.push(token);
+    }
     word = "";
     raw = "";
     inWord = false;
-    nested = [];
   };
   const readBalancedHere = (): string => {
     const { inner, end } = readBalanced(text, i);
@@ -581,6 +587,7 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignme
  * in the line (`$X`, `${X:-y}`, `$1`), a command substitution, backticks? `$HOME` is known (~).
  */
 export function isUnresolved(word: string): boolean {
+  if (!word.includes("$") && !word.includes("`")) return false;
   return /\$[{(A-Za-z_0-9@*#?!$-]|`/.test(word.replace(/^(\$HOME|\$\{HOME\})(?=\/|$)/, "~"));
 }
 
@@ -602,46 +609,54 @@ export function analyzeShell(command: string): ShellAnalysis {
     commands: [],
     opaque: [],
     runsDownload: [],
+    // the patterns backtrack over long lines: tried only where a function could be defined
     forkBomb:
-      /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command) ||
-      /\bfunction\s+(\S+)\s*(\(\)\s*)?\{[^}]*\1\s*\|\s*\1\s*&/.test(command),
+      (command.includes("()") && /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command)) ||
+      (command.includes("function") &&
+        /\bfunction\s+(\S+)\s*(\(\)\s*)?\{[^}]*\1\s*\|\s*\1\s*&/.test(command)),
   };
   visit(command.replace(PRIVATE, "\uFFFD"), { analysis, vars: new Map() }, 0);
   return analysis;
 }
 
-/**
- * Analyses a command line (a script, `inputPiped`: its first command reads a pipe); returns
- * the commands it runs, nested ones included.
- */
-function visit(text: string, walk: Walk, depth: number, inputPiped = false): SimpleCommand[] {
+/** Analyses a command line (a script; `inputPiped`: its first command reads a pipe). */
+function visit(text: string, walk: Walk, depth: number, inputPiped = false): void {
   const { analysis } = walk;
-  const start = analysis.commands.length;
   if (depth > MAX_DEPTH) {
     analysis.opaque.push(text);
-    return [];
+    return;
   }
   let previous: SimpleCommand | undefined;
-  for (const [index, unit] of splitCommands(tokenize(text)).entries()) {
-    const tokens = [...unit.words, ...unit.redirects.map((r) => r.target)];
+  const units = splitCommands(tokenize(text));
+  for (let index = 0; index < units.length; index++) {
+    const unit = units[index] as Unit;
+    const tokens =
+      unit.redirects.length === 0 ? unit.words : [...unit.words, ...unit.redirects.map((r) => r.target)];
     // command substitutions run before their command
     for (const t of tokens) for (const inner of t.nested ?? []) visit(inner, walk, depth + 1);
     let processes: Map<string, SimpleCommand[]> | undefined;
     for (const t of tokens) {
       if (t.process) {
+        // the commands the substitution runs, nested ones included
+        const start = analysis.commands.length;
+        visit(t.process.text, walk, depth + 1, t.process.output);
         processes ??= new Map();
-        processes.set(t.value, visit(t.process.text, walk, depth + 1, t.process.output));
+        processes.set(t.value, analysis.commands.slice(start));
       }
     }
     let last: SimpleCommand | undefined;
     for (const values of bindings(tokens, walk.vars)) {
-      // an assignment's value is not split into words
-      const words = unit.words.flatMap((w) => expand(w.value, values, !ASSIGNMENT.test(w.value)));
-      const redirects = unit.redirects.map(({ op, target }) => ({
-        op,
-        target: expand(target.value, values, false)[0] ?? "",
-        ...(target.heredoc === undefined ? {} : { body: target.heredoc }),
-      }));
+      const words: string[] = [];
+      for (const { value } of unit.words) {
+        // an assignment's value is not split into words
+        if (value.includes(REF_START)) words.push(...expand(value, values, !ASSIGNMENT.test(value)));
+        else words.push(value);
+      }
+      const redirects = unit.redirects.map(({ op, target }) => {
+        const r: Redirect = { op, target: expand(target.value, values, false)[0] ?? "" };
+        if (target.heredoc !== undefined) r.body = target.heredoc;
+        return r;
+      });
       const from = unit.piped ? previous : undefined;
       last =
         run(
@@ -654,16 +669,16 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): Sim
     }
     previous = last;
   }
-  return analysis.commands.slice(start);
 }
+
+const NO_BINDINGS: Map<string, string>[] = [new Map()];
 
 /** One map of values per combination of the values the variables used in `tokens` may have. */
 function bindings(tokens: WordToken[], vars: Map<string, string[]>): Map<string, string>[] {
-  let combinations: Map<string, string>[] = [new Map()];
+  if (!tokens.some((t) => t.value.includes(REF_START))) return NO_BINDINGS;
   const names = new Set<string>();
-  for (const t of tokens) {
-    if (t.value.includes(REF_START)) for (const m of t.value.matchAll(MARKED_REF)) names.add(m[3] as string);
-  }
+  for (const t of tokens) for (const m of t.value.matchAll(MARKED_REF)) names.add(m[3] as string);
+  let combinations: Map<string, string>[] = [new Map()];
   for (const name of names) {
     const possible = vars.get(name);
     // too many combinations: the variable is left unknown
@@ -772,14 +787,9 @@ function run(
   const { argv, wrappers, assignments: assigned } = unwrap(words);
   for (const a of assigned) assignWord(vars, a);
   if (argv.length === 0 && redirects.length === 0) return null;
-  const command: SimpleCommand = {
-    argv,
-    redirects,
-    pipedInput: input.piped,
-    wrappers,
-    ...(input.from ? { pipedFrom: input.from } : {}),
-    ...(input.processes ? { processes: input.processes } : {}),
-  };
+  const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
+  if (input.from) command.pipedFrom = input.from;
+  if (input.processes) command.processes = input.processes;
   analysis.commands.push(command);
   if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
   assignments(argv, vars);

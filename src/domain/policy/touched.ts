@@ -93,6 +93,9 @@ const SPECS: Record<string, ArgSpec> = {
   },
 };
 
+/** Programs whose operands are files they write or delete (READ_COMMANDS: read). */
+const FILE_COMMANDS = new Set([...Object.keys(SPECS), "tee", "rm", "unlink", "rmdir", "dd"]);
+
 /** An rsync location on another machine: `host:path`, `host::module`, `rsync://...`. */
 const REMOTE = /^([^/]*:|rsync:\/\/)/;
 
@@ -120,7 +123,9 @@ function commandPaths(command: SimpleCommand, paths: TouchedPaths): void {
     if (WRITE_REDIRECT.test(r.op)) add(paths.writes, [r.target]);
     else if (r.op === "<") add(paths.reads, [r.target]);
   }
-  const name = (command.argv[0] ?? "").split("/").pop() ?? "";
+  const program = command.argv[0] ?? "";
+  const name = program.slice(program.lastIndexOf("/") + 1);
+  if (!READ_COMMANDS.has(name) && !FILE_COMMANDS.has(name)) return;
   const args = command.argv.slice(1);
   const parsed = parseArgs(args, SPECS[name]);
   const { operands } = parsed;

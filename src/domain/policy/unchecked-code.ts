@@ -148,7 +148,7 @@ export function uncheckedCodeFindings(
           },
           command,
         });
-      } else if (downloaded.has(resolvePath(file, cwd))) {
+      } else if (downloaded.size > 0 && downloaded.has(resolvePath(file, cwd))) {
         findings.push({
           finding: {
             rule: "download-and-run",
