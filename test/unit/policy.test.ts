@@ -7,6 +7,7 @@ import {
   PolicyFileError,
   parsePolicy,
 } from "../../src/domain/policy/policy-file.js";
+import { analyzeShell } from "../../src/domain/policy/shell.js";
 
 /**
  * The pre-tool policy as a table: each row is one tool call Claude Code could make from the
@@ -1059,6 +1060,13 @@ describe("pre-tool policy", () => {
 
   it("has a table of at least 300 cases", () => {
     assert.ok(groups.reduce((n, [, cases]) => n + cases.length, 0) >= 300);
+  });
+
+  it("analyses a line that multiplies into too many commands up to a bound, and asks", () => {
+    // 16 values of $a $b, and a script that runs itself: 87k commands without the bound
+    const line = `for a in 1 2 3 4; do for b in 1 2 3 4; do S='bash -c "$S $a $b"'; bash -c "$S"; done; done`;
+    assert.ok(analyzeShell(line).commands.length <= 1000);
+    check({ ...bash(line), expect: "ask", rule: "opaque-command", why: "" });
   });
 
   it("puts the reason of a modification and its warnings into additionalContext", () => {

@@ -596,11 +596,28 @@ interface Walk {
   analysis: ShellAnalysis;
   /** The values a variable may have ("$X" where it may be unknown). */
   vars: Map<string, string[]>;
+  /** MAX_COMMANDS was reached: the rest of the line is not analysed. */
+  exhausted?: boolean;
+}
+
+/** Has the line used up its budget? The first time, what is left unanalysed is opaque. */
+function exhausted(walk: Walk, text: string): boolean {
+  if (walk.exhausted) return true;
+  if (walk.analysis.commands.length < MAX_COMMANDS) return false;
+  walk.exhausted = true;
+  walk.analysis.opaque.push(`too many commands to check: ${text.slice(0, 80)}`);
+  return true;
 }
 
 /** More values than this and a variable counts as unknown; more combinations than that, too. */
 const MAX_VALUES = 8;
 const MAX_VARIANTS = 16;
+/**
+ * The most simple commands one line is analysed into: variants and nested scripts multiply
+ * (`S='bash -c "$S $a"'` in a loop), and the engine runs on every tool call. Past it, the
+ * rest of the line is opaque.
+ */
+const MAX_COMMANDS = 1000;
 /** `$(mktemp)`, `$(mktemp -d)`: a fresh file or directory in /tmp. */
 const MKTEMP = /^\$\(\s*mktemp(\s+-[dqu]+)*\s*\)$/;
 
@@ -626,6 +643,7 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
     analysis.opaque.push(text);
     return;
   }
+  if (exhausted(walk, text)) return;
   let previous: SimpleCommand | undefined;
   const units = splitCommands(tokenize(text));
   for (let index = 0; index < units.length; index++) {
@@ -787,6 +805,7 @@ function run(
   const { argv, wrappers, assignments: assigned } = unwrap(words);
   for (const a of assigned) assignWord(vars, a);
   if (argv.length === 0 && redirects.length === 0) return null;
+  if (exhausted(walk, words.join(" "))) return null;
   const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
   if (input.from) command.pipedFrom = input.from;
   if (input.processes) command.processes = input.processes;
@@ -956,7 +975,7 @@ function findRoots(argv: string[]): string[] {
 
 function pushDerived(argv: string[], walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
   const { argv: inner, wrappers } = unwrap(argv);
-  if (inner.length === 0) return;
+  if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
   const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
   walk.analysis.commands.push(command);
   expandInner(command, walk, depth + 1);
