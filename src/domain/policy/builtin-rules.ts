@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import type { SimpleCommand } from "./shell.js";
+import { isUnresolved, type SimpleCommand } from "./shell.js";
 
 /**
  * The built-in pre-tool rules: what no coding agent should do unasked. Each one looks at one
@@ -32,6 +32,19 @@ export interface BuiltinSettings {
  * climbs out). A path starting with another variable is returned as it is.
  */
 export function resolvePath(path: string, cwd?: string): string {
+  // the same few paths are judged by several rules on every call
+  const key = `${cwd ?? ""}\0${path}`;
+  let resolved = resolvedPaths.get(key);
+  if (resolved === undefined) {
+    if (resolvedPaths.size >= 1000) resolvedPaths.clear();
+    resolved = resolve(path, cwd);
+    resolvedPaths.set(key, resolved);
+  }
+  return resolved;
+}
+const resolvedPaths = new Map<string, string>();
+
+function resolve(path: string, cwd?: string): string {
   const home = /^(~|\$HOME|\$\{HOME\})(?=\/|$)/.exec(path);
   if (home) {
     const rest = posix.normalize(`.${path.slice(home[0].length)}`).replace(/\/+$/, "");
@@ -148,6 +161,13 @@ export const COMMAND_RULES: CommandRule[] = [
         return {
           decision: "deny",
           reason: `rm ${recursive ? "-r " : ""}on ${critical}: deletes the system, a home directory or one holding the project`,
+        };
+      }
+      const unknown = targets.find((t) => isUnresolved(resolvePath(t, settings.cwd)));
+      if (recursive && unknown) {
+        return {
+          decision: "ask",
+          reason: `rm -r on ${unknown}: a variable that cannot be resolved before it runs`,
         };
       }
       if (recursive && c.runBy?.program === "xargs") {
@@ -270,7 +290,7 @@ export const COMMAND_RULES: CommandRule[] = [
   },
 ];
 
-/** `*` matches within a path segment, `**` across segments. */
+/** `*` matches within a path segment, `**` across segments (tool names, paths, branches). */
 export function globMatch(pattern: string, value: string): boolean {
   return globRegex(pattern).test(value);
 }
@@ -282,6 +302,14 @@ export function globRegex(pattern: string): RegExp {
     .map((part) => part.split("*").map(escapeRegex).join("[^/]*"))
     .join(".*");
   return new RegExp(`^${regex}$`);
+}
+
+/**
+ * A command glob: `*` (and `**`) matches any text, spaces and `/` included — a command line is
+ * not a path, and `psql *prod*` must match `psql postgres://prod-db/app`.
+ */
+export function commandGlobRegex(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split(/\*+/).map(escapeRegex).join(".*")}$`, "s");
 }
 
 function escapeRegex(s: string): string {
@@ -300,7 +328,10 @@ export function isSecretPath(path: string): boolean {
   ) {
     return !name.endsWith(".pub");
   }
-  return /\/\.(ssh|aws|gnupg|kube|docker)\/|\/\.config\/(gcloud|gh)\/|\/\.azure\//.test(path);
+  // the key directories themselves too: moving ~/.ssh away takes the keys with it
+  return /\/\.(ssh|aws|gnupg|kube|docker)\/|\/\.(ssh|aws|gnupg)$|\/\.config\/(gcloud|gh)\/|\/\.azure\//.test(
+    path,
+  );
 }
 
 /** /dev/null and friends: devices any program may write to. */

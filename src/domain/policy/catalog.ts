@@ -21,13 +21,13 @@ export const BUILTIN_RULES: readonly BuiltinRuleInfo[] = [
     hook: "pre_tool",
     decisions: ["deny", "ask"],
     matches:
-      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project (deny); rm -r on the whole project or on paths from xargs (ask)",
+      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project (deny); rm -r on the whole project, on paths from xargs' input or from a variable that cannot be resolved (ask)",
   },
   {
     id: "pipe-to-shell",
     hook: "pre_tool",
     decisions: ["deny"],
-    matches: "piping into a shell or interpreter (curl … | sh, | python)",
+    matches: "piping into a shell or interpreter (curl … | sh, | python, > >(bash))",
   },
   {
     id: "disk-destroy",
@@ -64,19 +64,29 @@ export const BUILTIN_RULES: readonly BuiltinRuleInfo[] = [
     id: "download-and-run",
     hook: "pre_tool",
     decisions: ["deny"],
-    matches: "running code a download produced ($(curl …), eval of wget output)",
+    matches:
+      "running code a download produced: bash/source <(curl …), curl -o f … && sh f, $(curl …) as a command, eval of wget output, interpreter code evaluating what it fetches",
   },
   {
     id: "opaque-command",
     hook: "pre_tool",
     decisions: ["ask"],
-    matches: "a command that cannot be checked before it runs (eval, $(…) as a program)",
+    matches:
+      "a command that cannot be checked before it runs: a program named by an unknown variable or $(…), eval or bash -c of one, an interpreter's shell-out built at run time, code another program prints run through <(…)",
+  },
+  {
+    id: "delete-critical",
+    hook: "pre_tool",
+    decisions: ["deny", "ask"],
+    matches:
+      "rm, unlink, rmdir, shred -u, mv (its sources), rsync --delete (its destination) on /, a system or home directory or one holding the project (deny), or on a path from a variable that cannot be resolved (ask)",
   },
   {
     id: "write-system-path",
     hook: "pre_tool",
     decisions: ["deny"],
-    matches: "writing (tool or redirect, tee, cp, dd) to a system path",
+    matches:
+      "writing (tool or redirect, tee, cp/mv/ln/install incl. -t, truncate, rsync, sed -i, perl -i, tar -C, dd) to a system path",
   },
   {
     id: "write-secret",

@@ -1,16 +1,20 @@
 import {
   type BuiltinSettings,
   COMMAND_RULES,
+  commandGlobRegex,
   type Finding,
-  globMatch,
+  globRegex,
   insideProject,
+  isCriticalPath,
   isHarmlessDevice,
   isSecretPath,
   isSystemPath,
   resolvePath,
 } from "./builtin-rules.js";
 import type { Policy, UserRule } from "./policy-file.js";
-import { analyzeShell, type SimpleCommand } from "./shell.js";
+import { analyzeShell, isUnresolved, type SimpleCommand } from "./shell.js";
+import { type Touched, type TouchedPaths, touchedPaths } from "./touched.js";
+import { uncheckedCodeFindings } from "./unchecked-code.js";
 
 /**
  * The pre-tool policy engine: every finding of every rule is collected, then the strongest
@@ -40,38 +44,23 @@ export interface ToolCall {
 
 const RANK: Record<Decision, number> = { allow: 0, warn: 1, modify: 2, ask: 3, deny: 4 };
 
-const WRITE_TOOLS: Record<string, string[]> = {
-  Write: ["file_path"],
-  Edit: ["file_path"],
-  MultiEdit: ["file_path"],
-  NotebookEdit: ["notebook_path"],
-};
-const READ_TOOLS: Record<string, string[]> = { Read: ["file_path"], Grep: ["path"], Glob: ["path"] };
-const WRITE_REDIRECT = /^(\d*|&)(>|>>|>\||&>|&>>)$/;
-const READ_COMMANDS = new Set([
-  "cat",
-  "less",
-  "more",
-  "head",
-  "tail",
-  "grep",
-  "strings",
-  "xxd",
-  "base64",
-  "cp",
-  "scp",
-  "rsync",
-  "curl",
-]);
+/** Rule patterns compiled once: a policy has few, and they are tried on every call. */
+const compiled = new Map<string, RegExp>();
 
-function toolMatches(pattern: string, tool: string): boolean {
-  return pattern.split("|").some((p) => globMatch(p.trim(), tool));
+/** A user rule's pattern: over a command `*` spans any text, over a tool name or a path see globRegex. */
+function patternMatches(kind: "command" | "path" | "tool", pattern: string, value: string): boolean {
+  const key = `${kind}:${pattern}`;
+  let regex = compiled.get(key);
+  if (!regex) {
+    if (compiled.size >= 1000) compiled.clear(); // patterns of policy files long edited away
+    regex = kind === "command" ? commandGlobRegex(pattern) : globRegex(pattern);
+    compiled.set(key, regex);
+  }
+  return regex.test(value);
 }
 
-/** A file the call would write or read, and the shell command that would (if any). */
-interface Touched {
-  path: string;
-  command?: SimpleCommand;
+function toolMatches(pattern: string, tool: string): boolean {
+  return pattern.split("|").some((p) => patternMatches("tool", p.trim(), tool));
 }
 
 /** A finding and what it is about: a simple command, or a file (what a user allow rule can waive). */
@@ -81,59 +70,58 @@ interface Sourced {
   path?: string;
 }
 
-/** Files the call would write and read. */
-function touchedPaths(call: ToolCall, commands: SimpleCommand[]): { writes: Touched[]; reads: Touched[] } {
-  const writes: Touched[] = [];
-  const reads: Touched[] = [];
-  for (const field of WRITE_TOOLS[call.tool] ?? []) {
-    if (typeof call.input[field] === "string") writes.push({ path: call.input[field] as string });
-  }
-  for (const field of READ_TOOLS[call.tool] ?? []) {
-    if (typeof call.input[field] === "string") reads.push({ path: call.input[field] as string });
-  }
-  for (const c of commands) {
-    const command = c;
-    for (const r of c.redirects) {
-      if (WRITE_REDIRECT.test(r.op)) writes.push({ path: r.target, command });
-      else if (r.op === "<") reads.push({ path: r.target, command });
-    }
-    const name = (c.argv[0] ?? "").split("/").pop() ?? "";
-    const operands = c.argv.slice(1).filter((a) => !a.startsWith("-"));
-    if (name === "tee") writes.push(...operands.map((path) => ({ path, command })));
-    if ((name === "cp" || name === "mv" || name === "install" || name === "ln") && operands.length > 1) {
-      writes.push({ path: operands[operands.length - 1] as string, command });
-    }
-    if (READ_COMMANDS.has(name)) reads.push(...operands.map((o) => ({ path: o.replace(/^@/, ""), command })));
-    if (name === "dd") {
-      for (const a of c.argv) if (a.startsWith("of=")) writes.push({ path: a.slice(3), command });
-    }
-  }
-  return { writes, reads };
+/** What writing `path` would do wrong, if anything. */
+function writeFinding(path: string, cwd: string | undefined): Finding | null {
+  // judged resolved: `../../etc/passwd` and `/tmp/../etc/passwd` are /etc/passwd
+  const p = resolvePath(path, cwd);
+  return isSystemPath(p, cwd)
+    ? { rule: "write-system-path", decision: "deny", reason: `writes to the system path ${path}` }
+    : isSecretPath(p)
+      ? { rule: "write-secret", decision: "deny", reason: `writes to ${path}, which holds secrets` }
+      : cwd &&
+          (p.startsWith("/") || p.startsWith("~")) &&
+          !insideProject(p, cwd) &&
+          !p.startsWith("/tmp/") &&
+          !isHarmlessDevice(p)
+        ? {
+            rule: "write-outside-project",
+            decision: "ask",
+            reason: `writes to ${path}, outside the project ${cwd}`,
+          }
+        : null;
 }
 
-function fileFindings(paths: { writes: Touched[]; reads: Touched[] }, cwd: string | undefined): Sourced[] {
-  const findings: Sourced[] = [];
-  for (const touched of paths.writes) {
-    const { path } = touched;
-    // judged resolved: `../../etc/passwd` and `/tmp/../etc/passwd` are /etc/passwd
-    const p = resolvePath(path, cwd);
-    const finding: Finding | null = isSystemPath(p, cwd)
-      ? { rule: "write-system-path", decision: "deny", reason: `writes to the system path ${path}` }
-      : isSecretPath(p)
-        ? { rule: "write-secret", decision: "deny", reason: `writes to ${path}, which holds secrets` }
-        : cwd &&
-            (p.startsWith("/") || p.startsWith("~")) &&
-            !insideProject(p, cwd) &&
-            !p.startsWith("/tmp/") &&
-            !isHarmlessDevice(p)
-          ? {
-              rule: "write-outside-project",
-              decision: "ask",
-              reason: `writes to ${path}, outside the project ${cwd}`,
-            }
-          : null;
-    if (finding) findings.push({ finding, ...touched });
+/** What deleting `path` would do wrong: everything writing it would, and more. */
+function deleteFinding(path: string, cwd: string | undefined): Finding | null {
+  const p = resolvePath(path, cwd);
+  if (isUnresolved(p)) {
+    return {
+      rule: "delete-critical",
+      decision: "ask",
+      reason: `deletes ${path}, named by a variable that cannot be resolved before it runs`,
+    };
   }
+  if (isCriticalPath(p, cwd)) {
+    return {
+      rule: "delete-critical",
+      decision: "deny",
+      reason: `removes ${path}: the system, a home directory or one holding the project`,
+    };
+  }
+  return writeFinding(path, cwd);
+}
+
+function fileFindings(paths: TouchedPaths, cwd: string | undefined): Sourced[] {
+  const findings: Sourced[] = [];
+  const judge = (touched: Touched[], finding: (path: string, cwd: string | undefined) => Finding | null) => {
+    for (const t of touched) {
+      const f = finding(t.path, cwd);
+      if (f) findings.push({ finding: f, ...t });
+    }
+  };
+  // a deletion first: it says more than the write that often comes with it (shred -u, rsync --delete)
+  judge(paths.deletes, deleteFinding);
+  judge(paths.writes, writeFinding);
   for (const touched of paths.reads) {
     if (isSecretPath(resolvePath(touched.path, cwd))) {
       findings.push({
@@ -160,20 +148,7 @@ function shellFindings(analysis: ReturnType<typeof analyzeShell>, settings: Buil
       if (hit) findings.push({ finding: { rule: rule.id, ...hit }, command });
     }
   }
-  if (analysis.opaque.length > 0) {
-    const downloads = analysis.commands.some((c) =>
-      ["curl", "wget", "fetch"].includes((c.argv[0] ?? "").split("/").pop() ?? ""),
-    );
-    push(
-      downloads
-        ? { rule: "download-and-run", decision: "deny", reason: "runs code produced by a download" }
-        : {
-            rule: "opaque-command",
-            decision: "ask",
-            reason: `cannot be checked before it runs: ${analysis.opaque[0]?.slice(0, 120)}`,
-          },
-    );
-  }
+  findings.push(...uncheckedCodeFindings(analysis, settings.cwd));
   return findings;
 }
 
@@ -208,10 +183,12 @@ function userFindings(
     const matchedCommands =
       pattern.command === undefined
         ? null
-        : commands.filter((c) => globMatch(pattern.command as string, c.argv.join(" ")));
+        : commands.filter((c) => patternMatches("command", pattern.command as string, c.argv.join(" ")));
     if (matchedCommands?.length === 0) continue;
     const matchedPaths =
-      pattern.path === undefined ? null : paths.filter((p) => globMatch(pattern.path as string, p));
+      pattern.path === undefined
+        ? null
+        : paths.filter((p) => patternMatches("path", pattern.path as string, p));
     if (matchedPaths?.length === 0) continue;
     matches.push({
       finding: { rule: rule.id, decision: rule.decision, reason: rule.reason },
@@ -239,7 +216,7 @@ export function evaluate(call: ToolCall, policy: Policy): PolicyDecision {
   const command = call.tool === "Bash" && typeof call.input.command === "string" ? call.input.command : null;
   const analysis = command === null ? null : analyzeShell(command);
   const commands = analysis?.commands ?? [];
-  const paths = touchedPaths(call, commands);
+  const paths = touchedPaths(call.tool, call.input, commands);
 
   const builtin = [
     ...(analysis ? shellFindings(analysis, settings) : []),
@@ -249,7 +226,7 @@ export function evaluate(call: ToolCall, policy: Policy): PolicyDecision {
     policy.rules,
     call,
     commands,
-    [...paths.writes, ...paths.reads].map((t) => t.path),
+    [...paths.writes, ...paths.reads, ...paths.deletes].map((t) => t.path),
   );
   // A user "allow" rule waives the built-in asks and warnings it matches (never a deny).
   const allows = user.filter((m) => m.finding.decision === "allow");

@@ -21,8 +21,12 @@ const userRule = z
       .string()
       .min(1)
       .optional()
-      .describe("Glob over one simple shell command (program and arguments)"),
-    path: z.string().min(1).optional().describe("Glob over a file path the tool writes or reads"),
+      .describe("Glob over one simple shell command (program and arguments): * matches any text, / included"),
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Glob over a file path the tool writes, reads or deletes: * within a segment, ** across"),
     decision: z.enum(["deny", "ask", "warn", "allow"]),
     reason: z.string().min(1).max(500),
   })

@@ -1,12 +1,19 @@
+import { inlineCode, scanCode } from "./interpreters.js";
+
 /**
  * Shell command analysis for the pre-tool policy: a command line is split into the simple
  * commands it would run — across `&&`, `||`, `;`, `|`, `&`, newlines, subshells, `$(...)`,
  * backticks and process substitution — and the commands hidden inside `bash -c '...'`,
- * `eval ...`, `su -c`, `env -S`, `watch`, `xargs cmd`, `find -exec cmd` (with `{}` replaced by
- * find's roots), here-documents given to a shell, and `env`/`sudo`/`nohup`/`timeout`/...
- * prefixes (with their option arguments) are analysed too. Quoting is honoured — '...', "...",
- * $'...' (escapes decoded), backslashes — so `echo "a && b"` is one command and `r''m` is rm;
- * a here-document given to another program is data. Rules then look at each simple command's
+ * `eval ...`, `su -c`, `env -S`, `watch`, `trap`, `alias`, `xargs cmd` (with its arguments
+ * when an `echo`, `printf`, `find`, `ls` or a here-string feeds it), `find -exec cmd` (with
+ * `{}` replaced by find's roots), here-documents given to a shell, interpreter one-liners'
+ * shell-outs (interpreters.ts), multi-call binaries (`busybox rm` is rm), and
+ * `env`/`sudo`/`nohup`/`timeout`/... prefixes (with their option arguments) are analysed too.
+ * Quoting is honoured — '...', "...", $'...' (escapes decoded), backslashes — so
+ * `echo "a && b"` is one command and `r''m` is rm; a here-document given to another program is
+ * data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
+ * substituted where they are used, every value a variable may have (a loop's, a branch's) is
+ * judged, and one never assigned stays `$X`: unknown. Rules then look at each simple command's
  * program and arguments, never at a prefix of the raw text.
  */
 
@@ -32,17 +39,60 @@ export interface SimpleCommand {
    * arguments read from its input.
    */
   runBy?: { program: "find"; filtered: boolean } | { program: "xargs" };
+  /** The command whose output this one reads (`that | this`). */
+  pipedFrom?: SimpleCommand;
+  /** Its words that are process substitutions (`<(cmd)`, as written), with the commands they run. */
+  processes?: Map<string, SimpleCommand[]>;
 }
 
 export interface ShellAnalysis {
   commands: SimpleCommand[];
-  /** Constructs that cannot be analysed statically (e.g. `eval $VAR`, `bash -c "$X"`). */
+  /**
+   * Constructs that cannot be analysed statically: `eval $VAR`, `bash -c "$X"`, a program
+   * named by a variable or a substitution, an interpreter's shell-out built at run time.
+   */
   opaque: string[];
+  /** Interpreter code that evaluates what it downloads (`exec(urlopen(...).read())`). */
+  runsDownload: string[];
   /** A function that calls itself in the background through a pipe: `:(){ :|:& };:`. */
   forkBomb: boolean;
 }
 
-type Token = { kind: "word"; value: string; raw: string; heredoc?: string } | { kind: "op"; value: string };
+interface WordToken {
+  kind: "word";
+  /** The word after quote removal, its parameter expansions marked (see ref). */
+  value: string;
+  raw: string;
+  heredoc?: string;
+  /** Command lines in the word that run before it: `$(...)`, backticks, a here-document's. */
+  nested?: string[];
+  /** A process substitution `<(...)` (`>(...)`: output) — the word names the file it reads or fills. */
+  process?: { text: string; output: boolean };
+}
+type Token = WordToken | { kind: "op"; value: string };
+
+/**
+ * A parameter expansion (`$NAME`, `${NAME}`) inside a word's value is marked with two characters
+ * of Unicode's private use area (which the input cannot contain: see analyzeShell), and
+ * resolved when its command is reached, with the values assigned before it in the line.
+ */
+const REF_START = "\uE000";
+const REF_END = "\uE001";
+const REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/y;
+const MARKED_REF = /\uE000([qu])(\{?)([A-Za-z_][A-Za-z0-9_]*)\uE001/g;
+const PRIVATE = /[\uE000\uE001]/g;
+
+/** `$NAME` or `${NAME}` at `i`: its mark and the index after it, or null. */
+function readRef(text: string, i: number, quoted: boolean): { mark: string; end: number } | null {
+  REF.lastIndex = i;
+  const m = REF.exec(text);
+  if (!m) return null;
+  const braced = m[1] !== undefined;
+  return {
+    mark: `${REF_START}${quoted ? "q" : "u"}${braced ? "{" : ""}${m[1] ?? m[2]}${REF_END}`,
+    end: REF.lastIndex,
+  };
+}
 
 const OPERATORS = ["&&", "||", ";;", "|&", ";", "|", "&", "(", ")", "\n"];
 const REDIRECT = /^(\d*|&)(>>|>\||>&|<&|<<<|<<-?|<>|>|<)$/;
@@ -61,6 +111,9 @@ const OPTION_ARGUMENTS: Record<string, RegExp> = {
   time: /^(-[fo]|--(format|output))$/,
 };
 const WRAPPERS = new Set([
+  "busybox",
+  "toybox",
+  "coreutils",
   "sudo",
   "doas",
   "env",
@@ -77,7 +130,7 @@ const WRAPPERS = new Set([
   "chroot",
   "su",
 ]);
-const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash", "busybox"]);
+export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
 const MAX_DEPTH = 8;
 
 const basename = (p: string) => p.slice(p.lastIndexOf("/") + 1);
@@ -180,21 +233,30 @@ function readAnsiC(text: string, start: number): { value: string; end: number } 
       i += 2;
     }
   }
-  return { value, end: i + 1 };
+  return { value: value.replace(PRIVATE, "\uFFFD"), end: i + 1 };
 }
 
 /**
- * Splits text into words and operators. Inside words, quotes are removed and `$(...)`,
- * backticks and `<(...)` are collected as nested command lines for separate analysis.
+ * Splits text into words and operators. Inside words, quotes are removed, parameter
+ * expansions marked, and `$(...)` and backticks collected as the word's nested command lines;
+ * a process substitution `<(...)` is a word of its own.
  */
-function tokenize(text: string, nested: string[]): Token[] {
+function tokenize(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   let word = "";
   let raw = "";
   let inWord = false;
+  let nested: string[] = [];
   const flush = () => {
-    if (inWord) tokens.push({ kind: "word", value: word, raw });
+    if (inWord) {
+      const token: WordToken = { kind: "word", value: word, raw };
+      if (nested.length > 0) {
+        token.nested = nested;
+        nested = [];
+      }
+      tokens.push(token);
+    }
     word = "";
     raw = "";
     inWord = false;
@@ -221,7 +283,10 @@ function tokenize(text: string, nested: string[]): Token[] {
       if (delimiter?.kind !== "word") continue;
       delimiter.heredoc = lines.join("\n");
       // with an unquoted delimiter, $(...) and backticks in the text run
-      if (!/['"\\]/.test(delimiter.raw)) nested.push(...substitutions(delimiter.heredoc));
+      if (!/['"\\]/.test(delimiter.raw)) {
+        const runs = substitutions(delimiter.heredoc);
+        if (runs.length) delimiter.nested = [...(delimiter.nested ?? []), ...runs];
+      }
     }
   };
   while (i < text.length) {
@@ -262,6 +327,11 @@ function tokenize(text: string, nested: string[]): Token[] {
           nested.push(inner);
           word += `$(${inner})`;
           raw += `$(${inner})`;
+        } else if (d === "$" && readRef(text, i, true)) {
+          const { mark, end } = readRef(text, i, true) as { mark: string; end: number };
+          word += mark;
+          raw += text.slice(i, end);
+          i = end;
         } else if (d === "`") {
           const end = text.indexOf("`", i + 1);
           const stop = end < 0 ? text.length : end;
@@ -292,8 +362,20 @@ function tokenize(text: string, nested: string[]): Token[] {
     if ((c === "<" || c === ">") && text[i + 1] === "(") {
       flush();
       i += 2;
-      nested.push(readBalancedHere());
+      const inner = readBalancedHere();
+      const value = `${c}(${inner})`;
+      tokens.push({ kind: "word", value, raw: value, process: { text: inner, output: c === ">" } });
       continue;
+    }
+    if (c === "$") {
+      const ref = readRef(text, i, false);
+      if (ref) {
+        word += ref.mark;
+        raw += text.slice(i, ref.end);
+        inWord = true;
+        i = ref.end;
+        continue;
+      }
     }
     if (c === "$" && text[i + 1] === "'") {
       // ANSI-C quoting: $'\x72\x6d' is rm
@@ -409,13 +491,16 @@ const CONTROL_WORDS = new Set([
   "select",
 ]);
 
-function splitCommands(tokens: Token[]): { words: Token[]; redirects: Redirect[]; piped: boolean }[] {
-  const out: { words: Token[]; redirects: Redirect[]; piped: boolean }[] = [];
-  let current: { words: Token[]; redirects: Redirect[]; piped: boolean } = {
-    words: [],
-    redirects: [],
-    piped: false,
-  };
+/** One simple command as written: its words and redirections (targets not yet expanded). */
+interface Unit {
+  words: WordToken[];
+  redirects: { op: string; target: WordToken }[];
+  piped: boolean;
+}
+
+function splitCommands(tokens: Token[]): Unit[] {
+  const out: Unit[] = [];
+  let current: Unit = { words: [], redirects: [], piped: false };
   const finish = (nextPiped: boolean) => {
     if (current.words.length > 0 || current.redirects.length > 0) out.push(current);
     current = { words: [], redirects: [], piped: nextPiped };
@@ -428,11 +513,7 @@ function splitCommands(tokens: Token[]): { words: Token[]; redirects: Redirect[]
       else if (REDIRECT.test(t.value)) {
         const target = tokens[i + 1];
         if (target?.kind === "word") {
-          current.redirects.push({
-            op: t.value,
-            target: target.value,
-            ...(target.heredoc === undefined ? {} : { body: target.heredoc }),
-          });
+          current.redirects.push({ op: t.value, target });
           i++;
         }
       }
@@ -444,28 +525,44 @@ function splitCommands(tokens: Token[]): { words: Token[]; redirects: Redirect[]
   return out;
 }
 
-/** Drops assignments (`A=1`), control words and wrappers in front of the program. */
-function unwrap(words: string[]): { argv: string[]; wrappers: string[] } {
+const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
+
+/** Drops assignments (`A=1`, returned apart), control words and wrappers in front of the program. */
+function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignments: string[] } {
   const wrappers: string[] = [];
+  const assignments: string[] = [];
   let i = 0;
   for (;;) {
-    while (
-      i < words.length &&
-      (CONTROL_WORDS.has(words[i] as string) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i] as string))
-    ) {
+    while (i < words.length) {
+      const word = words[i] as string;
+      if (ASSIGNMENT.test(word)) assignments.push(word);
+      else if (!CONTROL_WORDS.has(word)) break;
       i++;
     }
     const program = basename(words[i] ?? "");
     if (!WRAPPERS.has(program)) break;
     wrappers.push(program);
     i++;
+    if (program === "busybox" || program === "toybox") {
+      // a multi-call binary runs the applet named next; an option (`busybox --list`) is its own
+      if ((words[i] ?? "-").startsWith("-")) return { argv: words.slice(i - 1), wrappers, assignments };
+      continue;
+    }
+    if (program === "coreutils") {
+      // GNU's multi-call coreutils: `coreutils --coreutils-prog=rm -rf /`
+      const named = /^--coreutils-prog=(.+)$/.exec(words[i] ?? "");
+      if (!named) return { argv: words.slice(i - 1), wrappers, assignments };
+      words = [named[1] as string, ...words.slice(i + 1)];
+      i = 0;
+      continue;
+    }
     if (program === "su") {
       // su [options] [user] -c 'script': the user may come before -c
       const c = words.findIndex((w, j) => j >= i && /^(-c|--command)$/.test(w));
       const inline = words.find((w, j) => j >= i && w.startsWith("--command="));
-      if (c >= 0) return { argv: ["sh", "-c", ...words.slice(c + 1)], wrappers };
-      if (inline) return { argv: ["sh", "-c", inline.slice("--command=".length)], wrappers };
-      return { argv: [], wrappers }; // an interactive shell
+      if (c >= 0) return { argv: ["sh", "-c", ...words.slice(c + 1)], wrappers, assignments };
+      if (inline) return { argv: ["sh", "-c", inline.slice("--command=".length)], wrappers, assignments };
+      return { argv: [], wrappers, assignments }; // an interactive shell
     }
     // wrapper options, and their arguments where we know them
     while (i < words.length && (words[i] as string).startsWith("-")) {
@@ -474,76 +571,293 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[] } {
       if (option === "--") break;
       if (program === "env" && /^(-[A-Za-z]*S|--split-string)$/.test(option)) {
         // env -S 'cmd args': the string is split into a command line
-        return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers };
+        return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
       }
       if (OPTION_ARGUMENTS[program]?.test(option)) i++;
     }
     if (program === "timeout" && /^[\d.]/.test(words[i] ?? "")) i++; // the duration
     if (program === "chroot" && i < words.length) i++; // the new root
-    if (program === "watch") return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers };
+    if (program === "watch") return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
   }
-  return { argv: words.slice(i), wrappers };
+  return { argv: words.slice(i), wrappers, assignments };
 }
+
+/**
+ * Does the word still hold an expansion that could not be resolved — a variable never assigned
+ * in the line (`$X`, `${X:-y}`, `$1`), a command substitution, backticks? `$HOME` is known (~).
+ */
+export function isUnresolved(word: string): boolean {
+  if (!word.includes("$") && !word.includes("`")) return false;
+  return /\$[{(A-Za-z_0-9@*#?!$-]|`/.test(word.replace(/^(\$HOME|\$\{HOME\})(?=\/|$)/, "~"));
+}
+
+/** One analysis: what it found, and every value each variable was given so far in the line. */
+interface Walk {
+  analysis: ShellAnalysis;
+  /** The values a variable may have ("$X" where it may be unknown). */
+  vars: Map<string, string[]>;
+  /** MAX_COMMANDS was reached: the rest of the line is not analysed. */
+  exhausted?: boolean;
+}
+
+/** Has the line used up its budget? The first time, what is left unanalysed is opaque. */
+function exhausted(walk: Walk, text: string): boolean {
+  if (walk.exhausted) return true;
+  if (walk.analysis.commands.length < MAX_COMMANDS) return false;
+  walk.exhausted = true;
+  walk.analysis.opaque.push(`too many commands to check: ${text.slice(0, 80)}`);
+  return true;
+}
+
+/** More values than this and a variable counts as unknown; more combinations than that, too. */
+const MAX_VALUES = 8;
+const MAX_VARIANTS = 16;
+/**
+ * The most simple commands one line is analysed into: variants and nested scripts multiply
+ * (`S='bash -c "$S $a"'` in a loop), and the engine runs on every tool call. Past it, the
+ * rest of the line is opaque.
+ */
+const MAX_COMMANDS = 1000;
+/** `$(mktemp)`, `$(mktemp -d)`: a fresh file or directory in /tmp. */
+const MKTEMP = /^\$\(\s*mktemp(\s+-[dqu]+)*\s*\)$/;
 
 export function analyzeShell(command: string): ShellAnalysis {
   const analysis: ShellAnalysis = {
     commands: [],
     opaque: [],
+    runsDownload: [],
+    // the patterns backtrack over long lines: tried only where a function could be defined
     forkBomb:
-      /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command) ||
-      /\bfunction\s+(\S+)\s*(\(\)\s*)?\{[^}]*\1\s*\|\s*\1\s*&/.test(command),
+      (command.includes("()") && /(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&/.test(command)) ||
+      (command.includes("function") &&
+        /\bfunction\s+(\S+)\s*(\(\)\s*)?\{[^}]*\1\s*\|\s*\1\s*&/.test(command)),
   };
-  visit(command, analysis, 0);
+  visit(command.replace(PRIVATE, "\uFFFD"), { analysis, vars: new Map() }, 0);
   return analysis;
 }
 
-function visit(text: string, analysis: ShellAnalysis, depth: number): void {
+/** Analyses a command line (a script; `inputPiped`: its first command reads a pipe). */
+function visit(text: string, walk: Walk, depth: number, inputPiped = false): void {
+  const { analysis } = walk;
   if (depth > MAX_DEPTH) {
     analysis.opaque.push(text);
     return;
   }
-  const nested: string[] = [];
-  const tokens = tokenize(text, nested);
-  for (const inner of nested) visit(inner, analysis, depth + 1);
-  for (const { words, redirects, piped } of splitCommands(tokens)) {
-    const values = words.map((w) => (w.kind === "word" ? w.value : ""));
-    const { argv, wrappers } = unwrap(values);
-    if (argv.length === 0 && redirects.length === 0) continue;
-    analysis.commands.push({ argv, redirects, pipedInput: piped, wrappers });
-    expandInner(argv, analysis, depth);
-    // a here-document or here-string given to a shell is its script
-    if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
-      for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, analysis, depth + 1);
+  if (exhausted(walk, text)) return;
+  let previous: SimpleCommand | undefined;
+  const units = splitCommands(tokenize(text));
+  for (let index = 0; index < units.length; index++) {
+    const unit = units[index] as Unit;
+    const tokens =
+      unit.redirects.length === 0 ? unit.words : [...unit.words, ...unit.redirects.map((r) => r.target)];
+    // command substitutions run before their command
+    for (const t of tokens) for (const inner of t.nested ?? []) visit(inner, walk, depth + 1);
+    let processes: Map<string, SimpleCommand[]> | undefined;
+    for (const t of tokens) {
+      if (t.process) {
+        // the commands the substitution runs, nested ones included
+        const start = analysis.commands.length;
+        visit(t.process.text, walk, depth + 1, t.process.output);
+        processes ??= new Map();
+        processes.set(t.value, analysis.commands.slice(start));
+      }
+    }
+    let last: SimpleCommand | undefined;
+    for (const values of bindings(tokens, walk.vars)) {
+      const words: string[] = [];
+      for (const { value } of unit.words) {
+        // an assignment's value is not split into words
+        if (value.includes(REF_START)) words.push(...expand(value, values, !ASSIGNMENT.test(value)));
+        else words.push(value);
+      }
+      const redirects = unit.redirects.map(({ op, target }) => {
+        const r: Redirect = { op, target: expand(target.value, values, false)[0] ?? "" };
+        if (target.heredoc !== undefined) r.body = target.heredoc;
+        return r;
+      });
+      const from = unit.piped ? previous : undefined;
+      last =
+        run(
+          words,
+          redirects,
+          { piped: unit.piped || (inputPiped && index === 0), from, processes },
+          walk,
+          depth,
+        ) ?? last;
+    }
+    previous = last;
+  }
+}
+
+const NO_BINDINGS: Map<string, string>[] = [new Map()];
+
+/** One map of values per combination of the values the variables used in `tokens` may have. */
+function bindings(tokens: WordToken[], vars: Map<string, string[]>): Map<string, string>[] {
+  if (!tokens.some((t) => t.value.includes(REF_START))) return NO_BINDINGS;
+  const names = new Set<string>();
+  for (const t of tokens) for (const m of t.value.matchAll(MARKED_REF)) names.add(m[3] as string);
+  let combinations: Map<string, string>[] = [new Map()];
+  for (const name of names) {
+    const possible = vars.get(name);
+    // too many combinations: the variable is left unknown
+    if (!possible || combinations.length * possible.length > MAX_VARIANTS) continue;
+    combinations = combinations.flatMap((c) => possible.map((v) => new Map(c).set(name, v)));
+  }
+  return combinations;
+}
+
+/**
+ * The words a value becomes with its variables replaced (unknown ones are written back as
+ * `$X`): an unquoted expansion is split into words (`split`), and vanishes when empty.
+ */
+function expand(value: string, values: Map<string, string>, split: boolean): string[] {
+  if (!value.includes(REF_START)) return [value];
+  const words: string[] = [];
+  let current = "";
+  let started = false;
+  let last = 0;
+  const add = (text: string) => {
+    current += text;
+    started = true;
+  };
+  for (const m of value.matchAll(MARKED_REF)) {
+    if (m.index > last) add(value.slice(last, m.index));
+    last = m.index + m[0].length;
+    const [, quoting, brace, name] = m as unknown as [string, string, string, string];
+    const v = values.get(name);
+    if (v === undefined) add(brace ? `\${${name}}` : `$${name}`);
+    else if (quoting === "q" || !split) add(v);
+    else {
+      const [first, ...more] = v.split(/[ \t\n]+/) as [string, ...string[]];
+      current += first;
+      started ||= first !== "";
+      for (const piece of more) {
+        if (started) words.push(current);
+        current = piece;
+        started = piece !== "";
+      }
+    }
+  }
+  if (last < value.length) add(value.slice(last));
+  if (started) words.push(current);
+  return words;
+}
+
+/** Records a value a variable may have from now on. */
+function assign(vars: Map<string, string[]>, name: string, value: string): void {
+  const v = MKTEMP.test(value) ? "/tmp/tmp.XXXXXXXXXX" : value;
+  const possible = vars.get(name) ?? [];
+  if (!possible.includes(v)) possible.push(v);
+  vars.set(name, possible.length > MAX_VALUES ? [`$${name}`] : possible);
+}
+
+function assignWord(vars: Map<string, string[]>, word: string): void {
+  const m = ASSIGNMENT.exec(word);
+  if (!m) return;
+  const [whole, name, append] = m as unknown as [string, string, string];
+  const value = word.slice(whole.length);
+  for (const before of append ? (vars.get(name) ?? [`$${name}`]) : [""]) assign(vars, name, before + value);
+}
+
+/** Builtins that give variables values: export/declare/..., unset, read, for. */
+function assignments(argv: string[], vars: Map<string, string[]>): void {
+  const program = argv[0] ?? "";
+  const args = argv.slice(1);
+  if (["export", "declare", "typeset", "local", "readonly"].includes(program)) {
+    for (const a of args) assignWord(vars, a);
+  } else if (program === "unset") {
+    for (const a of args) if (!a.startsWith("-")) assign(vars, a, "");
+  } else if (program === "read" || program === "mapfile" || program === "readarray") {
+    // the values come from input: unknown
+    const names = args.filter(
+      (a, i) => /^[A-Za-z_]\w*$/.test(a) && !/^-[adinNptuCcs]$/.test(args[i - 1] ?? ""),
+    );
+    const array = args.indexOf("-a");
+    if (array >= 0 && args[array + 1]) names.push(args[array + 1] as string);
+    for (const name of names.length ? names : [program === "read" ? "REPLY" : "MAPFILE"]) {
+      assign(vars, name, `$${name}`);
     }
   }
 }
 
-/** Commands that run other commands given as arguments. */
-function expandInner(argv: string[], analysis: ShellAnalysis, depth: number): void {
+interface Input {
+  piped: boolean;
+  from: SimpleCommand | undefined;
+  processes: Map<string, SimpleCommand[]> | undefined;
+}
+
+/** Records one simple command (its words expanded) and what it runs in turn. */
+function run(
+  words: string[],
+  redirects: Redirect[],
+  input: Input,
+  walk: Walk,
+  depth: number,
+): SimpleCommand | null {
+  const { analysis, vars } = walk;
+  if ((words[0] === "for" || words[0] === "select") && words[1] !== undefined) {
+    // for x in a b c: x takes each value; without `in`, the script's arguments
+    const name = words[1];
+    const values = words[2] === "in" ? words.slice(3) : [`$${name}`];
+    for (const v of values) assign(vars, name, v);
+    return null;
+  }
+  const { argv, wrappers, assignments: assigned } = unwrap(words);
+  for (const a of assigned) assignWord(vars, a);
+  if (argv.length === 0 && redirects.length === 0) return null;
+  if (exhausted(walk, words.join(" "))) return null;
+  const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
+  if (input.from) command.pipedFrom = input.from;
+  if (input.processes) command.processes = input.processes;
+  analysis.commands.push(command);
+  if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
+  assignments(argv, vars);
+  expandInner(command, walk, depth);
+  // a here-document or here-string given to a shell is its script
+  if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
+    for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
+  }
+  return command;
+}
+
+/** The text a here-document or here-string gives a command as its input. */
+function stdinText(redirects: Redirect[]): string | undefined {
+  const r = redirects.find((r) => /<<[-<]?$/.test(r.op));
+  return r && (r.body ?? r.target);
+}
+
+/** Commands that run other commands given as arguments, or as code. */
+function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
+  const { argv } = command;
+  const { analysis } = walk;
   const program = basename(argv[0] ?? "");
   if (SHELLS.has(program)) {
     const c = argv.findIndex((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a));
     if (c > 0) {
       const script = argv[c + 1];
-      if (script === undefined || script.includes("$")) analysis.opaque.push(argv.join(" "));
-      if (script !== undefined) visit(script, analysis, depth + 1);
+      // what the script leaves unresolved (`bash -c "$X"`) is found when it is analysed
+      if (script === undefined) analysis.opaque.push(argv.join(" "));
+      else visit(script, walk, depth + 1);
     }
     return;
   }
   if (program === "eval") {
-    const script = argv.slice(1).join(" ");
-    if (script.includes("$")) analysis.opaque.push(argv.join(" "));
-    visit(script, analysis, depth + 1);
+    visit(argv.slice(1).join(" "), walk, depth + 1);
+    return;
+  }
+  if (program === "trap") {
+    // trap 'cmd' SIGNAL runs cmd later; `trap - INT` resets, `trap -p` prints
+    const action = argv[1];
+    if (action !== undefined && !action.startsWith("-")) visit(action, walk, depth + 1);
+    return;
+  }
+  if (program === "alias") {
+    for (const a of argv.slice(1))
+      if (a.indexOf("=") > 0) visit(a.slice(a.indexOf("=") + 1), walk, depth + 1);
     return;
   }
   if (program === "xargs") {
-    let i = 1;
-    while (i < argv.length && (argv[i] as string).startsWith("-")) {
-      if (/^-[IdEeLnPsa]$/.test(argv[i] as string)) i++;
-      i++;
-    }
-    const rest = argv.slice(i);
-    if (rest.length > 0) pushDerived(rest, analysis, depth, { program: "xargs" });
+    xargs(command, walk, depth);
     return;
   }
   if (program === "find") {
@@ -552,12 +866,12 @@ function expandInner(argv: string[], analysis: ShellAnalysis, depth: number): vo
     for (let i = 1; i < argv.length; i++) {
       if (argv[i] === "-exec" || argv[i] === "-execdir" || argv[i] === "-ok" || argv[i] === "-okdir") {
         const end = argv.findIndex((a, j) => j > i && (a === ";" || a === "+" || a === "\\;"));
-        const command = argv.slice(i + 1, end < 0 ? undefined : end);
+        const inner = argv.slice(i + 1, end < 0 ? undefined : end);
         // {} stands for each file found, the roots included
         for (const root of roots) {
           pushDerived(
-            command.map((a) => a.replaceAll("{}", root)),
-            analysis,
+            inner.map((a) => a.replaceAll("{}", root)),
+            walk,
             depth,
             runBy,
           );
@@ -572,7 +886,78 @@ function expandInner(argv: string[], analysis: ShellAnalysis, depth: number): vo
           runBy,
         });
     }
+    return;
   }
+  const code = inlineCode(argv, stdinText(command.redirects));
+  if (code) {
+    const scan = scanCode(code);
+    for (const line of scan.lines) visit(line, walk, depth + 1);
+    for (const line of scan.pipedLines) visit(line, walk, depth + 1, true);
+    for (const inner of scan.argvs) pushDerived(inner, walk, depth, undefined);
+    analysis.opaque.push(...scan.opaque);
+    if (scan.runsFetched) analysis.runsDownload.push(argv.join(" ").slice(0, 120));
+  }
+}
+
+/** xargs runs its command with the words of its input, known when it is a here-string or comes from echo, printf, find or ls -d. */
+function xargs(command: SimpleCommand, walk: Walk, depth: number): void {
+  const { argv } = command;
+  let replace: string | undefined;
+  let fromFile = false;
+  let i = 1;
+  while (i < argv.length && (argv[i] as string).startsWith("-")) {
+    const a = argv[i] as string;
+    i++;
+    if (a === "--") break;
+    if (a === "-I") replace = argv[i++];
+    else if (a.startsWith("-I")) replace = a.slice(2);
+    else if (a === "-i" || a === "--replace") replace = "{}";
+    else if (a.startsWith("--replace=")) replace = a.slice("--replace=".length);
+    else if (a === "-a" || a.startsWith("--arg-file")) fromFile = true;
+    if (/^-[dEeLnPsa]$/.test(a)) i++;
+  }
+  const rest = argv.slice(i);
+  if (rest.length === 0) return;
+  const input = fromFile ? null : xargsInput(command);
+  if (!input) {
+    pushDerived(rest, walk, depth, { program: "xargs" });
+    return;
+  }
+  const runs =
+    replace === undefined
+      ? [[...rest, ...input.items]]
+      : input.items.map((item) => rest.map((a) => a.replaceAll(replace, item)));
+  for (const words of runs) pushDerived(words, walk, depth, input.runBy);
+}
+
+function xargsInput(c: SimpleCommand): { items: string[]; runBy?: SimpleCommand["runBy"] } | null {
+  const words = (text: string) => text.split(/\s+/).filter(Boolean);
+  const hereString = c.redirects.find((r) => r.op === "<<<");
+  if (hereString) return { items: words(hereString.target) };
+  const producer = c.pipedFrom;
+  if (!producer || c.redirects.some((r) => /^\d*<(<-?)?$/.test(r.op))) return null;
+  const program = basename(producer.argv[0] ?? "");
+  const args = producer.argv.slice(1);
+  if (program === "echo") {
+    const first = args.findIndex((a) => !/^-[neE]+$/.test(a));
+    return { items: first < 0 ? [] : args.slice(first).flatMap(words) };
+  }
+  if (program === "printf" && args[0] !== undefined) {
+    return {
+      items: args.length === 1 ? words(args[0].replace(/\\[nt]/g, " ")) : args.slice(1).flatMap(words),
+    };
+  }
+  if (program === "find") {
+    return {
+      items: findRoots(producer.argv),
+      runBy: { program: "find", filtered: producer.argv.some((a) => FIND_TESTS.test(a)) },
+    };
+  }
+  // ls prints the names inside a directory without it; with -d, the paths as given
+  if (program === "ls" && args.some((a) => /^-[A-Za-z]*d/.test(a))) {
+    return { items: args.filter((a) => !a.startsWith("-")) };
+  }
+  return null;
 }
 
 /** find's tests that select some files by name, time, size or owner (-type alone selects too much). */
@@ -588,14 +973,10 @@ function findRoots(argv: string[]): string[] {
   return roots.length ? roots : ["."];
 }
 
-function pushDerived(
-  argv: string[],
-  analysis: ShellAnalysis,
-  depth: number,
-  runBy: SimpleCommand["runBy"],
-): void {
+function pushDerived(argv: string[], walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
   const { argv: inner, wrappers } = unwrap(argv);
-  if (inner.length === 0) return;
-  analysis.commands.push({ argv: inner, redirects: [], pipedInput: false, wrappers, runBy });
-  expandInner(inner, analysis, depth + 1);
+  if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
+  const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
+  walk.analysis.commands.push(command);
+  expandInner(command, walk, depth + 1);
 }
