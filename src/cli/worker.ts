@@ -26,7 +26,11 @@ export function registerWorkerCommand(program: Command): void {
     .requiredOption("-e, --exec <command>", "shell command run per task; exit 0 completes, other codes fail")
     .option("--id <workerId>", "worker id (default worker-<host>-<pid>)")
     .option("--concurrency <n>", "tasks run at once", "1")
-    .option("--lease-ms <ms>", "lease length, renewed every third of it", "30000")
+    .option(
+      "--lease-ms <ms>",
+      "lease length, renewed every third of it; a result no server takes is sent again until it ends",
+      "30000",
+    )
     .option("--poll-ms <ms>", "wait between claims when the queue is empty", "1000")
     .option("-c, --channel <channel>", "only tasks of this channel")
     .option("--capabilities <list>", "comma-separated capabilities this worker has")
