@@ -345,26 +345,38 @@ export function policyDefaults(config: Config): PolicyDefaults {
 export const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host);
 
 export interface ClientConfig {
-  url: string;
+  /** One server, or several of one cluster (same Redis) that a client fails over between, in order. */
+  urls: [string, ...string[]];
   token?: string;
 }
 
-/** Where the CLI's client commands (task, worker) find the server: flags, else env, else localhost. */
+/**
+ * Where the CLI's client commands (task, worker) find the server: flags, else env, else localhost.
+ * `--url` may be repeated and each value, like CLAUDEBENCH_URL, may be a comma-separated list:
+ * servers of one cluster, tried in that order.
+ */
 export function loadClientConfig(
-  flags: { url?: string; token?: string },
+  flags: { url?: string | string[]; token?: string },
   env: NodeJS.ProcessEnv = process.env,
 ): ClientConfig {
-  const url =
-    flags.url ??
+  const given = [flags.url ?? []].flat().join(",");
+  const list =
+    blankToUndefined(given) ??
     blankToUndefined(env.CLAUDEBENCH_URL) ??
     `http://127.0.0.1:${blankToUndefined(env.PORT) ?? 3000}`;
-  if (!/^https?:\/\/[^/]+/.test(url)) {
+  const urls = list
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const bad = urls.filter((u) => !/^https?:\/\/[^/]+/.test(u));
+  if (urls.length === 0 || bad.length > 0) {
     throw new ConfigError([
-      `url (CLAUDEBENCH_URL) = ${JSON.stringify(url)}: must start with http:// or https://`,
+      `url (CLAUDEBENCH_URL) = ${JSON.stringify(list)}: each URL must start with http:// or https://`,
     ]);
   }
   const token = flags.token ?? blankToUndefined(env.CLAUDEBENCH_TOKEN) ?? blankToUndefined(env.AUTH_TOKEN);
-  return token ? { url, token } : { url };
+  const servers = urls as [string, ...string[]];
+  return token ? { urls: servers, token } : { urls: servers };
 }
 
 /** Whether to colour a terminal's output: only on a TTY, and never when NO_COLOR is set (no-color.org). */

@@ -52,7 +52,7 @@ Reads Claude Code's hook JSON on stdin, asks the ClaudeBench server (POST <url>/
 answers in Claude Code's format: JSON on stdout and exit 0, or exit 2 with the reason on stderr
 when the action is blocked.
 
-  --url <url>              server URL (env CLAUDEBENCH_URL, default ${DEFAULT_URL})
+  --url <url>              server URL (env CLAUDEBENCH_URL, its first if a list; default ${DEFAULT_URL})
   --token <token>          bearer token (env CLAUDEBENCH_TOKEN)
   --timeout-ms <ms>        how long to wait for the server (default ${DEFAULT_TIMEOUT_MS})
   --on-unavailable <mode>  when the server cannot be reached: allow (proceed, the default) or block
@@ -84,7 +84,9 @@ export function hookSettings(args: readonly string[], env: HookEnv): HookSetting
     if (value === undefined) throw new UsageError(`--${match[1]} needs a value`);
     flags[match[1] as string] = value;
   }
-  const url = (flags.url ?? blank(env.CLAUDEBENCH_URL) ?? DEFAULT_URL).replace(/\/+$/, "");
+  // CLAUDEBENCH_URL may list several servers (for workers, docs/tasks.md): one hook call asks the first
+  const first = (flags.url ?? blank(env.CLAUDEBENCH_URL) ?? DEFAULT_URL).split(",")[0] as string;
+  const url = first.trim().replace(/\/+$/, "");
   if (!/^https?:\/\/[^/]+/.test(url)) {
     throw new UsageError(`url ${JSON.stringify(url)}: must start with http:// or https://`);
   }

@@ -92,7 +92,7 @@ export async function initCommand(flags: InitFlags): Promise<void> {
   const client = loadClientConfig({ url: flags.url });
   const options: InitOptions = {
     kind: flags.command ? "command" : "http",
-    url: client.url.replace(/\/+$/, ""),
+    url: client.urls[0].replace(/\/+$/, ""), // the settings name one server: the first of a list
     token: client.token !== undefined,
   };
   const settingsName = join(".claude", flags.local ? "settings.local.json" : "settings.json");

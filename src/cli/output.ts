@@ -1,6 +1,16 @@
 import { ClaudeBenchError } from "../client/http-client.js";
 import { ConfigError } from "../config.js";
 
+/**
+ * `--url`, repeatable, for the commands that call the server through `ClaudeBenchClient`: the
+ * servers of one cluster, tried in turn (src/config.ts `loadClientConfig` reads them).
+ */
+export const URL_OPTION = [
+  "--url <url>",
+  "server URL; repeat it (or give a comma list) for several servers of one cluster, used in turn when one cannot be reached (env CLAUDEBENCH_URL, default http://127.0.0.1:3000)",
+  (value: string, previous: string[] = []) => [...previous, value],
+] as const;
+
 /** Prints rows as aligned columns (the first row is the header). */
 export function printTable(rows: string[][]): void {
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? "").length))) ?? [];

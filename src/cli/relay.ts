@@ -37,7 +37,8 @@ export function registerRelayCommand(program: Command): void {
     .option("--token <token>", "bearer token (env CLAUDEBENCH_TOKEN)")
     .action(
       action(async (opts: RelayOptions) => {
-        const { url, token } = loadClientConfig(opts);
+        const { urls, token } = loadClientConfig(opts);
+        const url = urls[0]; // one stream from one server: the first of a list
         const colour = !opts.json && wantsColour(process.stdout.isTTY);
         const stopped = new AbortController();
         const stop = () => stopped.abort();

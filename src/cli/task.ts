@@ -2,17 +2,20 @@ import type { Command } from "commander";
 import { ClaudeBenchClient } from "../client/http-client.js";
 import { loadClientConfig } from "../config.js";
 import type { Task } from "../domain/tasks/model.js";
-import { action, printTable } from "./output.js";
+import { action, printTable, URL_OPTION } from "./output.js";
 
 /** `claudebench task create|list|get|stats|cancel|retry`: the task API from the terminal. */
 
 interface Common {
-  url?: string;
+  url?: string[];
   token?: string;
   json?: boolean;
 }
 
-const clientFrom = (opts: Common) => new ClaudeBenchClient(loadClientConfig(opts));
+const clientFrom = (opts: Common) => {
+  const { urls, token } = loadClientConfig(opts);
+  return new ClaudeBenchClient({ url: urls, token });
+};
 
 const show = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 
@@ -38,7 +41,7 @@ export function registerTaskCommands(program: Command): void {
   const task = program.command("task").description("create, inspect and manage tasks on a running server");
   const withCommon = (cmd: Command) =>
     cmd
-      .option("--url <url>", "server URL (env CLAUDEBENCH_URL, default http://127.0.0.1:3000)")
+      .option(...URL_OPTION)
       .option("--token <token>", "bearer token (env CLAUDEBENCH_TOKEN)")
       .option("--json", "print JSON");
 

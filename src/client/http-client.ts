@@ -4,6 +4,13 @@ import type { Task } from "../domain/tasks/model.js";
 /**
  * A small JSON-RPC client for workers, scripts and tests: one `call` plus typed helpers for
  * the task lifecycle. Errors arrive as `ClaudeBenchError` with the server's stable code.
+ *
+ * Given several servers of one cluster it uses one at a time and moves to the next (round
+ * robin) when a call cannot reach it, staying with the one that answers. A call whose request
+ * never left (connection refused, unknown host) is sent to the next server at once; one whose
+ * connection broke after sending may have been carried out, so it fails with NETWORK and its
+ * caller decides whether repeating it is safe (the task calls are: each carries its lease's
+ * fencing token).
  */
 
 export class ClaudeBenchError extends Error {
@@ -16,11 +23,40 @@ export class ClaudeBenchError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * Whether the same call may succeed later: no server could be reached, or one had a passing
+   * failure. INTERNAL counts: it is what a server answers while its Redis connection is down.
+   */
+  get transient(): boolean {
+    return TRANSIENT.has(this.code);
+  }
 }
 
+const TRANSIENT: ReadonlySet<ClaudeBenchError["code"]> = new Set([
+  "NETWORK",
+  "UNAVAILABLE",
+  "TIMEOUT",
+  "CIRCUIT_OPEN",
+  "RATE_LIMITED",
+  "INTERNAL",
+]);
+
+/** fetch failures (undici's cause codes) that prove the request was not sent. */
+const NOT_SENT = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+/** Why fetch failed, e.g. ECONNREFUSED or UND_ERR_SOCKET (its own message says only "fetch failed"). */
+const causeOf = (err: unknown) => (err as { cause?: { code?: unknown } }).cause?.code;
+
 export interface ClientOptions {
-  /** Base URL of a server, e.g. http://127.0.0.1:3000 */
-  url: string;
+  /** Base URL of a server, e.g. http://127.0.0.1:3000, or several servers of one cluster. */
+  url: string | readonly string[];
   token?: string;
   /** Sent as JSON-RPC metadata on every call. */
   sessionId?: string;
@@ -33,18 +69,26 @@ export interface ClaimResult {
 }
 
 export class ClaudeBenchClient {
-  readonly #endpoint: string;
+  readonly #urls: readonly string[];
+  /** The server calls go to; moves on when one cannot be reached. */
+  #current = 0;
   readonly #headers: Record<string, string>;
   readonly #metadata: Record<string, string>;
   #id = 0;
 
   constructor(readonly options: ClientOptions) {
-    this.#endpoint = `${options.url.replace(/\/+$/, "")}/rpc`;
+    this.#urls = [options.url].flat().map((u) => u.replace(/\/+$/, ""));
+    if (this.#urls.length === 0) throw new TypeError("ClaudeBenchClient: no server URL");
     this.#headers = { "content-type": "application/json" };
     if (options.token) this.#headers.authorization = `Bearer ${options.token}`;
     this.#metadata = {};
     if (options.sessionId) this.#metadata.sessionId = options.sessionId;
     if (options.instanceId) this.#metadata.instanceId = options.instanceId;
+  }
+
+  /** The server the next call goes to. */
+  get url(): string {
+    return this.#urls[this.#current] as string;
   }
 
   async call<T = unknown>(
@@ -54,20 +98,31 @@ export class ClaudeBenchClient {
   ): Promise<T> {
     const body = JSON.stringify({ jsonrpc: "2.0", id: ++this.#id, method, params, metadata: this.#metadata });
     let response: Response;
-    try {
-      response = await fetch(this.#endpoint, { method: "POST", headers: this.#headers, body, signal });
-    } catch (err) {
-      throw new ClaudeBenchError(
-        "NETWORK",
-        `cannot reach ClaudeBench at ${this.options.url}: ${(err as Error).message}. Is the server running?`,
-      );
+    for (let tried = 1; ; tried++) {
+      const index = this.#current;
+      const url = this.#urls[index] as string;
+      try {
+        response = await fetch(`${url}/rpc`, { method: "POST", headers: this.#headers, body, signal });
+        break;
+      } catch (err) {
+        const cause = causeOf(err);
+        if (!signal?.aborted) {
+          // move on, unless a concurrent call did already
+          if (this.#current === index) this.#current = (index + 1) % this.#urls.length;
+          if (tried < this.#urls.length && NOT_SENT.has(String(cause))) continue;
+        }
+        throw new ClaudeBenchError(
+          "NETWORK",
+          `cannot reach ClaudeBench at ${url}${tried > 1 ? ` (nor ${tried - 1} other server(s))` : ""}: ${(err as Error).message}${typeof cause === "string" ? ` (${cause})` : ""}. Is the server running?`,
+        );
+      }
     }
     const reply = (await response.json().catch(() => null)) as {
       result?: T;
       error?: { code: number; message: string; data?: Record<string, unknown> };
     } | null;
     if (!reply)
-      throw new ClaudeBenchError("INTERNAL", `unexpected HTTP ${response.status} from ${this.#endpoint}`);
+      throw new ClaudeBenchError("INTERNAL", `unexpected HTTP ${response.status} from ${response.url}`);
     if (reply.error) {
       const code = (reply.error.data?.code as ErrorCode | undefined) ?? "INTERNAL";
       throw new ClaudeBenchError(code, reply.error.message, reply.error.code, reply.error.data);
@@ -77,6 +132,10 @@ export class ClaudeBenchClient {
 
   createTask(params: { text: string } & Record<string, unknown>): Promise<Task> {
     return this.call<Task>("task.create", params);
+  }
+
+  getTask(id: string): Promise<Task> {
+    return this.call<Task>("task.get", { id });
   }
 
   async claim(

@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { WakeableSleep } from "../core/timers.js";
 import type { Task } from "../domain/tasks/model.js";
 import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
@@ -9,8 +10,14 @@ import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
  * completes (exit 0; stdout as the result, parsed as JSON when it is JSON) or fails it
  * (other exit codes; the end of stderr as the error). A completion also claims the next task
  * in the same call (task.complete with claimNext), so a busy worker needs one call per task.
+ *
+ * An outcome the server could not take (unreachable, or a passing failure) is sent again with
+ * backoff while the lease lasts, the lease still renewed meanwhile: the fencing token makes a
+ * repeat safe, and a command's work is not thrown away because a server died at the wrong
+ * moment. A task holds its slot until its outcome is recorded or its lease is over.
+ *
  * `stop()` stops claiming, ends the running commands and releases their tasks so others take
- * them at once.
+ * them at once; outcomes still being reported are waited for.
  */
 
 export interface ShellWorkerOptions {
@@ -27,18 +34,30 @@ export interface ShellWorkerOptions {
   report: (line: string) => void;
 }
 
-interface Running {
+interface Held {
   task: Task;
-  child: ReturnType<typeof spawn>;
+  child: ChildProcess;
+  /** No longer ours to report: the lease was lost, or stop() released the task. */
   lost: boolean;
+  /**
+   * When the lease ends, on this machine's clock: the moment the claim or the last renewal was
+   * sent, plus leaseMs. The server counted from a later moment on its own clock, so this errs early.
+   */
+  leaseEndsAt: number;
+  /** Set once the command has ended: its outcome being recorded. */
+  reporting?: Promise<void>;
 }
 
+type Outcome = { kind: "complete"; result: unknown } | { kind: "fail"; error: string; exit: string };
+
 const TAIL = 2000;
+/** Waits between attempts to record an outcome: doubling from the base up to the cap, with jitter. */
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 5000;
 
 export class ShellWorker {
-  readonly #running = new Map<string, Running>();
-  /** Completions in flight that claim the next task: each holds a slot of the concurrency. */
-  readonly #completing = new Set<Promise<void>>();
+  /** Every task from its claim until its outcome is recorded (or it is lost): each takes a slot. */
+  readonly #held = new Map<string, Held>();
   #stopping = false;
   readonly #idle = new WakeableSleep();
   #loop: Promise<void> | null = null;
@@ -50,36 +69,42 @@ export class ShellWorker {
     return this.#loop;
   }
 
-  /** Stops claiming, ends running commands and releases their tasks. */
+  /** Stops claiming, ends running commands and releases their tasks; waits for outcomes being recorded. */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#idle.wake();
-    const held = [...this.#running.values()];
-    for (const run of held) {
-      run.lost = true; // its outcome is no longer ours to report
-      run.child.kill("SIGTERM");
-    }
-    await Promise.all([
-      ...this.#completing,
-      ...held.map((run) =>
-        this.options.client.release(run.task, this.options.workerId).then(
-          () => this.options.report(`↺ ${run.task.id} released`),
-          (err) => this.options.report(`! ${run.task.id} could not be released: ${(err as Error).message}`),
+    const { client, workerId, report } = this.options;
+    const recording: Promise<void>[] = [];
+    const releasing: Promise<void>[] = [];
+    for (const held of this.#held.values()) {
+      if (held.reporting) {
+        recording.push(held.reporting);
+        continue;
+      }
+      held.lost = true; // its outcome is no longer ours to report
+      held.child.kill("SIGTERM");
+      releasing.push(
+        client.release(held.task, workerId).then(
+          () => report(`↺ ${held.task.id} released`),
+          (err) => report(`! ${held.task.id} could not be released: ${(err as Error).message}`),
         ),
-      ),
-    ]);
+      );
+    }
+    if (recording.length > 0) report(`waiting for ${recording.length} outcome(s) to be recorded`);
+    await Promise.all([...recording, ...releasing]);
     await this.#loop;
   }
 
   async #run(): Promise<void> {
-    const { client, workerId, concurrency } = this.options;
+    const { client, workerId, concurrency, leaseMs } = this.options;
     while (!this.#stopping) {
-      const free = concurrency - this.#running.size - this.#completing.size;
+      const free = concurrency - this.#held.size;
       if (free <= 0) {
         await this.#idle.sleep(this.options.pollMs);
         continue;
       }
       let tasks: Task[] = [];
+      const asked = Date.now();
       try {
         const claimed = await client.claim({ workerId, ...this.#claimOptions(Math.min(free, 10)) });
         tasks = claimed.tasks;
@@ -87,10 +112,10 @@ export class ShellWorker {
         this.options.report(`! claim failed: ${(err as Error).message}`);
       }
       if (this.#stopping) {
-        await Promise.all(tasks.map((t) => client.release(t, workerId).catch(() => undefined)));
+        await this.#releaseAll(tasks);
         return;
       }
-      for (const task of tasks) this.#execute(task);
+      for (const task of tasks) this.#execute(task, asked + leaseMs);
       if (tasks.length === 0) await this.#idle.sleep(this.options.pollMs);
     }
   }
@@ -104,39 +129,20 @@ export class ShellWorker {
     };
   }
 
-  /** Completes a task and starts the next one claimed with it; the freed slot stays taken meanwhile. */
-  #completeAndContinue(task: Task, result: unknown, seconds: string): void {
-    const { client, workerId, report } = this.options;
-    const completing: Promise<void> = client
-      .completeAndClaim(task, workerId, result, this.#claimOptions(1))
-      .then(
-        async ({ tasks }) => {
-          report(`✓ ${task.id} completed in ${seconds}s`);
-          this.#completing.delete(completing);
-          if (this.#stopping) {
-            await Promise.all(tasks.map((t) => client.release(t, workerId).catch(() => undefined)));
-            return;
-          }
-          for (const next of tasks) this.#execute(next);
-        },
-        (err) => {
-          this.#completing.delete(completing);
-          report(`! ${task.id}: ${(err as Error).message}`);
-        },
-      )
-      .finally(() => this.#idle.wake());
-    this.#completing.add(completing);
+  #releaseAll(tasks: Task[]): Promise<unknown> {
+    const { client, workerId } = this.options;
+    return Promise.all(tasks.map((t) => client.release(t, workerId).catch(() => undefined)));
   }
 
-  #execute(task: Task): void {
-    const { client, workerId, report } = this.options;
+  #execute(task: Task, leaseEndsAt: number): void {
+    const { workerId, report } = this.options;
     const started = Date.now();
     const child = spawn("/bin/sh", ["-c", this.options.command], {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, CLAUDEBENCH_TASK_ID: task.id, CLAUDEBENCH_WORKER_ID: workerId },
     });
-    const run: Running = { task, child, lost: false };
-    this.#running.set(task.id, run);
+    const held: Held = { task, child, lost: false, leaseEndsAt };
+    this.#held.set(task.id, held);
     report(
       `▶ ${task.id} p${task.priority} attempt ${task.attempts}/${task.maxAttempts}: ${task.text.slice(0, 60)}`,
     );
@@ -152,39 +158,156 @@ export class ShellWorker {
     child.stdin?.on("error", () => undefined); // a command that does not read its input
     child.stdin?.end(JSON.stringify(task));
 
-    const renewal = setInterval(
-      () => {
-        client.renew(task, workerId, this.options.leaseMs).catch((err) => {
-          if (err instanceof ClaudeBenchError && (err.code === "LEASE_LOST" || err.code === "NOT_FOUND")) {
-            run.lost = true;
-            report(`✗ ${task.id} lease lost (${err.message}); stopping its command`);
-            child.kill("SIGTERM");
-          }
-        });
-      },
-      Math.max(250, Math.floor(this.options.leaseMs / 3)),
-    );
+    // renewed until the outcome is recorded, so that a report retried through an outage keeps its lease
+    const renewal = setInterval(() => this.#renew(held), Math.max(250, Math.floor(this.options.leaseMs / 3)));
+    const done = () => {
+      clearInterval(renewal);
+      this.#held.delete(task.id);
+      this.#idle.wake();
+    };
 
     child.once("close", (code, signal) => {
-      clearInterval(renewal);
-      this.#running.delete(task.id);
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      if (!run.lost && code === 0 && !this.#stopping) {
-        this.#completeAndContinue(task, parseOutput(stdout), seconds);
+      if (held.lost) {
+        done();
         return;
       }
-      this.#idle.wake();
-      if (run.lost) return;
-      const outcome =
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const outcome: Outcome =
         code === 0
-          ? client
-              .complete(task, workerId, parseOutput(stdout))
-              .then(() => report(`✓ ${task.id} completed in ${seconds}s`))
-          : client
-              .fail(task, workerId, stderr.trim() || `command exited with ${signal ?? `code ${code}`}`)
-              .then(() => report(`✗ ${task.id} failed in ${seconds}s (exit ${signal ?? code})`));
-      outcome.catch((err) => report(`! ${task.id}: ${(err as Error).message}`));
+          ? { kind: "complete", result: parseOutput(stdout) }
+          : {
+              kind: "fail",
+              error: stderr.trim() || `command exited with ${signal ?? `code ${code}`}`,
+              exit: String(signal ?? code),
+            };
+      held.reporting = this.#record(held, outcome, seconds).then(
+        (next) => {
+          done();
+          if (next) this.#takeOn(next.tasks, next.leaseEndsAt);
+        },
+        (err) => {
+          done();
+          report(`! ${task.id}: ${(err as Error).message}`);
+        },
+      );
     });
+  }
+
+  #renew(held: Held): void {
+    const { client, workerId, leaseMs, report } = this.options;
+    const asked = Date.now();
+    client.renew(held.task, workerId, leaseMs).then(
+      () => {
+        held.leaseEndsAt = Math.max(held.leaseEndsAt, asked + leaseMs);
+      },
+      (err) => {
+        // once the command has ended, the report decides what a refusal means: it may be our own
+        // completion, recorded by an attempt whose answer was lost
+        if (held.lost || held.reporting) return;
+        if (err instanceof ClaudeBenchError && (err.code === "LEASE_LOST" || err.code === "NOT_FOUND")) {
+          held.lost = true;
+          report(`✗ ${held.task.id} lease lost (${err.message}); stopping its command`);
+          held.child.kill("SIGTERM");
+        }
+      },
+    );
+  }
+
+  /** Tasks claimed with a completion: run them, or give them back when stopping. */
+  #takeOn(tasks: Task[], leaseEndsAt: number): void {
+    if (this.#stopping) {
+      void this.#releaseAll(tasks);
+      return;
+    }
+    for (const task of tasks) this.#execute(task, leaseEndsAt);
+  }
+
+  /**
+   * Records a command's outcome. A transient failure (see ClaudeBenchError.transient) is retried
+   * with backoff until the lease ends; after it the task is the queue's again and runs elsewhere.
+   * Answers the tasks a completion claimed with it.
+   */
+  async #record(
+    held: Held,
+    outcome: Outcome,
+    seconds: string,
+  ): Promise<{ tasks: Task[]; leaseEndsAt: number } | undefined> {
+    const { task } = held;
+    const { report, leaseMs } = this.options;
+    const what = outcome.kind === "complete" ? "completion" : "failure";
+    let unsure = false; // an earlier attempt may have been carried out, its answer lost
+    for (let attempt = 0; ; attempt++) {
+      const asked = Date.now();
+      try {
+        const tasks = await this.#send(task, outcome);
+        report(
+          outcome.kind === "complete"
+            ? `✓ ${task.id} completed in ${seconds}s`
+            : `✗ ${task.id} failed in ${seconds}s (exit ${outcome.exit})`,
+        );
+        return { tasks, leaseEndsAt: asked + leaseMs };
+      } catch (err) {
+        if (!(err instanceof ClaudeBenchError)) throw err;
+        if (err.transient) {
+          unsure = true;
+          const left = held.leaseEndsAt - Date.now();
+          if (left <= 0) {
+            report(
+              `! ${task.id}: its ${what} could not be recorded before its lease ended (${err.message}); the task will run again`,
+            );
+            return undefined;
+          }
+          if (attempt === 0) {
+            report(
+              `! ${task.id}: its ${what} is not recorded yet (${err.message}); retrying while its lease lasts (${Math.ceil(left / 1000)} s)`,
+            );
+          }
+          const wait = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+          await sleep(Math.min(wait, left));
+          continue;
+        }
+        if (unsure && (err.code === "LEASE_LOST" || err.code === "NOT_FOUND")) {
+          report(await this.#afterLostAnswer(task, outcome, seconds, err));
+          return undefined;
+        }
+        report(`! ${task.id}: ${err.message}`);
+        return undefined;
+      }
+    }
+  }
+
+  /** One attempt to record the outcome; answers the tasks a completion claimed with it. */
+  async #send(task: Task, outcome: Outcome): Promise<Task[]> {
+    const { client, workerId } = this.options;
+    if (outcome.kind === "fail") {
+      await client.fail(task, workerId, outcome.error);
+      return [];
+    }
+    if (this.#stopping) {
+      await client.complete(task, workerId, outcome.result);
+      return [];
+    }
+    return (await client.completeAndClaim(task, workerId, outcome.result, this.#claimOptions(1))).tasks;
+  }
+
+  /**
+   * The line to report when a repeated report is refused (LEASE_LOST, NOT_FOUND) after an attempt
+   * whose answer was lost. A completed task still names its last holder and claim time, so a
+   * completion recorded under this very lease is recognised; a failure leaves no such trace.
+   */
+  async #afterLostAnswer(task: Task, outcome: Outcome, seconds: string, refusal: ClaudeBenchError) {
+    const maybe = `an earlier attempt whose answer was lost may have recorded its ${outcome.kind === "complete" ? "completion" : "failure"}`;
+    if (outcome.kind === "fail") return `! ${task.id}: ${refusal.message}; ${maybe}`;
+    const now = await this.options.client.getTask(task.id).catch(() => null);
+    if (
+      now?.status === "completed" &&
+      now.assignedTo === this.options.workerId &&
+      now.claimedAt !== undefined &&
+      now.claimedAt === task.claimedAt
+    ) {
+      return `✓ ${task.id} completed in ${seconds}s (recorded by an earlier attempt whose answer was lost)`;
+    }
+    return `! ${task.id}: ${refusal.message}; ${now ? "the result was not recorded: the task runs again" : maybe}`;
   }
 }
 

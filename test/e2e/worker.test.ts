@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
-import { runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
-import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
+import { kill9, killAllServers, type Member, startGroup, startMember, until } from "../helpers/cluster.js";
+import { parsePrometheus, sampleValue } from "../helpers/prometheus.js";
+import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
 /** `claudebench worker` processes against a server: crash recovery through leases, dead letters, retry. */
@@ -192,6 +199,196 @@ describe("claudebench worker", () => {
       assert.equal(task.deadLettered, true);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("claudebench worker when its server goes away", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "cb-worker-outage-"));
+  });
+  after(async () => {
+    await killAllServers();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * Bound of every wait here: what they wait for takes seconds, but a busy 2-core machine may be
+   * slow to start the processes (the leases, 10–30 s, leave room for that too).
+   */
+  const SLOW = 120_000;
+
+  /** Each run of the command appends its task id to `runs`; a task run twice shows up twice. */
+  const runsIn = (file: string) =>
+    existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+
+  const stats = (url: string) =>
+    call<{ byStatus: Record<string, number> }>(url, "task.stats").then((s) => s.byStatus);
+
+  it("a completion made while the server is down is retried, and lands once it is back within the lease: the task runs once", async () => {
+    const runs = join(dir, "runs-restart");
+    const go = join(dir, "go");
+    const prefix = uniquePrefix("wk");
+    const port = await freePort();
+    let server = await startMember({ redisUrl: redis.url, prefix, id: "srv-r", port });
+    const created = await call<Task>(server.url, "task.create", { text: "finish me once" });
+    // the command records its run, then holds its result until the test has killed the server
+    const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; while [ ! -e ${go} ]; do sleep 0.05; done; echo '{"answer":42}'`;
+    const w = runCli(
+      ["worker", "--url", server.url, "--id", "worker-r", "--exec", command, "--lease-ms", "30000"].concat([
+        "--poll-ms",
+        "100",
+      ]),
+    );
+    try {
+      await waitFor(() => runsIn(runs).length === 1, "the command to start", SLOW);
+      await kill9(server);
+      writeFileSync(go, "");
+      // the command has ended and its completion met a dead server
+      await waitFor(
+        () => new RegExp(`! ${created.id}\\b.*cannot reach`).test(w.stdout()),
+        "the worker to fail to reach the server with the completion",
+        SLOW,
+      );
+      server = await startMember({ redisUrl: redis.url, prefix, id: "srv-r", port });
+      await until(
+        async () => (await getTask(server.url, created.id)).status === "completed",
+        "the completion to land on the restarted server",
+        SLOW,
+      );
+      const done = await getTask(server.url, created.id);
+      assert.deepEqual(done.result, { answer: 42 });
+      assert.equal(done.assignedTo, "worker-r");
+      assert.equal(done.attempts, 1);
+      await waitFor(() => w.stdout().includes(`✓ ${created.id} completed`), "the worker to report it", SLOW);
+      assert.deepEqual(runsIn(runs), [created.id], "the command ran once");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await kill9(server);
+    }
+  });
+
+  it("a completion carried out whose answer was lost: the repeat is refused, and the worker sees the task completed under its own lease", async () => {
+    const runs = join(dir, "runs-lost-answer");
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      overrides: { maintenanceIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 100 },
+    });
+    // between worker and server: passes every call on, but drops the connection instead of
+    // answering the first task.complete, as a server dying right after its work would
+    let dropped = 0;
+    const proxy = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => {
+        body += d;
+      });
+      req.on("end", async () => {
+        const reply = await fetch(`${server.url}/rpc`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const text = await reply.text();
+        if (dropped === 0 && JSON.parse(body).method === "task.complete") {
+          dropped++;
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(reply.status, { "content-type": "application/json" }).end(text);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const first = await call<Task>(server.url, "task.create", { text: "answer lost", priority: 90 });
+    const second = await call<Task>(server.url, "task.create", { text: "claimed with it" });
+    const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; echo '{"ok":true}'`;
+    const w = runCli(
+      ["worker", "--url", proxyUrl, "--id", "worker-l", "--exec", command, "--lease-ms", "10000"].concat([
+        "--poll-ms",
+        "100",
+      ]),
+    );
+    try {
+      await waitFor(
+        () => w.stdout().includes(`✓ ${first.id} completed`),
+        `the worker to report ${first.id} completed`,
+        SLOW,
+      );
+      assert.equal(dropped, 1);
+      assert.match(w.stdout(), new RegExp(`✓ ${first.id} completed .*earlier attempt whose answer was lost`));
+      const done = await getTask(server.url, first.id);
+      assert.equal(done.status, "completed");
+      assert.deepEqual(done.result, { ok: true });
+      // the lost answer also carried the claim of the next task: it comes back after its lease, and runs once
+      await until(
+        async () => (await getTask(server.url, second.id)).status === "completed",
+        `${second.id} to complete`,
+        SLOW,
+      );
+      assert.deepEqual(runsIn(runs), [first.id, second.id]);
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
+    }
+  });
+
+  it("with two --url, a worker whose server is killed carries on with the other; no task runs twice", async () => {
+    const runs = join(dir, "runs-failover");
+    const group = await startGroup(redis.url, 2);
+    const [a, b] = group.members as [Member, Member];
+    const total = 30;
+    const ids = new Set<string>();
+    for (let i = 0; i < total; i++)
+      ids.add((await call<Task>(a.url, "task.create", { text: `job ${i}` })).id);
+    const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; sleep 0.3; echo '{"ok":true}'`;
+    const w = runCli(
+      ["worker", "--url", a.url, "--url", b.url, "--id", "worker-f2", "--exec", command].concat([
+        "--concurrency",
+        "3",
+        "--lease-ms",
+        "15000",
+        "--poll-ms",
+        "100",
+      ]),
+    );
+    try {
+      // the server the worker talks to is the one its completions arrive at
+      const completions = async (m: Member) =>
+        sampleValue(
+          parsePrometheus(await (await fetch(`${m.url}/metrics`)).text()),
+          "claudebench_calls_total",
+          {
+            method: "task.complete",
+          },
+        );
+      const serving = await until(
+        async () => {
+          const [onA, onB] = await Promise.all([completions(a), completions(b)]);
+          return onA + onB >= 6 && (onA >= onB ? a : b);
+        },
+        "a few completions",
+        SLOW,
+      );
+      const other = serving === a ? b : a;
+      await kill9(serving);
+      // orphans (a claim whose answer died with the server) come back when their lease ends: wait past it
+      await until(
+        async () => (await stats(other.url)).completed === total,
+        `all ${total} tasks to complete`,
+        SLOW,
+      );
+      const ran = runsIn(runs);
+      assert.equal(ran.length, total, `runs: ${ran.join(" ")}`);
+      assert.deepEqual(new Set(ran), ids, "each task ran exactly once");
+      assert.ok((await completions(other)) > 0, "the other server took over the completions");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await killAllServers();
     }
   });
 });

@@ -75,35 +75,9 @@ export async function startGroup(
 ): Promise<Group> {
   const prefix = uniquePrefix("cl");
   const members = await Promise.all(
-    Array.from({ length: n }, async (_, i): Promise<Member> => {
-      const id = `srv-${i + 1}`;
-      const port = await freePort();
-      const cli = runCli(
-        [
-          "serve",
-          "--redis-url",
-          redisUrl,
-          "--key-prefix",
-          prefix,
-          "--port",
-          String(port),
-          "--no-db",
-          "--instance-id",
-          id,
-          "--log-level",
-          "warn",
-        ],
-        { ...process.env, ...env },
-      );
-      spawned.push(cli);
-      await waitFor(
-        () => cli.stdout().includes("Press Ctrl-C to stop.") || cli.child.exitCode !== null,
-        `${id} to start`,
-        60_000, // a generous bound: three node processes starting at once on a busy machine
-      );
-      assert.equal(cli.child.exitCode, null, `${id} exited at start: ${cli.stderr()}`);
-      return { id, url: `http://127.0.0.1:${port}`, pid: cli.child.pid as number, cli };
-    }),
+    Array.from({ length: n }, async (_, i) =>
+      startMember({ redisUrl, prefix, id: `srv-${i + 1}`, port: await freePort(), env }),
+    ),
   );
   return {
     members,
@@ -114,6 +88,42 @@ export async function startGroup(
       return member;
     },
   };
+}
+
+/** One serve process on `port` (so that a killed one can be started again at the same address). */
+export async function startMember(options: {
+  redisUrl: string;
+  prefix: string;
+  id: string;
+  port: number;
+  env?: Record<string, string>;
+}): Promise<Member> {
+  const { id, port } = options;
+  const cli = runCli(
+    [
+      "serve",
+      "--redis-url",
+      options.redisUrl,
+      "--key-prefix",
+      options.prefix,
+      "--port",
+      String(port),
+      "--no-db",
+      "--instance-id",
+      id,
+      "--log-level",
+      "warn",
+    ],
+    { ...process.env, ...(options.env ?? CLUSTER_ENV) },
+  );
+  spawned.push(cli);
+  await waitFor(
+    () => cli.stdout().includes("Press Ctrl-C to stop.") || cli.child.exitCode !== null,
+    `${id} to start`,
+    60_000, // a generous bound: several node processes starting at once on a busy machine
+  );
+  assert.equal(cli.child.exitCode, null, `${id} exited at start: ${cli.stderr()}`);
+  return { id, url: `http://127.0.0.1:${port}`, pid: cli.child.pid as number, cli };
 }
 
 export async function kill9(member: Member): Promise<void> {

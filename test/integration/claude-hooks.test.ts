@@ -327,10 +327,15 @@ describe("the bridge when the server cannot answer", () => {
       ),
     );
     // The environment sets it too; the URL may come from there as well.
-    const env = cleanEnv({ CLAUDEBENCH_ON_UNAVAILABLE: "block", CLAUDEBENCH_URL: url });
+    // (a list, as workers take it: the hook asks the first)
+    const env = cleanEnv({
+      CLAUDEBENCH_ON_UNAVAILABLE: "block",
+      CLAUDEBENCH_URL: `${url},http://127.0.0.1:9`,
+    });
     const fromEnv = await bridge([], pre, env);
     assert.equal(fromEnv.code, 2);
     assert.match(fromEnv.stderr, /\(CLAUDEBENCH_ON_UNAVAILABLE\)\. This tool call is blocked/);
+    assert.ok(fromEnv.stderr.includes(`unreachable at ${url} (`), fromEnv.stderr);
     // A prompt is held back as well; the Stop hook and the reports are not (that would keep Claude going in a loop).
     const prompt = await bridge(
       ["--url", url, "--on-unavailable", "block"],

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, loadConfig } from "../../src/config.js";
+import { ConfigError, loadClientConfig, loadConfig } from "../../src/config.js";
 
 describe("config", () => {
   it("has working defaults", () => {
@@ -102,5 +102,32 @@ describe("config", () => {
       () => loadConfig({}, { AUTH_TOKEN: "secret" }),
       (err: unknown) => err instanceof Error && !err.message.includes("secret"),
     );
+  });
+
+  describe("client commands' servers", () => {
+    it("default to localhost on PORT", () => {
+      assert.deepEqual(loadClientConfig({}, {}).urls, ["http://127.0.0.1:3000"]);
+      assert.deepEqual(loadClientConfig({}, { PORT: "4100" }).urls, ["http://127.0.0.1:4100"]);
+    });
+
+    it("take several servers, in order, from a repeated --url or a comma list; flags win over CLAUDEBENCH_URL", () => {
+      const env = { CLAUDEBENCH_URL: "http://e1:1, http://e2:2" };
+      assert.deepEqual(loadClientConfig({}, env).urls, ["http://e1:1", "http://e2:2"]);
+      assert.deepEqual(loadClientConfig({ url: ["http://a:1", "http://b:2,http://c:3"] }, env).urls, [
+        "http://a:1",
+        "http://b:2",
+        "http://c:3",
+      ]);
+      assert.deepEqual(loadClientConfig({ url: "http://a:1" }, env).urls, ["http://a:1"]);
+    });
+
+    it("refuse a list with an entry that is not an http(s) URL, naming the setting", () => {
+      assert.throws(
+        () => loadClientConfig({}, { CLAUDEBENCH_URL: "http://a:1,localhost:3000" }),
+        (err: unknown) =>
+          err instanceof ConfigError && /CLAUDEBENCH_URL.*localhost:3000.*http:\/\//.test(err.message),
+      );
+      assert.throws(() => loadClientConfig({ url: "," }, {}), ConfigError);
+    });
   });
 });
