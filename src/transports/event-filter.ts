@@ -151,7 +151,7 @@ export interface ParseOptions {
  */
 export function parseEventQuery(params: URLSearchParams, options: ParseOptions = {}): EventQuery {
   for (const name of params.keys()) {
-    if (!(name in PARAMS) && name !== "lastEventId" && !options.allow?.includes(name)) {
+    if (!Object.hasOwn(PARAMS, name) && name !== "lastEventId" && !options.allow?.includes(name)) {
       throw new AppError(
         "VALIDATION",
         `Unknown parameter ${JSON.stringify(name)}: use prefix, session, instance, task or lastEventId`,

@@ -62,6 +62,8 @@ export interface HttpTransportOptions {
 
 const JSON_TYPE = "application/json";
 const TOO_LARGE = Symbol("too large");
+/** The client went away before its body was complete: there is no one to answer. */
+const CLIENT_GONE = Symbol("client gone");
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 
@@ -121,8 +123,11 @@ const notJson = (contentType: string | undefined) =>
     `Unsupported content type ${JSON.stringify(contentType ?? "(none)")}: send Content-Type: application/json`,
   );
 
-function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
-  return new Promise((resolve, reject) => {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<string | typeof TOO_LARGE | typeof CLIENT_GONE> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
@@ -137,7 +142,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | typeof 
     req.on("end", () =>
       resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString()),
     );
-    req.on("error", reject);
+    // A request stream errs only when the connection closes before the body is complete.
+    req.on("error", () => resolve(CLIENT_GONE));
   });
 }
 
@@ -364,6 +370,10 @@ export class HttpTransport {
     answer: (res: ServerResponse, status: number, err: AppError) => void,
   ): Promise<string | null> {
     const text = await readBody(req, this.options.maxBodyBytes);
+    if (text === CLIENT_GONE) {
+      res.destroy();
+      return null;
+    }
     if (text === TOO_LARGE) {
       answer(res, 413, this.#tooLarge());
       return null;

@@ -3,6 +3,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
+  type AnyObjectSchema,
+  getLiteralValue,
+  getObjectShape,
+  type SchemaOutput,
+  safeParse,
+} from "@modelcontextprotocol/sdk/server/zod-compat.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
@@ -11,9 +19,16 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   McpError,
+  type Notification,
   ReadResourceRequestSchema,
+  type Request,
+  type Result,
+  type ServerNotification,
+  type ServerRequest,
+  type ServerResult,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
 import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { type AppError, errorPayload, toAppError } from "../core/errors.js";
@@ -68,6 +83,17 @@ const RESOURCES = [
 
 const MY_TASKS = /^claudebench:\/\/tasks\/assigned\/([^/]+)$/;
 
+/** The worker of a `claudebench://tasks/assigned/{workerId}` URI; undefined for another URI or a malformed escape (`%E0%A4%A`). */
+function assignedWorker(uri: string): string | undefined {
+  const match = MY_TASKS.exec(uri);
+  if (!match) return undefined;
+  try {
+    return decodeURIComponent(match[1] as string);
+  } catch {
+    return undefined;
+  }
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -87,6 +113,37 @@ interface Session {
 }
 
 type MetaOf = (headers: HeaderRecord | undefined) => RequestMeta;
+
+type HandlerExtra = RequestHandlerExtra<ServerRequest | Request, ServerNotification | Notification>;
+
+/**
+ * The SDK's Server, with a malformed request answered -32602 (invalid params). The SDK parses
+ * a request against its method's schema before the handler runs and answers a mismatch -32603
+ * (internal error) with Zod's issues as the message: `tools/call` with a name that is not a
+ * string, `initialize` without its fields, `resources/read` without a uri all looked like
+ * faults of the server (found by the fuzz test). Every handler, the SDK's own (initialize,
+ * ping) included, is registered behind a schema that checks only the method name, and the
+ * method's schema is checked here.
+ */
+class ClientErrorServer extends Server {
+  override setRequestHandler<T extends AnyObjectSchema>(
+    requestSchema: T,
+    handler: (
+      request: SchemaOutput<T>,
+      extra: HandlerExtra,
+    ) => ServerResult | Result | Promise<ServerResult | Result>,
+  ): void {
+    const method = getLiteralValue(getObjectShape(requestSchema)?.method as AnyObjectSchema) as string;
+    super.setRequestHandler(z.looseObject({ method: z.literal(method) }), (request, extra) => {
+      const parsed = safeParse(requestSchema, request);
+      if (!parsed.success) {
+        const issues = (parsed.error as z.ZodError).issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+        throw new McpError(ErrorCode.InvalidParams, `Invalid ${method} request: ${issues.join("; ")}`);
+      }
+      return handler(parsed.data as SchemaOutput<T>, extra);
+    });
+  }
+}
 
 export class McpEndpoint {
   #tools: Tool[] | null = null;
@@ -237,7 +294,7 @@ export class McpEndpoint {
 
   /** A protocol server; `metaOf` tells who calls from the request's headers. */
   #createServer(metaOf: MetaOf): Server {
-    const server = new Server(
+    const server = new ClientErrorServer(
       { name: "claudebench", version: this.version },
       { capabilities: { tools: { listChanged: true }, resources: { listChanged: false } } },
     );
@@ -265,14 +322,13 @@ export class McpEndpoint {
       const meta = metaOf(extra.requestInfo?.headers);
       const { uri } = request.params;
       const fixed = RESOURCES.find((r) => r.uri === uri);
-      const mine = MY_TASKS.exec(uri);
-      if (!fixed && !mine) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+      const worker = fixed ? undefined : assignedWorker(uri);
+      if (!fixed && worker === undefined)
+        throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
       const result = await this.dispatcher
         .call({
           method: fixed ? fixed.method : "task.list",
-          params: fixed
-            ? fixed.params
-            : { assignedTo: decodeURIComponent(mine?.[1] ?? ""), status: "in_progress" },
+          params: fixed ? fixed.params : { assignedTo: worker, status: "in_progress" },
           transport: "internal",
           meta,
         })

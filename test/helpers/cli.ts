@@ -13,9 +13,9 @@ export interface SpawnedCli {
   exited: Promise<number | string>;
 }
 
-/** Runs the real `claudebench` CLI (the built bin) with the given arguments. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): SpawnedCli {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+/** Runs the real `claudebench` CLI (the built bin) with the given arguments (in `cwd`, by default this one). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): SpawnedCli {
+  const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout?.on("data", (d) => {

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { get, type IncomingMessage } from "node:http";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { testHandlers } from "../helpers/handlers.js";
-import { rawExchange, rawRequest, statusOf } from "../helpers/raw-http.js";
+import { rawExchange, rawRequest, rawSend, requestBytes, statusOf } from "../helpers/raw-http.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 import { SseReader } from "../helpers/sse.js";
@@ -98,6 +100,58 @@ describe("requests that must not crash the server", () => {
   it("resumes after the largest stream id Redis accepts (nothing follows it)", async () => {
     const reader = await SseReader.open(`${open.url}/events?lastEventId=18446744073709551615-0`);
     await reader.close();
+  });
+});
+
+describe("a client that goes away in the middle of its body", () => {
+  let redis: TestRedis;
+  let server: Server;
+  const logged: { level: number; msg: string }[] = [];
+
+  before(async () => {
+    redis = await startTestRedis();
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        logged.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    server = await startTestServer({ redisUrl: redis.url, log: pino({ level: "warn" }, sink) });
+  });
+
+  after(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it("is no error of the server: nothing logged, nothing run, no 500", async () => {
+    const mcpCall = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "task__create", arguments: { text: "x" } },
+    };
+    for (const [path, body] of [
+      ["/rpc", CREATE],
+      ["/task/create", CREATE.params],
+      ["/mcp", mcpCall],
+    ] as const) {
+      const text = JSON.stringify(body);
+      const headers: [string, string][] = [
+        ["Host", "127.0.0.1"],
+        ["Content-Type", "application/json"],
+        ["Accept", "application/json, text/event-stream"],
+        ["Content-Length", String(text.length + 100)],
+      ];
+      const { answer } = await rawSend(server.url, requestBytes("POST", path, headers, text), {
+        endAfterWrite: true,
+      });
+      // node:http itself may answer the broken request 400 as the connection closes; never 500.
+      assert.ok((answer?.status ?? 0) < 500, `${path}: ${JSON.stringify(answer)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(logged, []);
+    assert.equal(await taskCount(server), 0);
   });
 });
 

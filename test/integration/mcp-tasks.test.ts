@@ -116,4 +116,30 @@ describe("MCP for models", () => {
     );
     await assert.rejects(client.readResource({ uri: "claudebench://nope" }), /Unknown resource/);
   });
+
+  // The SDK answered these -32603 (internal error) with Zod's issues as the message, and a
+  // malformed escape in a worker's resource URI threw a URIError (found by the fuzz test).
+  it("answers malformed requests -32602 (invalid params), never -32603 (internal error)", async () => {
+    const malformed: [string, unknown][] = [
+      ["tools/call", { name: 5 }],
+      ["tools/call", { name: "task__create", arguments: [] }],
+      ["tools/call", { name: "task__create", arguments: "text" }],
+      ["initialize", {}],
+      ["resources/list", { cursor: 5 }],
+      ["resources/read", { uri: null }],
+      ["resources/read", { uri: "claudebench://tasks/assigned/%E0%A4%A" }],
+    ];
+    for (const [method, params] of malformed) {
+      const res = await fetch(`${server.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 7, method, params }),
+      });
+      const body = (await res.json()) as { id: number; error?: { code: number; message: string } };
+      assert.equal(body.error?.code, -32602, `${method} ${JSON.stringify(params)}: ${JSON.stringify(body)}`);
+      assert.equal(body.id, 7);
+    }
+    const { tools } = await client.listTools();
+    assert.ok(tools.length > 0, "the client still works");
+  });
 });
