@@ -51,6 +51,7 @@ describe("claudebench serve --plugins", () => {
       );
       const reply = await fetch(`http://127.0.0.1:${port}/hello/greet`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ name: "world" }),
       });
       assert.equal(reply.status, 200);

@@ -26,7 +26,11 @@ async function circuit(url: string, params: Record<string, unknown>, session: st
 }
 
 async function stateOn(url: string): Promise<string> {
-  const res = await fetch(`${url}/system/circuits`, { method: "POST", body: "{}" });
+  const res = await fetch(`${url}/system/circuits`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
   const { circuits } = (await res.json()) as { circuits: { method: string; state: string }[] };
   return circuits.find((c) => c.method === "test.circuit")?.state ?? "none";
 }

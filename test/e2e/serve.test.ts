@@ -92,6 +92,7 @@ describe("claudebench serve (embedded Redis)", () => {
 
       const rpc = await fetch(`${url}/rpc`, {
         method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "system.ping" }),
       });
       assert.equal(((await rpc.json()) as { result: { pong: boolean } }).result.pong, true);
