@@ -166,7 +166,7 @@ export class Resilience {
     try {
       return await next();
     } catch (err) {
-      failed = countsAsFailure(toAppError(err).code);
+      failed = this.#redisUp() && countsAsFailure(toAppError(err).code);
       throw err;
     } finally {
       await this.breakers.settle(method, !failed).catch((err) => {

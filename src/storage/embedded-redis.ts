@@ -138,6 +138,8 @@ function ping(port: number, password: string | null): Promise<string | null> {
     };
     socket.setTimeout(1000, () => done(null));
     socket.once("error", () => done(null));
+    // A peer that answers less and hangs up (a stranger on the port, "max clients" refusals).
+    socket.once("close", () => done(received.split("\r\n")[0] || null));
     socket.on("data", (data) => {
       received += data.toString();
       const lines = received.split("\r\n");

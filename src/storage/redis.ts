@@ -54,7 +54,12 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
 export async function blockingConnection(redis: Redis, name: string): Promise<Redis> {
   const conn = redis.duplicate({ connectionName: name, enableAutoPipelining: false, lazyConnect: true });
   quiet(conn);
-  await conn.connect();
+  try {
+    await conn.connect();
+  } catch (err) {
+    conn.disconnect(); // else it keeps trying to reconnect, for nobody
+    throw err;
+  }
   return conn;
 }
 
@@ -110,8 +115,11 @@ export class RedisLink {
    * blocking reader's, which may notice first) dropped while it was in flight.
    */
   isOutage(err: unknown): boolean {
-    if (err instanceof ReplyError) return false;
-    return !this.up || (err instanceof Error && err.name === DROPPED_IN_FLIGHT);
+    if (!(err instanceof Error) || err instanceof ReplyError) return false;
+    if (err.name === DROPPED_IN_FLIGHT) return true;
+    // ioredis refuses with plain Errors ("Stream isn't writeable", "Connection is closed");
+    // a TypeError or RangeError is a bug, whatever the state of the connection.
+    return !this.up && (err.constructor === Error || err.name === "AbortError");
   }
 
   #down(reason: string): void {

@@ -138,8 +138,14 @@ export class EventTail {
   async #start(): Promise<void> {
     if (this.#closed) return;
     const conn = await blockingConnection(this.redis, "event-tail");
+    let newest: RawEntry[];
+    try {
+      newest = (await conn.xrevrange(this.keys.events(), "+", "-", "COUNT", 1)) as RawEntry[];
+    } catch (err) {
+      conn.disconnect();
+      throw err;
+    }
     this.#conn = conn;
-    const newest = (await conn.xrevrange(this.keys.events(), "+", "-", "COUNT", 1)) as RawEntry[];
     this.#loop = this.#run(conn, newest[0]?.[0] ?? "0-0");
   }
 

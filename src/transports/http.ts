@@ -339,20 +339,22 @@ export class HttpTransport {
     } catch (err) {
       return sendError(res, toAppError(err));
     }
+    // Before any wait: a client that leaves while the tail starts gives its place back.
+    res.once("close", release);
+    this.#streams.add(res);
+    res.once("close", () => this.#streams.delete(res));
     const { tail, eventClientBufferBytes, log } = this.options;
     try {
       await tail.start();
     } catch (err) {
-      release();
       log.warn({ err }, "SSE refused: the event stream is unavailable");
       const unavailable = new AppError("UNAVAILABLE", "The event stream is unavailable; try again", {
         retryAfterMs: 1000,
       });
       return sendError(res, unavailable);
     }
-    this.#streams.add(res);
-    res.once("close", () => this.#streams.delete(res));
-    return serveEvents(res, query, release, {
+    if (res.destroyed) return;
+    return serveEvents(res, query, {
       tail,
       maxBufferedBytes: eventClientBufferBytes,
       budget: this.#budget,

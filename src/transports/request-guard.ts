@@ -1,4 +1,5 @@
 import type { IncomingMessage } from "node:http";
+import { isIP } from "node:net";
 import { AppError } from "../core/errors.js";
 
 /**
@@ -6,10 +7,12 @@ import { AppError } from "../core/errors.js";
  * 127.0.0.1 (cross-site request forgery) and, by pointing its own DNS name at 127.0.0.1 (DNS
  * rebinding), even read the answers. The checks, for every request and WebSocket upgrade:
  *
- * - `Host` must name this machine's loopback (`localhost`, `*.localhost`, `127.x.x.x`, `[::1]`)
- *   or a name listed in ALLOWED_HOSTS. With an auth token the check is off unless
- *   ALLOWED_HOSTS is set: a rebound page has no token, and a server bound to a routable
- *   address is reached under names it cannot know.
+ * - `Host` must be an IP address, a loopback name (`localhost`, `*.localhost`) or a name
+ *   listed in ALLOWED_HOSTS. Rebinding needs a name the attacker's DNS answers for: a browser
+ *   that sends an IP address as Host was pointed at that address itself, and then its page's
+ *   Origin is refused below (peers probing `/health` and load balancers use addresses). With
+ *   an auth token the check is off unless ALLOWED_HOSTS is set: a rebound page has no token,
+ *   and a server bound to a routable address is reached under names it cannot know.
  * - An `Origin`, when the client sends one (browsers do on every cross-site request, every
  *   POST and every WebSocket), must be the server's own (`http(s)://<Host>`) or listed in
  *   ALLOWED_ORIGINS. `Origin: null` (sandboxed frames, files) is refused.
@@ -38,10 +41,18 @@ export function hostName(host: string): string {
   return colon < 0 ? lower : lower.slice(0, colon);
 }
 
-const IPV4_LOOPBACK = /^127(?:\.\d{1,3}){3}$/;
+/** Names no DNS server of an attacker can answer for. */
+function isAddressOrLoopback(name: string): boolean {
+  return name === "localhost" || name.endsWith(".localhost") || isIP(name) !== 0;
+}
 
-function isLoopbackName(name: string): boolean {
-  return name === "localhost" || name.endsWith(".localhost") || name === "::1" || IPV4_LOOPBACK.test(name);
+/** An origin as browsers send it: lower case, no trailing slash, no default port. */
+function normalOrigin(origin: string): string {
+  return origin
+    .trim()
+    .toLowerCase()
+    .replace(/\/+$/, "")
+    .replace(/^(http:\/\/[^/]+):80$|^(https:\/\/[^/]+):443$/, "$1$2");
 }
 
 const forbidden = (message: string, data: Record<string, unknown>) =>
@@ -54,7 +65,7 @@ export class RequestGuard {
 
   constructor(options: RequestGuardOptions) {
     this.#hosts = new Set(options.allowedHosts.map(hostName));
-    this.#origins = new Set(options.allowedOrigins.map((o) => o.trim().toLowerCase().replace(/\/+$/, "")));
+    this.#origins = new Set(options.allowedOrigins.map(normalOrigin));
     this.#checkHost = !options.authRequired || options.allowedHosts.length > 0;
   }
 
@@ -63,7 +74,7 @@ export class RequestGuard {
     const host = req.headers.host;
     if (this.#checkHost && host !== undefined && !this.#hostAllowed(hostName(host))) {
       return forbidden(
-        `Host ${JSON.stringify(host)} is not this server's: use 127.0.0.1 or localhost, or add the name to ALLOWED_HOSTS`,
+        `Host ${JSON.stringify(host)} is not this server's: use its address or localhost, or add the name to ALLOWED_HOSTS`,
         { host },
       );
     }
@@ -78,7 +89,7 @@ export class RequestGuard {
   }
 
   #hostAllowed(name: string): boolean {
-    return isLoopbackName(name) || this.#hosts.has(name) || this.#hosts.has("*");
+    return isAddressOrLoopback(name) || this.#hosts.has(name) || this.#hosts.has("*");
   }
 
   #originAllowed(origin: string, host: string | undefined): boolean {

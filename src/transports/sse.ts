@@ -15,9 +15,9 @@ import type { EventTail } from "./event-tail.js";
  * SSE has no close code: a client that falls `maxBufferedBytes` behind is cut off, and
  * reconnects with its Last-Event-ID to read the rest from the stream at its own pace.
  *
- * The caller has taken the client's place in the budget (`release` gives it back) and started
- * the tail, so that a full server or an unreachable Redis are refused with a status (503)
- * before the stream opens.
+ * The caller has taken the client's place in the budget (and gives it back when the response
+ * closes) and started the tail, so that a full server or an unreachable Redis are refused with
+ * a status (503) before the stream opens.
  */
 
 const HEARTBEAT_MS = 15_000;
@@ -32,7 +32,6 @@ export interface LiveEventOptions {
 export async function serveEvents(
   res: ServerResponse,
   query: EventQuery,
-  release: () => void,
   options: LiveEventOptions,
 ): Promise<void> {
   res.writeHead(200, {
@@ -60,7 +59,6 @@ export async function serveEvents(
   let unsubscribe: (() => void) | undefined;
   res.on("close", () => {
     flow.close();
-    release();
     clearInterval(heartbeat);
     unsubscribe?.();
   });

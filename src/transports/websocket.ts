@@ -39,6 +39,8 @@ export function refuse(
   headers: string[] = [],
 ): void {
   const body = JSON.stringify({ error: { code: err.code, message: err.message, data: err.data } });
+  // Destroyed once written: a client that never closes its side does not keep the socket.
+  socket.once("finish", () => socket.destroy());
   socket.end(
     [
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,

@@ -54,8 +54,16 @@ export interface Health {
 
 const spawned: SpawnedCli[] = [];
 
-/** Kills (SIGCONT first, in case it is stopped, then SIGKILL) every serve process still running. */
+/** Leadership watches still polling (watchLeadership). */
+const watchers = new Set<() => void>();
+
+/**
+ * Kills (SIGCONT first, in case it is stopped, then SIGKILL) every serve process still running,
+ * and stops the leadership watches of a test that failed before stopping its own.
+ */
 export async function killAllServers(): Promise<void> {
+  for (const halt of watchers) halt();
+  watchers.clear();
   for (const cli of spawned.splice(0)) {
     if (cli.child.exitCode === null && cli.child.signalCode === null) {
       cli.child.kill("SIGCONT");
@@ -205,6 +213,11 @@ export interface LeadershipSeen {
 export function watchLeadership(members: Member[], everyMs = 50): { stop(): Promise<LeadershipSeen[]> } {
   const seen: LeadershipSeen[] = [];
   let stopped = false;
+  // A test that fails before it stops the watch: killAllServers stops it, or the file never ends.
+  const halt = () => {
+    stopped = true;
+  };
+  watchers.add(halt);
   const loops = members.map(async (m) => {
     while (!stopped) {
       const sentAt = Date.now();
@@ -231,7 +244,8 @@ export function watchLeadership(members: Member[], everyMs = 50): { stop(): Prom
   });
   return {
     stop: async () => {
-      stopped = true;
+      halt();
+      watchers.delete(halt);
       await Promise.all(loops);
       return seen;
     },

@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";
 import { createKeys } from "../../src/storage/keys.js";
+import { sleep, until } from "../helpers/cluster.js";
 import { testHandlers } from "../helpers/handlers.js";
 import { rawExchange, rawRequest, rawSend, requestBytes, statusOf } from "../helpers/raw-http.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
@@ -29,6 +30,20 @@ const wsUrl = (server: Server, query = "") => `${server.url.replace(/^http/, "ws
 async function taskCount(server: Server): Promise<number> {
   const res = await rpc(server.url, { jsonrpc: "2.0", id: 1, method: "task.list", params: {} });
   return res.body.result.totalCount as number;
+}
+
+type Reader = { close(): Promise<void> };
+
+/** Opens every reader, or none: on a refusal the ones already open are closed (false). */
+async function openAll(openers: (() => Promise<Reader>)[]): Promise<Reader[] | false> {
+  const open: Reader[] = [];
+  try {
+    for (const opener of openers) open.push(await opener());
+    return open;
+  } catch {
+    await Promise.all(open.map((r) => r.close()));
+    return false;
+  }
 }
 
 async function refusedUpgrade(url: string, headers: Record<string, string> = {}): Promise<number> {
@@ -210,6 +225,22 @@ describe("who may call: Host, Origin and content type", () => {
     assert.equal(await taskCount(open), before);
   });
 
+  it("takes any IP address as Host (peers and load balancers probe by address), but not a foreign Origin with it", async () => {
+    for (const host of ["10.1.2.3:3000", "[fd00::5]:3000", "192.168.0.9"]) {
+      const health = await rawRequest(open.url, { path: "/health", headers: { host } });
+      assert.equal(health.status, 200, `${host}: ${health.body}`);
+    }
+    const before = await taskCount(open);
+    const res = await rawRequest(open.url, {
+      method: "POST",
+      path: "/rpc",
+      headers: { host: "10.1.2.3:3000", origin: "https://evil.example", "content-type": "application/json" },
+      body: JSON.stringify(CREATE),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(await taskCount(open), before);
+  });
+
   it("refuses Origin: null (sandboxed frames, files)", async () => {
     const res = await rawRequest(open.url, {
       method: "POST",
@@ -382,9 +413,58 @@ describe("batch and live-event client limits", () => {
     } finally {
       await Promise.all([...readers.map((r) => r.close()), socket.close()]);
     }
-    // places are given back when clients leave
-    const again = await SseReader.open(`${server.url}/events`);
-    await again.close();
+    // every place is given back when its client leaves (the server counts them as they close)
+    const again = await until(
+      () =>
+        openAll([
+          () => SseReader.open(`${server.url}/events`),
+          () => SseReader.open(`${server.url}/events`),
+          () => WsReader.open(wsUrl(server)),
+        ]),
+      "all three places to be free again",
+    );
+    await Promise.all(again.map((r) => r.close()));
+  });
+});
+
+describe("a live-event client that leaves before its stream opens", () => {
+  let redis: TestRedis;
+  let server: Server;
+
+  before(async () => {
+    redis = await startTestRedis();
+    server = await startTestServer({ redisUrl: redis.url, overrides: { eventClientsMax: 2 } });
+  });
+
+  after(async () => {
+    process.kill(redis.pid, "SIGCONT");
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it("gives its place back", { timeout: 60_000 }, async () => {
+    // With Redis stopped, the first subscribers wait for the event tail to start.
+    process.kill(redis.pid, "SIGSTOP");
+    const waiting = await Promise.all(
+      [1, 2].map(
+        () =>
+          new Promise<ReturnType<typeof get>>((resolve) => {
+            const req = get(`${server.url}/events`);
+            req.on("error", () => undefined);
+            req.on("socket", (socket) => socket.once("connect", () => resolve(req)));
+          }),
+      ),
+    );
+    await sleep(300); // both requests reach the server and take their places
+    for (const req of waiting) req.destroy();
+    await sleep(300);
+    process.kill(redis.pid, "SIGCONT");
+    const readers = await until(
+      () =>
+        openAll([() => SseReader.open(`${server.url}/events`), () => SseReader.open(`${server.url}/events`)]),
+      "both places to be free again",
+    );
+    await Promise.all(readers.map((r) => r.close()));
   });
 });
 
