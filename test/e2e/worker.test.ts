@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -32,15 +33,73 @@ async function call<T>(url: string, method: string, params: Record<string, unkno
 
 const getTask = (url: string, id: string) => call<Task>(url, "task.get", { id });
 
-function startWorker(url: string, id: string, command: string): SpawnedCli {
+/**
+ * Bound of the waits that include starting processes: what they wait for takes seconds, but a
+ * busy 2-core machine may be slow to start node processes. A lease a test does not mean to
+ * expire is longer than any of these waits, so that a slow machine cannot make a task run twice.
+ */
+const SLOW = 120_000;
+
+/** `leaseMs`: short only where a test waits for leases to expire. */
+function startWorker(url: string, id: string, command: string, leaseMs = 2 * SLOW): SpawnedCli {
   return runCli(
     ["worker", "--url", url, "--id", id, "--exec", command, "--concurrency", "3"].concat([
       "--lease-ms",
-      "1000",
+      String(leaseMs),
       "--poll-ms",
       "100",
     ]),
   );
+}
+
+/** What a faulty proxy does with one call: pass it on, carry it out but lose the answer, or answer an error itself. */
+type Fault = "pass" | "lose the answer" | ErrorCode;
+
+/**
+ * A proxy between worker and server that passes every call on, except those `fault` picks out.
+ * An error is answered as a server whose handler failed would, without passing the call on.
+ * A call is held until `fault` settles.
+ */
+async function faultyProxy(
+  target: string,
+  fault: (call: { method: string; params: Record<string, unknown> }) => Fault | Promise<Fault>,
+): Promise<{ url: string; close(): void }> {
+  const proxy: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", async () => {
+      const call = JSON.parse(body);
+      const what = await fault(call);
+      if (what !== "pass" && what !== "lose the answer") {
+        const error = { code: JSONRPC_CODES[what], message: `${what} from the proxy`, data: { code: what } };
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, error }));
+        return;
+      }
+      try {
+        const reply = await fetch(`${target}/rpc`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const text = await reply.text();
+        if (what === "lose the answer") req.socket.destroy();
+        else res.writeHead(reply.status, { "content-type": "application/json" }).end(text);
+      } catch {
+        req.socket.destroy(); // the server is gone: so is the answer
+      }
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    close: () => {
+      proxy.close();
+      proxy.closeAllConnections();
+    },
+  };
 }
 
 describe("claudebench worker", () => {
@@ -62,22 +121,23 @@ describe("claudebench worker", () => {
         );
       };
       const waitUntil = async (check: () => Promise<boolean>, what: string) => {
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + SLOW;
         while (!(await check())) {
           if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
           await new Promise((r) => setTimeout(r, 50));
         }
       };
 
-      // Worker A takes all three, then dies without a word.
-      const a = startWorker(server.url, "worker-a", "sleep 3");
+      // Worker A takes all three, then dies without a word. (Its commands outlast the check
+      // that it holds them; its 1 s leases expire soon after it is gone.)
+      const a = startWorker(server.url, "worker-a", "sleep 10", 1000);
       workers.push(a);
       await waitUntil(() => heldBy("worker-a", 1), "worker-a to hold the three tasks");
       a.child.kill("SIGKILL");
       await a.exited;
 
       // Worker B gets them once A's leases expire and are reaped: second attempt.
-      const b = startWorker(server.url, "worker-b", "sleep 3");
+      const b = startWorker(server.url, "worker-b", "sleep 10", 1000);
       workers.push(b);
       await waitUntil(() => heldBy("worker-b", 2), "worker-b to take over the three tasks");
       b.child.kill("SIGKILL");
@@ -99,7 +159,11 @@ describe("claudebench worker", () => {
       await call(server.url, "task.retry", { id: ids[0] });
       const c = startWorker(server.url, "worker-c", "echo '{\"done\":true}'");
       workers.push(c);
-      await waitFor(() => c.stdout().includes(`✓ ${ids[0]} completed`), `worker-c to complete ${ids[0]}`);
+      await waitFor(
+        () => c.stdout().includes(`✓ ${ids[0]} completed`),
+        `worker-c to complete ${ids[0]}`,
+        SLOW,
+      );
       const done = await getTask(server.url, ids[0] as string);
       assert.equal(done.status, "completed");
       assert.deepEqual(done.result, { done: true });
@@ -119,7 +183,7 @@ describe("claudebench worker", () => {
       for (let i = 0; i < total; i++) await call<Task>(server.url, "task.create", { text: `quick ${i}` });
       const w = startWorker(server.url, "worker-f", `cat >/dev/null; echo '{"done":true}'`);
       try {
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + SLOW;
         for (;;) {
           const stats = await call<{ byStatus: { completed: number } }>(server.url, "task.stats");
           if (stats.byStatus.completed === total) break;
@@ -169,7 +233,7 @@ describe("claudebench worker", () => {
     try {
       const created = await call<Task>(server.url, "task.create", { text: "long job" });
       const w = startWorker(server.url, "worker-d", "sleep 30");
-      await waitFor(() => w.stdout().includes(`▶ ${created.id}`), "the worker to start the task");
+      await waitFor(() => w.stdout().includes(`▶ ${created.id}`), "the worker to start the task", SLOW);
       w.child.kill("SIGTERM");
       assert.equal(await w.exited, 0);
       assert.match(w.stdout(), new RegExp(`↺ ${created.id} released`));
@@ -188,7 +252,11 @@ describe("claudebench worker", () => {
       const created = await call<Task>(server.url, "task.create", { text: "bad", maxAttempts: 1 });
       const w = startWorker(server.url, "worker-e", "echo 'it broke' >&2; exit 4");
       try {
-        await waitFor(() => w.stdout().includes(`✗ ${created.id} failed`), "the failure to be reported");
+        await waitFor(
+          () => w.stdout().includes(`✗ ${created.id} failed`),
+          "the failure to be reported",
+          SLOW,
+        );
       } finally {
         w.child.kill("SIGTERM");
         await w.exited;
@@ -213,12 +281,6 @@ describe("claudebench worker when its server goes away", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /**
-   * Bound of every wait here: what they wait for takes seconds, but a busy 2-core machine may be
-   * slow to start the processes (the leases, 10–30 s, leave room for that too).
-   */
-  const SLOW = 120_000;
-
   /** Each run of the command appends its task id to `runs`; a task run twice shows up twice. */
   const runsIn = (file: string) =>
     existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
@@ -235,8 +297,11 @@ describe("claudebench worker when its server goes away", () => {
     const created = await call<Task>(server.url, "task.create", { text: "finish me once" });
     // the command records its run, then holds its result until the test has killed the server
     const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; while [ ! -e ${go} ]; do sleep 0.05; done; echo '{"answer":42}'`;
+    // the lease outlasts the restart (startMember waits up to 60 s) and the wait for the completion
     const w = runCli(
-      ["worker", "--url", server.url, "--id", "worker-r", "--exec", command, "--lease-ms", "30000"].concat([
+      ["worker", "--url", server.url, "--id", "worker-r", "--exec", command].concat([
+        "--lease-ms",
+        String(2 * SLOW),
         "--poll-ms",
         "100",
       ]),
@@ -276,36 +341,19 @@ describe("claudebench worker when its server goes away", () => {
       redisUrl: redis.url,
       overrides: { maintenanceIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 100 },
     });
-    // between worker and server: passes every call on, but drops the connection instead of
-    // answering the first task.complete, as a server dying right after its work would
+    // drops the connection instead of answering the first task.complete (after the server
+    // carried it out), as a server dying right after its work would
     let dropped = 0;
-    const proxy = createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => {
-        body += d;
-      });
-      req.on("end", async () => {
-        const reply = await fetch(`${server.url}/rpc`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body,
-        });
-        const text = await reply.text();
-        if (dropped === 0 && JSON.parse(body).method === "task.complete") {
-          dropped++;
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(reply.status, { "content-type": "application/json" }).end(text);
-      });
+    const proxy = await faultyProxy(server.url, ({ method }) => {
+      if (method !== "task.complete" || dropped > 0) return "pass";
+      dropped++;
+      return "lose the answer";
     });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const first = await call<Task>(server.url, "task.create", { text: "answer lost", priority: 90 });
     const second = await call<Task>(server.url, "task.create", { text: "claimed with it" });
     const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; echo '{"ok":true}'`;
     const w = runCli(
-      ["worker", "--url", proxyUrl, "--id", "worker-l", "--exec", command, "--lease-ms", "10000"].concat([
+      ["worker", "--url", proxy.url, "--id", "worker-l", "--exec", command, "--lease-ms", "10000"].concat([
         "--poll-ms",
         "100",
       ]),
