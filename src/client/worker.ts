@@ -3,13 +3,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WakeableSleep } from "../core/timers.js";
 import type { Task } from "../domain/tasks/model.js";
 import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
+import { resultFromOutput, STDOUT_KEPT_CHARS } from "./task-result.js";
 
 /**
  * A worker that runs a shell command per task: it claims up to `concurrency` tasks, feeds
  * each task's JSON to the command on stdin, renews the lease while the command runs, and
- * completes (exit 0; stdout as the result, parsed as JSON when it is JSON) or fails it
- * (other exit codes; the end of stderr as the error). A completion also claims the next task
- * in the same call (task.complete with claimNext), so a busy worker needs one call per task.
+ * completes (exit 0; stdout as the result, see task-result.ts) or fails it (other exit codes;
+ * the end of stderr as the error). A completion also claims the next task in the same call
+ * (task.complete with claimNext), so a busy worker needs one call per task.
  *
  * An outcome the server could not take (unreachable, or a passing failure) is sent again with
  * backoff while the lease lasts, the lease still renewed meanwhile: the fencing token makes a
@@ -148,11 +149,17 @@ export class ShellWorker {
     );
 
     let stdout = "";
+    let stdoutCut = false;
     let stderr = "";
-    child.stdout?.on("data", (d) => {
+    // decoded as a stream: a character split between two reads stays whole
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
+      if (stdout.length > STDOUT_KEPT_CHARS) {
+        stdout = stdout.slice(-STDOUT_KEPT_CHARS);
+        stdoutCut = true;
+      }
     });
-    child.stderr?.on("data", (d) => {
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-TAIL);
     });
     child.stdin?.on("error", () => undefined); // a command that does not read its input
@@ -174,7 +181,7 @@ export class ShellWorker {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const outcome: Outcome =
         code === 0
-          ? { kind: "complete", result: parseOutput(stdout) }
+          ? { kind: "complete", result: resultFromOutput(stdout, stdoutCut) }
           : {
               kind: "fail",
               error: stderr.trim() || `command exited with ${signal ?? `code ${code}`}`,
@@ -308,15 +315,5 @@ export class ShellWorker {
       return `✓ ${task.id} completed in ${seconds}s (recorded by an earlier attempt whose answer was lost)`;
     }
     return `! ${task.id}: ${refusal.message}; ${now ? "the result was not recorded: the task runs again" : maybe}`;
-  }
-}
-
-function parseOutput(stdout: string): unknown {
-  const text = stdout.trim();
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { stdout: text.slice(-64 * 1024) };
   }
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
+import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -437,6 +438,69 @@ describe("claudebench worker when its server goes away", () => {
       w.child.kill("SIGKILL");
       await w.exited;
       await killAllServers();
+    }
+  });
+});
+
+describe("claudebench worker when the server will not take an outcome", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "cb-worker-refused-"));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Waits until the worker has said how `id` ended: recorded (✓, ✗) or not (any other `!` line). */
+  const reported = (w: SpawnedCli, id: string) =>
+    waitFor(
+      () =>
+        new RegExp(
+          `[✓✗] ${id} (completed|failed)|! ${id}: (?!its completion (is not recorded yet|was refused))`,
+        ).test(w.stdout()),
+      `the worker to report ${id}`,
+      SLOW,
+    );
+
+  it("a result larger than task.complete takes is sent as the end of the output, marked truncated; JSON is read whole", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    // prints, by the task's text: JSON over the limit, text of control characters (6 bytes
+    // each as JSON), or 210 KB of JSON in three-byte characters (split across pipe reads)
+    const script = join(dir, "print.mjs");
+    writeFileSync(
+      script,
+      `let input = "";
+process.stdin.on("data", (d) => { input += d; });
+process.stdin.on("end", () => {
+  const { text } = JSON.parse(input);
+  if (text === "big json") process.stdout.write(JSON.stringify({ s: "x".repeat(300_000) + "END" }));
+  if (text === "control text") process.stdout.write("\\u0001".repeat(70_000) + "END");
+  if (text === "wide characters") process.stdout.write(JSON.stringify({ s: "€".repeat(70_000) }));
+});
+`,
+    );
+    const w = startWorker(server.url, "worker-big", `${JSON.stringify(process.execPath)} ${script}`);
+    try {
+      const big = await call<Task>(server.url, "task.create", { text: "big json" });
+      const control = await call<Task>(server.url, "task.create", { text: "control text" });
+      const wide = await call<Task>(server.url, "task.create", { text: "wide characters" });
+      for (const t of [big, control, wide]) await reported(w, t.id);
+
+      for (const t of [big, control]) {
+        const done = await getTask(server.url, t.id);
+        assert.equal(done.status, "completed", `${t.text}: ${w.stdout()}`);
+        const result = done.result as { stdout: string; truncated: boolean };
+        assert.equal(result.truncated, true);
+        assert.ok(result.stdout.endsWith(t.text === "big json" ? 'END"}' : "END"));
+        assert.ok(Buffer.byteLength(JSON.stringify(result)) <= FREE_FORM_MAX_BYTES);
+      }
+      const whole = await getTask(server.url, wide.id);
+      assert.equal(whole.status, "completed");
+      assert.deepEqual(whole.result, { s: "€".repeat(70_000) });
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await server.close();
     }
   });
 });
