@@ -247,6 +247,48 @@ describe("claudebench worker", () => {
     }
   });
 
+  it("SIGTERM while a completion is on its way: the task it claims with it is released before the worker exits", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    // holds the first completion (sent with claimNext) until the worker is stopping
+    let arrived = false;
+    let pass: (fault: Fault) => void = () => undefined;
+    const passed = new Promise<Fault>((r) => {
+      pass = r;
+    });
+    const proxy = await faultyProxy(server.url, ({ method }) => {
+      if (method !== "task.complete") return "pass";
+      arrived = true;
+      return passed;
+    });
+    const first = await call<Task>(server.url, "task.create", { text: "first", priority: 90 });
+    const next = await call<Task>(server.url, "task.create", { text: "claimed with its completion" });
+    const w = runCli(
+      ["worker", "--url", proxy.url, "--id", "worker-s", "--exec", "true"].concat([
+        "--lease-ms",
+        String(2 * SLOW),
+        "--poll-ms",
+        "100",
+      ]),
+    );
+    try {
+      await waitFor(() => arrived, "the first completion to arrive", SLOW);
+      w.child.kill("SIGTERM");
+      await waitFor(() => w.stdout().includes("SIGTERM: stopping"), "the worker to stop", SLOW);
+      pass("pass");
+      assert.equal(await w.exited, 0);
+      assert.equal((await getTask(server.url, first.id)).status, "completed");
+      const released = await getTask(server.url, next.id);
+      assert.equal(released.status, "pending", w.stdout());
+      assert.equal(released.attempts, 0);
+    } finally {
+      pass("pass");
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
+    }
+  });
+
   it("fails a task whose command exits non-zero, with the end of stderr as the error", async () => {
     const server = await startTestServer({ redisUrl: redis.url });
     try {
@@ -500,6 +542,100 @@ process.stdin.on("end", () => {
     } finally {
       w.child.kill("SIGKILL");
       await w.exited;
+      await server.close();
+    }
+  });
+
+  it("a completion the server refuses is not left to its lease: the task is failed at once, not to be retried, with the reason", async () => {
+    // this server takes bodies of 2 KiB: a 4 KB result fits the result's limit but not the body's
+    const server = await startTestServer({ redisUrl: redis.url, overrides: { maxBodyBytes: 2048 } });
+    const w = startWorker(server.url, "worker-refused", `printf '{"s":"%04000d"}' 0`);
+    try {
+      const created = await call<Task>(server.url, "task.create", { text: "refused result" });
+      await reported(w, created.id);
+      const task = await getTask(server.url, created.id);
+      assert.equal(task.status, "failed", w.stdout());
+      assert.equal(task.deadLettered, true, "not retried: the command would print the same");
+      assert.equal(task.attempts, 1);
+      assert.match(task.error ?? "", /refused: INVALID_REQUEST: .*larger than 2048 bytes/);
+      assert.match(w.stdout(), new RegExp(`✗ ${created.id} failed .*completion refused`));
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await server.close();
+    }
+  });
+
+  it("INTERNAL for every completion of a task: sent a few times, then the task is failed instead of holding its slot for ever", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    const completions = new Map<string, number>();
+    let broken = "";
+    let flaky = "";
+    // INTERNAL for every completion of `broken`, and for the first of `flaky`
+    const proxy = await faultyProxy(server.url, ({ method, params }) => {
+      if (method !== "task.complete") return "pass";
+      const id = String(params.id);
+      const n = (completions.get(id) ?? 0) + 1;
+      completions.set(id, n);
+      return id === broken || (id === flaky && n === 1) ? "INTERNAL" : "pass";
+    });
+    broken = (await call<Task>(server.url, "task.create", { text: "broken", priority: 90, maxAttempts: 1 }))
+      .id;
+    flaky = (await call<Task>(server.url, "task.create", { text: "flaky" })).id;
+    const w = startWorker(proxy.url, "worker-internal", `echo '{"ok":true}'`);
+    try {
+      await reported(w, broken);
+      const failed = await getTask(server.url, broken);
+      assert.equal(failed.status, "failed", w.stdout());
+      assert.match(failed.error ?? "", /INTERNAL from the proxy/);
+      assert.equal(completions.get(broken), 3);
+      assert.equal(failed.deadLettered, true, "its one attempt is spent");
+
+      await reported(w, flaky);
+      const done = await getTask(server.url, flaky);
+      assert.equal(done.status, "completed", "a passing INTERNAL is sent again");
+      assert.equal(completions.get(flaky), 2);
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
+    }
+  });
+
+  it("a completion refused with a passing failure is sent again until the lease held when the command ended ends, even while renewals succeed", async () => {
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      overrides: { maintenanceIntervalMs: 100 },
+    });
+    const proxy = await faultyProxy(server.url, ({ method }) =>
+      method === "task.complete" ? "UNAVAILABLE" : "pass",
+    );
+    const leaseMs = 3000;
+    const w = startWorker(proxy.url, "worker-unavailable", `echo '{"ok":true}'`, leaseMs);
+    try {
+      const created = await call<Task>(server.url, "task.create", { text: "never recorded", maxAttempts: 1 });
+      await waitFor(
+        () => w.stdout().includes(`! ${created.id}: its completion is not recorded yet`),
+        "a first refusal",
+        SLOW,
+      );
+      await waitFor(
+        () =>
+          w.stdout().includes(`! ${created.id}: its completion could not be recorded before its lease ended`),
+        "the worker to give up when the lease ends",
+        SLOW,
+      );
+      await until(
+        async () => (await getTask(server.url, created.id)).status === "failed",
+        "the lease to be reaped",
+        SLOW,
+      );
+      assert.equal((await getTask(server.url, created.id)).error, "lease expired");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
       await server.close();
     }
   });
