@@ -28,7 +28,7 @@ export function registerWorkerCommand(program: Command): void {
     .option("--concurrency <n>", "tasks run at once", "1")
     .option(
       "--lease-ms <ms>",
-      "lease length, renewed every third of it; a result no server takes is sent again until it ends",
+      "lease length, renewed every third of it while the command runs; a result no server takes is sent again until it ends",
       "30000",
     )
     .option("--poll-ms <ms>", "wait between claims when the queue is empty", "1000")

@@ -26,7 +26,9 @@ export class ClaudeBenchError extends Error {
 
   /**
    * Whether the same call may succeed later: no server could be reached, or one had a passing
-   * failure. INTERNAL counts: it is what a server answers while its Redis connection is down.
+   * failure (UNAVAILABLE is what a server answers while Redis is unreachable). Not INTERNAL: a
+   * server's bug, which may pass or repeat for ever; a caller that retries it bounds how often
+   * (ShellWorker tries three times).
    */
   get transient(): boolean {
     return TRANSIENT.has(this.code);
@@ -39,8 +41,19 @@ const TRANSIENT: ReadonlySet<ClaudeBenchError["code"]> = new Set([
   "TIMEOUT",
   "CIRCUIT_OPEN",
   "RATE_LIMITED",
-  "INTERNAL",
 ]);
+
+/**
+ * The code of an answer that is not JSON-RPC (not JSON, or JSON of another shape), by its HTTP status: what a proxy in front of the
+ * server answers when it cannot reach it (502, 503, 504) or limits the rate (429). Anything
+ * else is INTERNAL.
+ */
+const NOT_JSON_RPC: Readonly<Record<number, ErrorCode>> = {
+  429: "RATE_LIMITED",
+  502: "UNAVAILABLE",
+  503: "UNAVAILABLE",
+  504: "UNAVAILABLE",
+};
 
 /** fetch failures (undici's cause codes) that prove the request was not sent. */
 const NOT_SENT = new Set([
@@ -118,11 +131,15 @@ export class ClaudeBenchClient {
       }
     }
     const reply = (await response.json().catch(() => null)) as {
+      jsonrpc?: unknown;
       result?: T;
       error?: { code: number; message: string; data?: Record<string, unknown> };
     } | null;
-    if (!reply)
-      throw new ClaudeBenchError("INTERNAL", `unexpected HTTP ${response.status} from ${response.url}`);
+    if (reply?.jsonrpc !== "2.0")
+      throw new ClaudeBenchError(
+        NOT_JSON_RPC[response.status] ?? "INTERNAL",
+        `unexpected HTTP ${response.status} from ${response.url}`,
+      );
     if (reply.error) {
       const code = (reply.error.data?.code as ErrorCode | undefined) ?? "INTERNAL";
       throw new ClaudeBenchError(code, reply.error.message, reply.error.code, reply.error.data);

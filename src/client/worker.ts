@@ -3,18 +3,22 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { WakeableSleep } from "../core/timers.js";
 import type { Task } from "../domain/tasks/model.js";
 import { type ClaudeBenchClient, ClaudeBenchError } from "./http-client.js";
+import { resultFromOutput, STDOUT_KEPT_CHARS } from "./task-result.js";
 
 /**
  * A worker that runs a shell command per task: it claims up to `concurrency` tasks, feeds
  * each task's JSON to the command on stdin, renews the lease while the command runs, and
- * completes (exit 0; stdout as the result, parsed as JSON when it is JSON) or fails it
- * (other exit codes; the end of stderr as the error). A completion also claims the next task
- * in the same call (task.complete with claimNext), so a busy worker needs one call per task.
+ * completes (exit 0; stdout as the result, see task-result.ts) or fails it (other exit codes;
+ * the end of stderr as the error). A completion also claims the next task in the same call
+ * (task.complete with claimNext), so a busy worker needs one call per task.
  *
  * An outcome the server could not take (unreachable, or a passing failure) is sent again with
- * backoff while the lease lasts, the lease still renewed meanwhile: the fencing token makes a
- * repeat safe, and a command's work is not thrown away because a server died at the wrong
- * moment. A task holds its slot until its outcome is recorded or its lease is over.
+ * backoff until the lease held when the command ended is over (renewals stop with the
+ * command, so this window is fixed): the fencing token makes a repeat safe, and a command's
+ * work is not thrown away because a server died at the wrong moment. A completion the server
+ * refuses for good is reported as the task's failure, so that the task does not wait out its
+ * lease only to be run again. A task holds its slot until its outcome is recorded or its
+ * lease is over.
  *
  * `stop()` stops claiming, ends the running commands and releases their tasks so others take
  * them at once; outcomes still being reported are waited for.
@@ -48,12 +52,21 @@ interface Held {
   reporting?: Promise<void>;
 }
 
-type Outcome = { kind: "complete"; result: unknown } | { kind: "fail"; error: string; exit: string };
+/** `why`: how the task failed, for the terminal (the exit code or signal, or a refused completion). */
+type Outcome =
+  | { kind: "complete"; result: unknown }
+  | { kind: "fail"; error: string; retryable: boolean; why: string };
 
 const TAIL = 2000;
 /** Waits between attempts to record an outcome: doubling from the base up to the cap, with jitter. */
 const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 5000;
+/**
+ * Attempts at one outcome that may end in INTERNAL. An INTERNAL answer may pass (a server that
+ * broke mid-call) or repeat for as long as its cause lasts (a handler or plugin bug, a proxy's
+ * odd reply): after these, it is taken as a refusal.
+ */
+const INTERNAL_ATTEMPTS = 3;
 
 export class ShellWorker {
   /** Every task from its claim until its outcome is recorded (or it is lost): each takes a slot. */
@@ -148,25 +161,31 @@ export class ShellWorker {
     );
 
     let stdout = "";
+    let stdoutCut = false;
     let stderr = "";
-    child.stdout?.on("data", (d) => {
+    // decoded as a stream: a character split between two reads stays whole
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
+      if (stdout.length > STDOUT_KEPT_CHARS) {
+        stdout = stdout.slice(-STDOUT_KEPT_CHARS);
+        stdoutCut = true;
+      }
     });
-    child.stderr?.on("data", (d) => {
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr = (stderr + d).slice(-TAIL);
     });
     child.stdin?.on("error", () => undefined); // a command that does not read its input
     child.stdin?.end(JSON.stringify(task));
 
-    // renewed until the outcome is recorded, so that a report retried through an outage keeps its lease
+    // only while the command runs: the lease it leaves behind bounds how long its outcome is retried
     const renewal = setInterval(() => this.#renew(held), Math.max(250, Math.floor(this.options.leaseMs / 3)));
     const done = () => {
-      clearInterval(renewal);
       this.#held.delete(task.id);
       this.#idle.wake();
     };
 
     child.once("close", (code, signal) => {
+      clearInterval(renewal);
       if (held.lost) {
         done();
         return;
@@ -174,16 +193,17 @@ export class ShellWorker {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const outcome: Outcome =
         code === 0
-          ? { kind: "complete", result: parseOutput(stdout) }
+          ? { kind: "complete", result: resultFromOutput(stdout, stdoutCut) }
           : {
               kind: "fail",
               error: stderr.trim() || `command exited with ${signal ?? `code ${code}`}`,
-              exit: String(signal ?? code),
+              retryable: true,
+              why: `exit ${signal ?? code}`,
             };
       held.reporting = this.#record(held, outcome, seconds).then(
         (next) => {
           done();
-          if (next) this.#takeOn(next.tasks, next.leaseEndsAt);
+          if (next) return this.#takeOn(next.tasks, next.leaseEndsAt);
         },
         (err) => {
           done();
@@ -213,19 +233,25 @@ export class ShellWorker {
     );
   }
 
-  /** Tasks claimed with a completion: run them, or give them back when stopping. */
-  #takeOn(tasks: Task[], leaseEndsAt: number): void {
+  /**
+   * Tasks claimed with a completion: run them, or give them back when stopping (stop() waits
+   * for that, through the completion's `reporting`).
+   */
+  async #takeOn(tasks: Task[], leaseEndsAt: number): Promise<void> {
     if (this.#stopping) {
-      void this.#releaseAll(tasks);
+      await this.#releaseAll(tasks);
       return;
     }
     for (const task of tasks) this.#execute(task, leaseEndsAt);
   }
 
   /**
-   * Records a command's outcome. A transient failure (see ClaudeBenchError.transient) is retried
-   * with backoff until the lease ends; after it the task is the queue's again and runs elsewhere.
-   * Answers the tasks a completion claimed with it.
+   * Records a command's outcome. A transient failure (see ClaudeBenchError.transient), and
+   * INTERNAL up to INTERNAL_ATTEMPTS times, is retried with backoff until the lease ends; after
+   * it the task is the queue's again and runs elsewhere. A completion refused otherwise (the
+   * result too large for the server, INTERNAL that repeats, ...) is recorded as a failure
+   * instead; only LEASE_LOST and NOT_FOUND end it, the task being no longer ours. Answers the
+   * tasks a completion claimed with it.
    */
   async #record(
     held: Held,
@@ -234,22 +260,24 @@ export class ShellWorker {
   ): Promise<{ tasks: Task[]; leaseEndsAt: number } | undefined> {
     const { task } = held;
     const { report, leaseMs } = this.options;
-    const what = outcome.kind === "complete" ? "completion" : "failure";
-    let unsure = false; // an earlier attempt may have been carried out, its answer lost
-    for (let attempt = 0; ; attempt++) {
+    /** What earlier attempts, their answers lost, may have recorded. */
+    const maybeRecorded = new Set<Outcome["kind"]>();
+    for (let attempt = 0, internals = 0; ; attempt++) {
+      const what = outcome.kind === "complete" ? "completion" : "failure";
       const asked = Date.now();
       try {
         const tasks = await this.#send(task, outcome);
         report(
           outcome.kind === "complete"
             ? `✓ ${task.id} completed in ${seconds}s`
-            : `✗ ${task.id} failed in ${seconds}s (exit ${outcome.exit})`,
+            : `✗ ${task.id} failed in ${seconds}s (${outcome.why})`,
         );
         return { tasks, leaseEndsAt: asked + leaseMs };
       } catch (err) {
         if (!(err instanceof ClaudeBenchError)) throw err;
-        if (err.transient) {
-          unsure = true;
+        const internal = err.code === "INTERNAL";
+        if (err.transient || internal) maybeRecorded.add(outcome.kind);
+        if (err.transient || (internal && ++internals < INTERNAL_ATTEMPTS)) {
           const left = held.leaseEndsAt - Date.now();
           if (left <= 0) {
             report(
@@ -266,12 +294,22 @@ export class ShellWorker {
           await sleep(Math.min(wait, left));
           continue;
         }
-        if (unsure && (err.code === "LEASE_LOST" || err.code === "NOT_FOUND")) {
-          report(await this.#afterLostAnswer(task, outcome, seconds, err));
+        if (err.code === "LEASE_LOST" || err.code === "NOT_FOUND") {
+          report(
+            maybeRecorded.size > 0
+              ? await this.#afterLostAnswer(task, maybeRecorded, seconds, err)
+              : `! ${task.id}: ${err.message}`,
+          );
           return undefined;
         }
-        report(`! ${task.id}: ${err.message}`);
-        return undefined;
+        if (outcome.kind === "fail") {
+          report(`! ${task.id}: ${err.message}`);
+          return undefined;
+        }
+        report(`! ${task.id}: its completion was refused (${err.code}: ${err.message}); failing the task`);
+        outcome = refusedCompletion(err);
+        attempt = -1;
+        internals = 0;
       }
     }
   }
@@ -280,7 +318,7 @@ export class ShellWorker {
   async #send(task: Task, outcome: Outcome): Promise<Task[]> {
     const { client, workerId } = this.options;
     if (outcome.kind === "fail") {
-      await client.fail(task, workerId, outcome.error);
+      await client.fail(task, workerId, outcome.error, outcome.retryable);
       return [];
     }
     if (this.#stopping) {
@@ -291,13 +329,20 @@ export class ShellWorker {
   }
 
   /**
-   * The line to report when a repeated report is refused (LEASE_LOST, NOT_FOUND) after an attempt
-   * whose answer was lost. A completed task still names its last holder and claim time, so a
-   * completion recorded under this very lease is recognised; a failure leaves no such trace.
+   * The line to report when a repeated report is refused (LEASE_LOST, NOT_FOUND) after attempts
+   * whose answers were lost (`maybe`: of which outcomes). A completed task still names its last
+   * holder and claim time, so a completion recorded under this very lease is recognised; a
+   * failure leaves no such trace.
    */
-  async #afterLostAnswer(task: Task, outcome: Outcome, seconds: string, refusal: ClaudeBenchError) {
-    const maybe = `an earlier attempt whose answer was lost may have recorded its ${outcome.kind === "complete" ? "completion" : "failure"}`;
-    if (outcome.kind === "fail") return `! ${task.id}: ${refusal.message}; ${maybe}`;
+  async #afterLostAnswer(
+    task: Task,
+    maybe: ReadonlySet<Outcome["kind"]>,
+    seconds: string,
+    refusal: ClaudeBenchError,
+  ) {
+    const kinds = [...maybe].map((kind) => (kind === "complete" ? "completion" : "failure")).join(" or ");
+    const unknown = `an earlier attempt whose answer was lost may have recorded its ${kinds}`;
+    if (!maybe.has("complete")) return `! ${task.id}: ${refusal.message}; ${unknown}`;
     const now = await this.options.client.getTask(task.id).catch(() => null);
     if (
       now?.status === "completed" &&
@@ -307,16 +352,22 @@ export class ShellWorker {
     ) {
       return `✓ ${task.id} completed in ${seconds}s (recorded by an earlier attempt whose answer was lost)`;
     }
-    return `! ${task.id}: ${refusal.message}; ${now ? "the result was not recorded: the task runs again" : maybe}`;
+    const notRecorded = now && !maybe.has("fail");
+    return `! ${task.id}: ${refusal.message}; ${notRecorded ? "the result was not recorded: the task runs again" : unknown}`;
   }
 }
 
-function parseOutput(stdout: string): unknown {
-  const text = stdout.trim();
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { stdout: text.slice(-64 * 1024) };
-  }
+/**
+ * The failure that stands for a completion the server refused. Not retryable when the server
+ * judged the call (the result too large, ...): the command would print the same again, so the
+ * task goes to the dead letters, where task.retry brings it back once that is fixed. Retryable
+ * after INTERNAL: its cause is unknown and may pass, and maxAttempts bounds the reruns.
+ */
+function refusedCompletion(refusal: ClaudeBenchError): Outcome {
+  return {
+    kind: "fail",
+    error: `its completion was refused: ${refusal.code}: ${refusal.message}`.slice(0, TAIL),
+    retryable: refusal.code === "INTERNAL",
+    why: "completion refused",
+  };
 }

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
+import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -32,15 +34,73 @@ async function call<T>(url: string, method: string, params: Record<string, unkno
 
 const getTask = (url: string, id: string) => call<Task>(url, "task.get", { id });
 
-function startWorker(url: string, id: string, command: string): SpawnedCli {
+/**
+ * Bound of the waits that include starting processes: what they wait for takes seconds, but a
+ * busy 2-core machine may be slow to start node processes. A lease a test does not mean to
+ * expire is longer than any of these waits, so that a slow machine cannot make a task run twice.
+ */
+const SLOW = 120_000;
+
+/** `leaseMs`: short only where a test waits for leases to expire. */
+function startWorker(url: string, id: string, command: string, leaseMs = 2 * SLOW): SpawnedCli {
   return runCli(
     ["worker", "--url", url, "--id", id, "--exec", command, "--concurrency", "3"].concat([
       "--lease-ms",
-      "1000",
+      String(leaseMs),
       "--poll-ms",
       "100",
     ]),
   );
+}
+
+/** What a faulty proxy does with one call: pass it on, carry it out but lose the answer, or answer an error itself. */
+type Fault = "pass" | "lose the answer" | ErrorCode;
+
+/**
+ * A proxy between worker and server that passes every call on, except those `fault` picks out.
+ * An error is answered as a server whose handler failed would, without passing the call on.
+ * A call is held until `fault` settles.
+ */
+async function faultyProxy(
+  target: string,
+  fault: (call: { method: string; params: Record<string, unknown> }) => Fault | Promise<Fault>,
+): Promise<{ url: string; close(): void }> {
+  const proxy: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", async () => {
+      const call = JSON.parse(body);
+      const what = await fault(call);
+      if (what !== "pass" && what !== "lose the answer") {
+        const error = { code: JSONRPC_CODES[what], message: `${what} from the proxy`, data: { code: what } };
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ jsonrpc: "2.0", id: call.id, error }));
+        return;
+      }
+      try {
+        const reply = await fetch(`${target}/rpc`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const text = await reply.text();
+        if (what === "lose the answer") req.socket.destroy();
+        else res.writeHead(reply.status, { "content-type": "application/json" }).end(text);
+      } catch {
+        req.socket.destroy(); // the server is gone: so is the answer
+      }
+    });
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    close: () => {
+      proxy.close();
+      proxy.closeAllConnections();
+    },
+  };
 }
 
 describe("claudebench worker", () => {
@@ -62,22 +122,23 @@ describe("claudebench worker", () => {
         );
       };
       const waitUntil = async (check: () => Promise<boolean>, what: string) => {
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + SLOW;
         while (!(await check())) {
           if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
           await new Promise((r) => setTimeout(r, 50));
         }
       };
 
-      // Worker A takes all three, then dies without a word.
-      const a = startWorker(server.url, "worker-a", "sleep 3");
+      // Worker A takes all three, then dies without a word. (Its commands outlast the check
+      // that it holds them; its 1 s leases expire soon after it is gone.)
+      const a = startWorker(server.url, "worker-a", "sleep 10", 1000);
       workers.push(a);
       await waitUntil(() => heldBy("worker-a", 1), "worker-a to hold the three tasks");
       a.child.kill("SIGKILL");
       await a.exited;
 
       // Worker B gets them once A's leases expire and are reaped: second attempt.
-      const b = startWorker(server.url, "worker-b", "sleep 3");
+      const b = startWorker(server.url, "worker-b", "sleep 10", 1000);
       workers.push(b);
       await waitUntil(() => heldBy("worker-b", 2), "worker-b to take over the three tasks");
       b.child.kill("SIGKILL");
@@ -99,7 +160,11 @@ describe("claudebench worker", () => {
       await call(server.url, "task.retry", { id: ids[0] });
       const c = startWorker(server.url, "worker-c", "echo '{\"done\":true}'");
       workers.push(c);
-      await waitFor(() => c.stdout().includes(`✓ ${ids[0]} completed`), `worker-c to complete ${ids[0]}`);
+      await waitFor(
+        () => c.stdout().includes(`✓ ${ids[0]} completed`),
+        `worker-c to complete ${ids[0]}`,
+        SLOW,
+      );
       const done = await getTask(server.url, ids[0] as string);
       assert.equal(done.status, "completed");
       assert.deepEqual(done.result, { done: true });
@@ -119,7 +184,7 @@ describe("claudebench worker", () => {
       for (let i = 0; i < total; i++) await call<Task>(server.url, "task.create", { text: `quick ${i}` });
       const w = startWorker(server.url, "worker-f", `cat >/dev/null; echo '{"done":true}'`);
       try {
-        const deadline = Date.now() + 15_000;
+        const deadline = Date.now() + SLOW;
         for (;;) {
           const stats = await call<{ byStatus: { completed: number } }>(server.url, "task.stats");
           if (stats.byStatus.completed === total) break;
@@ -169,7 +234,7 @@ describe("claudebench worker", () => {
     try {
       const created = await call<Task>(server.url, "task.create", { text: "long job" });
       const w = startWorker(server.url, "worker-d", "sleep 30");
-      await waitFor(() => w.stdout().includes(`▶ ${created.id}`), "the worker to start the task");
+      await waitFor(() => w.stdout().includes(`▶ ${created.id}`), "the worker to start the task", SLOW);
       w.child.kill("SIGTERM");
       assert.equal(await w.exited, 0);
       assert.match(w.stdout(), new RegExp(`↺ ${created.id} released`));
@@ -182,13 +247,59 @@ describe("claudebench worker", () => {
     }
   });
 
+  it("SIGTERM while a completion is on its way: the task it claims with it is released before the worker exits", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    // holds the first completion (sent with claimNext) until the worker is stopping
+    let arrived = false;
+    let pass: (fault: Fault) => void = () => undefined;
+    const passed = new Promise<Fault>((r) => {
+      pass = r;
+    });
+    const proxy = await faultyProxy(server.url, ({ method }) => {
+      if (method !== "task.complete") return "pass";
+      arrived = true;
+      return passed;
+    });
+    const first = await call<Task>(server.url, "task.create", { text: "first", priority: 90 });
+    const next = await call<Task>(server.url, "task.create", { text: "claimed with its completion" });
+    const w = runCli(
+      ["worker", "--url", proxy.url, "--id", "worker-s", "--exec", "true"].concat([
+        "--lease-ms",
+        String(2 * SLOW),
+        "--poll-ms",
+        "100",
+      ]),
+    );
+    try {
+      await waitFor(() => arrived, "the first completion to arrive", SLOW);
+      w.child.kill("SIGTERM");
+      await waitFor(() => w.stdout().includes("SIGTERM: stopping"), "the worker to stop", SLOW);
+      pass("pass");
+      assert.equal(await w.exited, 0);
+      assert.equal((await getTask(server.url, first.id)).status, "completed");
+      const released = await getTask(server.url, next.id);
+      assert.equal(released.status, "pending", w.stdout());
+      assert.equal(released.attempts, 0);
+    } finally {
+      pass("pass");
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
+    }
+  });
+
   it("fails a task whose command exits non-zero, with the end of stderr as the error", async () => {
     const server = await startTestServer({ redisUrl: redis.url });
     try {
       const created = await call<Task>(server.url, "task.create", { text: "bad", maxAttempts: 1 });
       const w = startWorker(server.url, "worker-e", "echo 'it broke' >&2; exit 4");
       try {
-        await waitFor(() => w.stdout().includes(`✗ ${created.id} failed`), "the failure to be reported");
+        await waitFor(
+          () => w.stdout().includes(`✗ ${created.id} failed`),
+          "the failure to be reported",
+          SLOW,
+        );
       } finally {
         w.child.kill("SIGTERM");
         await w.exited;
@@ -213,12 +324,6 @@ describe("claudebench worker when its server goes away", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /**
-   * Bound of every wait here: what they wait for takes seconds, but a busy 2-core machine may be
-   * slow to start the processes (the leases, 10–30 s, leave room for that too).
-   */
-  const SLOW = 120_000;
-
   /** Each run of the command appends its task id to `runs`; a task run twice shows up twice. */
   const runsIn = (file: string) =>
     existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
@@ -235,8 +340,11 @@ describe("claudebench worker when its server goes away", () => {
     const created = await call<Task>(server.url, "task.create", { text: "finish me once" });
     // the command records its run, then holds its result until the test has killed the server
     const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; while [ ! -e ${go} ]; do sleep 0.05; done; echo '{"answer":42}'`;
+    // the lease outlasts the restart (startMember waits up to 60 s) and the wait for the completion
     const w = runCli(
-      ["worker", "--url", server.url, "--id", "worker-r", "--exec", command, "--lease-ms", "30000"].concat([
+      ["worker", "--url", server.url, "--id", "worker-r", "--exec", command].concat([
+        "--lease-ms",
+        String(2 * SLOW),
         "--poll-ms",
         "100",
       ]),
@@ -276,36 +384,19 @@ describe("claudebench worker when its server goes away", () => {
       redisUrl: redis.url,
       overrides: { maintenanceIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 100 },
     });
-    // between worker and server: passes every call on, but drops the connection instead of
-    // answering the first task.complete, as a server dying right after its work would
+    // drops the connection instead of answering the first task.complete (after the server
+    // carried it out), as a server dying right after its work would
     let dropped = 0;
-    const proxy = createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => {
-        body += d;
-      });
-      req.on("end", async () => {
-        const reply = await fetch(`${server.url}/rpc`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body,
-        });
-        const text = await reply.text();
-        if (dropped === 0 && JSON.parse(body).method === "task.complete") {
-          dropped++;
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(reply.status, { "content-type": "application/json" }).end(text);
-      });
+    const proxy = await faultyProxy(server.url, ({ method }) => {
+      if (method !== "task.complete" || dropped > 0) return "pass";
+      dropped++;
+      return "lose the answer";
     });
-    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     const first = await call<Task>(server.url, "task.create", { text: "answer lost", priority: 90 });
     const second = await call<Task>(server.url, "task.create", { text: "claimed with it" });
     const command = `echo "$CLAUDEBENCH_TASK_ID" >> ${runs}; echo '{"ok":true}'`;
     const w = runCli(
-      ["worker", "--url", proxyUrl, "--id", "worker-l", "--exec", command, "--lease-ms", "10000"].concat([
+      ["worker", "--url", proxy.url, "--id", "worker-l", "--exec", command, "--lease-ms", "10000"].concat([
         "--poll-ms",
         "100",
       ]),
@@ -389,6 +480,163 @@ describe("claudebench worker when its server goes away", () => {
       w.child.kill("SIGKILL");
       await w.exited;
       await killAllServers();
+    }
+  });
+});
+
+describe("claudebench worker when the server will not take an outcome", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "cb-worker-refused-"));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Waits until the worker has said how `id` ended: recorded (✓, ✗) or not (any other `!` line). */
+  const reported = (w: SpawnedCli, id: string) =>
+    waitFor(
+      () =>
+        new RegExp(
+          `[✓✗] ${id} (completed|failed)|! ${id}: (?!its completion (is not recorded yet|was refused))`,
+        ).test(w.stdout()),
+      `the worker to report ${id}`,
+      SLOW,
+    );
+
+  it("a result larger than task.complete takes is sent as the end of the output, marked truncated; JSON is read whole", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    // prints, by the task's text: JSON over the limit, text of control characters (6 bytes
+    // each as JSON), or 210 KB of JSON in three-byte characters (split across pipe reads)
+    const script = join(dir, "print.mjs");
+    writeFileSync(
+      script,
+      `let input = "";
+process.stdin.on("data", (d) => { input += d; });
+process.stdin.on("end", () => {
+  const { text } = JSON.parse(input);
+  if (text === "big json") process.stdout.write(JSON.stringify({ s: "x".repeat(300_000) + "END" }));
+  if (text === "control text") process.stdout.write("\\u0001".repeat(70_000) + "END");
+  if (text === "wide characters") process.stdout.write(JSON.stringify({ s: "€".repeat(70_000) }));
+});
+`,
+    );
+    const w = startWorker(server.url, "worker-big", `${JSON.stringify(process.execPath)} ${script}`);
+    try {
+      const big = await call<Task>(server.url, "task.create", { text: "big json" });
+      const control = await call<Task>(server.url, "task.create", { text: "control text" });
+      const wide = await call<Task>(server.url, "task.create", { text: "wide characters" });
+      for (const t of [big, control, wide]) await reported(w, t.id);
+
+      for (const t of [big, control]) {
+        const done = await getTask(server.url, t.id);
+        assert.equal(done.status, "completed", `${t.text}: ${w.stdout()}`);
+        const result = done.result as { stdout: string; truncated: boolean };
+        assert.equal(result.truncated, true);
+        assert.ok(result.stdout.endsWith(t.text === "big json" ? 'END"}' : "END"));
+        assert.ok(Buffer.byteLength(JSON.stringify(result)) <= FREE_FORM_MAX_BYTES);
+      }
+      const whole = await getTask(server.url, wide.id);
+      assert.equal(whole.status, "completed");
+      assert.deepEqual(whole.result, { s: "€".repeat(70_000) });
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await server.close();
+    }
+  });
+
+  it("a completion the server refuses is not left to its lease: the task is failed at once, not to be retried, with the reason", async () => {
+    // this server takes bodies of 2 KiB: a 4 KB result fits the result's limit but not the body's
+    const server = await startTestServer({ redisUrl: redis.url, overrides: { maxBodyBytes: 2048 } });
+    const w = startWorker(server.url, "worker-refused", `printf '{"s":"%04000d"}' 0`);
+    try {
+      const created = await call<Task>(server.url, "task.create", { text: "refused result" });
+      await reported(w, created.id);
+      const task = await getTask(server.url, created.id);
+      assert.equal(task.status, "failed", w.stdout());
+      assert.equal(task.deadLettered, true, "not retried: the command would print the same");
+      assert.equal(task.attempts, 1);
+      assert.match(task.error ?? "", /refused: INVALID_REQUEST: .*larger than 2048 bytes/);
+      assert.match(w.stdout(), new RegExp(`✗ ${created.id} failed .*completion refused`));
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await server.close();
+    }
+  });
+
+  it("INTERNAL for every completion of a task: sent a few times, then the task is failed instead of holding its slot for ever", async () => {
+    const server = await startTestServer({ redisUrl: redis.url });
+    const completions = new Map<string, number>();
+    let broken = "";
+    let flaky = "";
+    // INTERNAL for every completion of `broken`, and for the first of `flaky`
+    const proxy = await faultyProxy(server.url, ({ method, params }) => {
+      if (method !== "task.complete") return "pass";
+      const id = String(params.id);
+      const n = (completions.get(id) ?? 0) + 1;
+      completions.set(id, n);
+      return id === broken || (id === flaky && n === 1) ? "INTERNAL" : "pass";
+    });
+    broken = (await call<Task>(server.url, "task.create", { text: "broken", priority: 90, maxAttempts: 1 }))
+      .id;
+    flaky = (await call<Task>(server.url, "task.create", { text: "flaky" })).id;
+    const w = startWorker(proxy.url, "worker-internal", `echo '{"ok":true}'`);
+    try {
+      await reported(w, broken);
+      const failed = await getTask(server.url, broken);
+      assert.equal(failed.status, "failed", w.stdout());
+      assert.match(failed.error ?? "", /INTERNAL from the proxy/);
+      assert.equal(completions.get(broken), 3);
+      assert.equal(failed.deadLettered, true, "its one attempt is spent");
+
+      await reported(w, flaky);
+      const done = await getTask(server.url, flaky);
+      assert.equal(done.status, "completed", "a passing INTERNAL is sent again");
+      assert.equal(completions.get(flaky), 2);
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
+    }
+  });
+
+  it("a completion refused with a passing failure is sent again until the lease held when the command ended ends, even while renewals succeed", async () => {
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      overrides: { maintenanceIntervalMs: 100 },
+    });
+    const proxy = await faultyProxy(server.url, ({ method }) =>
+      method === "task.complete" ? "UNAVAILABLE" : "pass",
+    );
+    const leaseMs = 3000;
+    const w = startWorker(proxy.url, "worker-unavailable", `echo '{"ok":true}'`, leaseMs);
+    try {
+      const created = await call<Task>(server.url, "task.create", { text: "never recorded", maxAttempts: 1 });
+      await waitFor(
+        () => w.stdout().includes(`! ${created.id}: its completion is not recorded yet`),
+        "a first refusal",
+        SLOW,
+      );
+      await waitFor(
+        () =>
+          w.stdout().includes(`! ${created.id}: its completion could not be recorded before its lease ended`),
+        "the worker to give up when the lease ends",
+        SLOW,
+      );
+      await until(
+        async () => (await getTask(server.url, created.id)).status === "failed",
+        "the lease to be reaped",
+        SLOW,
+      );
+      assert.equal((await getTask(server.url, created.id)).error, "lease expired");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      proxy.close();
+      await server.close();
     }
   });
 });

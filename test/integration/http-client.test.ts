@@ -84,17 +84,52 @@ describe("ClaudeBenchClient with several servers", () => {
     }
   });
 
-  it("counts server-side refusals as final and passing failures as transient", async () => {
+  it("counts server-side refusals and INTERNAL as final and passing failures as transient", async () => {
     const client = new ClaudeBenchClient({ url: server.url });
     await assert.rejects(
       client.getTask("t-999999"),
       (err: unknown) => err instanceof ClaudeBenchError && err.code === "NOT_FOUND" && !err.transient,
     );
-    for (const code of ["UNAVAILABLE", "TIMEOUT", "CIRCUIT_OPEN", "RATE_LIMITED", "INTERNAL"] as const) {
+    for (const code of ["UNAVAILABLE", "TIMEOUT", "CIRCUIT_OPEN", "RATE_LIMITED"] as const) {
       assert.equal(new ClaudeBenchError(code, "x").transient, true, code);
     }
-    for (const code of ["LEASE_LOST", "CONFLICT", "VALIDATION", "UNAUTHORIZED"] as const) {
+    // a server's bug may repeat for ever: a caller that retries it bounds how often
+    for (const code of ["LEASE_LOST", "CONFLICT", "VALIDATION", "UNAUTHORIZED", "INTERNAL"] as const) {
       assert.equal(new ClaudeBenchError(code, "x").transient, false, code);
+    }
+  });
+
+  it("reads an answer that is not JSON-RPC by its status: a proxy's 502, 503 or 504 as UNAVAILABLE, 429 as RATE_LIMITED, others as INTERNAL", async () => {
+    const answers: [number, string, string][] = [
+      [502, "<html>Bad Gateway</html>", "UNAVAILABLE"],
+      [503, '{"message":"no healthy upstream"}', "UNAVAILABLE"],
+      [504, "", "UNAVAILABLE"],
+      [429, "slow down", "RATE_LIMITED"],
+      [500, "<html>oops</html>", "INTERNAL"],
+      [200, '{"result":1}', "INTERNAL"],
+    ];
+    let next = 0;
+    const proxy: Server = createServer((_req, res) => {
+      const [status, body] = answers[next++] as [number, string, string];
+      res.writeHead(status, { "content-type": "text/html" }).end(body);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const client = new ClaudeBenchClient({
+        url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      });
+      for (const [status, , code] of answers) {
+        await assert.rejects(
+          client.getTask("t-1"),
+          (err: unknown) =>
+            err instanceof ClaudeBenchError &&
+            err.code === code &&
+            err.message.includes(`unexpected HTTP ${status}`),
+          `HTTP ${status}`,
+        );
+      }
+    } finally {
+      proxy.close();
     }
   });
 });
