@@ -1,4 +1,4 @@
-import { inlineCode, scanCode } from "./interpreters.js";
+import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
 
 /**
  * Shell command analysis for the pre-tool policy: a command line is split into the simple
@@ -49,7 +49,8 @@ export interface ShellAnalysis {
   commands: SimpleCommand[];
   /**
    * Constructs that cannot be analysed statically: `eval $VAR`, `bash -c "$X"`, a program
-   * named by a variable or a substitution, an interpreter's shell-out built at run time.
+   * named by a variable or a substitution, an interpreter's shell-out built at run time,
+   * interpreter code the shell splices in from a substitution or an unknown variable.
    */
   opaque: string[];
   /** Interpreter code that evaluates what it downloads (`exec(urlopen(...).read())`). */
@@ -680,7 +681,7 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
         run(
           words,
           redirects,
-          { piped: unit.piped || (inputPiped && index === 0), from, processes },
+          { piped: unit.piped || (inputPiped && index === 0), from, processes, words: { tokens, values } },
           walk,
           depth,
         ) ?? last;
@@ -784,6 +785,33 @@ interface Input {
   piped: boolean;
   from: SimpleCommand | undefined;
   processes: Map<string, SimpleCommand[]> | undefined;
+  words: Written;
+}
+
+/** A command's words as written, and the values its variables took: what its expansions were. */
+interface Written {
+  tokens: WordToken[];
+  values: Map<string, string>;
+}
+
+/**
+ * What the shell splices into a command's words that nobody can read before it runs: the
+ * output of its command substitutions, variables the line never assigns (written back as
+ * `$X`), and values that are themselves a substitution's output (`X=$(curl ...)`).
+ */
+function unknownParts({ tokens, values }: Written): string[] {
+  const parts: string[] = [];
+  for (const t of tokens) {
+    for (const inner of t.nested ?? []) parts.push(`$(${inner})`, `\`${inner}\``);
+    if (!t.value.includes(REF_START)) continue;
+    for (const m of t.value.matchAll(MARKED_REF)) {
+      const [, , brace, name] = m as unknown as [string, string, string, string];
+      const v = values.get(name);
+      if (v === undefined) parts.push(brace ? `\${${name}}` : `$${name}`);
+      else if (v.includes("$(") || v.includes("`")) parts.push(v);
+    }
+  }
+  return parts;
 }
 
 /** Records one simple command (its words expanded) and what it runs in turn. */
@@ -812,7 +840,7 @@ function run(
   analysis.commands.push(command);
   if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
   assignments(argv, vars);
-  expandInner(command, walk, depth);
+  expandInner(command, walk, depth, input.words);
   // a here-document or here-string given to a shell is its script
   if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
     for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
@@ -826,8 +854,11 @@ function stdinText(redirects: Redirect[]): string | undefined {
   return r && (r.body ?? r.target);
 }
 
-/** Commands that run other commands given as arguments, or as code. */
-function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
+/**
+ * Commands that run other commands given as arguments, or as code. `written`: the words the
+ * command (or the one that runs it: xargs, find) was written with.
+ */
+function expandInner(command: SimpleCommand, walk: Walk, depth: number, written: Written): void {
   const { argv } = command;
   const { analysis } = walk;
   const program = basename(argv[0] ?? "");
@@ -857,7 +888,7 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
     return;
   }
   if (program === "xargs") {
-    xargs(command, walk, depth);
+    xargs(command, walk, depth, written);
     return;
   }
   if (program === "find") {
@@ -874,6 +905,7 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
             walk,
             depth,
             runBy,
+            written,
           );
         }
       }
@@ -890,17 +922,20 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
   }
   const code = inlineCode(argv, stdinText(command.redirects));
   if (code) {
+    // code the shell splices in from a substitution or an unknown variable cannot be read
+    const spliced = splicedCode(code, unknownParts(written));
+    if (spliced !== undefined) analysis.opaque.push(`${argv[0]} code from ${spliced}`);
     const scan = scanCode(code);
     for (const line of scan.lines) visit(line, walk, depth + 1);
     for (const line of scan.pipedLines) visit(line, walk, depth + 1, true);
-    for (const inner of scan.argvs) pushDerived(inner, walk, depth, undefined);
+    for (const inner of scan.argvs) pushDerived(inner, walk, depth, undefined, NOT_WRITTEN);
     analysis.opaque.push(...scan.opaque);
     if (scan.runsFetched) analysis.runsDownload.push(argv.join(" ").slice(0, 120));
   }
 }
 
 /** xargs runs its command with the words of its input, known when it is a here-string or comes from echo, printf, find or ls -d. */
-function xargs(command: SimpleCommand, walk: Walk, depth: number): void {
+function xargs(command: SimpleCommand, walk: Walk, depth: number, written: Written): void {
   const { argv } = command;
   let replace: string | undefined;
   let fromFile = false;
@@ -920,14 +955,14 @@ function xargs(command: SimpleCommand, walk: Walk, depth: number): void {
   if (rest.length === 0) return;
   const input = fromFile ? null : xargsInput(command);
   if (!input) {
-    pushDerived(rest, walk, depth, { program: "xargs" });
+    pushDerived(rest, walk, depth, { program: "xargs" }, written);
     return;
   }
   const runs =
     replace === undefined
       ? [[...rest, ...input.items]]
       : input.items.map((item) => rest.map((a) => a.replaceAll(replace, item)));
-  for (const words of runs) pushDerived(words, walk, depth, input.runBy);
+  for (const words of runs) pushDerived(words, walk, depth, input.runBy, written);
 }
 
 function xargsInput(c: SimpleCommand): { items: string[]; runBy?: SimpleCommand["runBy"] } | null {
@@ -973,10 +1008,19 @@ function findRoots(argv: string[]): string[] {
   return roots.length ? roots : ["."];
 }
 
-function pushDerived(argv: string[], walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
+/** Words no shell wrote: what interpreter code runs. */
+const NOT_WRITTEN: Written = { tokens: [], values: new Map() };
+
+function pushDerived(
+  argv: string[],
+  walk: Walk,
+  depth: number,
+  runBy: SimpleCommand["runBy"],
+  written: Written,
+): void {
   const { argv: inner, wrappers } = unwrap(argv);
   if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
   const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
   walk.analysis.commands.push(command);
-  expandInner(command, walk, depth + 1);
+  expandInner(command, walk, depth + 1, written);
 }
