@@ -131,19 +131,31 @@ const SYSTEM_DIRS = [
 
 /**
  * `/`, `/*`, `~`, `$HOME`, a directory that holds the project (`/home/dev`, `../..`), a
- * system directory or anything in one — unless it is inside the project. The project
- * directory itself is not critical here (rm-critical asks about it, like `rm -rf .`).
+ * system directory or anything in one, a glob in one of those (`/e*`, `~/.*`, `../*`) —
+ * unless it is inside the project. The project directory itself is not critical here
+ * (rm-critical asks about it, like `rm -rf .`).
  */
 export function isCriticalPath(path: string, cwd?: string): boolean {
   const p = resolvePath(path, cwd);
   if (p === "~" || p === "~/*" || p === "~/.." || p.startsWith("~/../")) return true;
-  if (!p.startsWith("/")) return false;
+  const home = p.startsWith("~/");
+  if (!p.startsWith("/") && !home) return false;
   const root = cwd?.startsWith("/") ? resolvePath(cwd) : null;
   if (root && (p === root || p.startsWith(`${root}/`))) return false;
+  // a glob may match what makes its directory critical: /e* is /etc, ~/.* holds the keys
+  const glob = p.search(GLOB);
+  if (glob > 0) {
+    const directory = p.slice(0, p.lastIndexOf("/", glob)) || "/";
+    if (directory === "/" || isCriticalPath(directory, cwd)) return true;
+  }
+  if (home) return false;
   if (root && (root.startsWith(`${p}/`) || p === "/")) return true;
   if (["/", "/*", "/home", "/Users", "/home/*", "/Users/*"].includes(p)) return true;
   return SYSTEM_DIRS.some((d) => p === d || p === `${d}/*` || p.startsWith(`${d}/`));
 }
+
+/** The characters that make a word a glob pattern (braces are expanded before: shell.ts). */
+const GLOB = /[*?[]/;
 
 const WIDE_TARGETS = new Set(["*", ".", "..", "./*", "../*", ".*"]);
 

@@ -21,7 +21,7 @@ export const BUILTIN_RULES: readonly BuiltinRuleInfo[] = [
     hook: "pre_tool",
     decisions: ["deny", "ask"],
     matches:
-      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project (deny); rm -r on the whole project, on paths from xargs' input or from a variable that cannot be resolved (ask)",
+      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project, or a glob in one (/e*, ~/.*) (deny); rm -r on the whole project, on paths from xargs' input or from a variable that cannot be resolved (ask)",
   },
   {
     id: "pipe-to-shell",

@@ -10,8 +10,8 @@ import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
  * shell-outs (interpreters.ts), multi-call binaries (`busybox rm` is rm), and
  * `env`/`sudo`/`nohup`/`timeout`/... prefixes (with their option arguments) are analysed too.
  * Quoting is honoured — '...', "...", $'...' (escapes decoded), backslashes — so
- * `echo "a && b"` is one command and `r''m` is rm; a here-document given to another program is
- * data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
+ * `echo "a && b"` is one command and `r''m` is rm; unquoted braces expand (`/{etc,usr}` is
+ * /etc /usr); a here-document given to another program is data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
  * substituted where they are used, every value a variable may have (a loop's, a branch's) is
  * judged, and one never assigned stays `$X`: unknown. Rules then look at each simple command's
  * program and arguments, never at a prefix of the raw text.
@@ -81,7 +81,12 @@ const REF_START = "\uE000";
 const REF_END = "\uE001";
 const REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/y;
 const MARKED_REF = /\uE000([qu])(\{?)([A-Za-z_][A-Za-z0-9_]*)\uE001/g;
-const PRIVATE = /[\uE000\uE001]/g;
+/** Unquoted `{`, `,` and `}` of a word, marked until it is complete: they may expand (expandBraces). */
+const BRACE_OPEN = "\uE002";
+const BRACE_COMMA = "\uE003";
+const BRACE_CLOSE = "\uE004";
+const BRACE_MARKS = /[\uE002-\uE004]/g;
+const PRIVATE = /[\uE000-\uE004]/g;
 
 /** `$NAME` or `${NAME}` at `i`: its mark and the index after it, or null. */
 function readRef(text: string, i: number, quoted: boolean): { mark: string; end: number } | null {
@@ -248,19 +253,26 @@ function tokenize(text: string): Token[] {
   let word = "";
   let raw = "";
   let inWord = false;
+  /** The word holds an unquoted `{` (marked, with the `,` and `}` after it). */
+  let braces = false;
   let nested: string[] = [];
   const flush = () => {
     if (inWord) {
-      const token: WordToken = { kind: "word", value: word, raw };
-      if (nested.length > 0) {
-        token.nested = nested;
-        nested = [];
+      const values = braces ? expandBraces(word) : [word];
+      for (const value of values) {
+        const token: WordToken = { kind: "word", value, raw };
+        if (nested.length > 0) {
+          // the substitutions run once, whatever the braces make of their word
+          token.nested = nested;
+          nested = [];
+        }
+        tokens.push(token);
       }
-      tokens.push(token);
     }
     word = "";
     raw = "";
     inWord = false;
+    braces = false;
   };
   const readBalancedHere = (): string => {
     const { inner, end } = readBalanced(text, i);
@@ -460,14 +472,84 @@ function tokenize(text: string): Token[] {
         i++;
         continue;
       }
+      if (c === "{" && !word.endsWith("$")) braces = true;
     }
-    word += c;
+    // unquoted braces may expand: /{etc,usr} is /etc /usr (`${` is a parameter's)
+    if (braces && (c === "{" || c === "," || c === "}")) {
+      word += c === "{" ? BRACE_OPEN : c === "," ? BRACE_COMMA : BRACE_CLOSE;
+    } else word += c;
     raw += c;
     inWord = true;
     i++;
   }
   flush();
   return tokens;
+}
+
+/** The most words one word's braces expand to; past it the word is left as written. */
+const MAX_BRACE_WORDS = 64;
+
+/**
+ * Brace expansion of a word whose unquoted braces are marked, as bash does it: `a{b,c}d` is
+ * abd acd, `{1..3}` and `{a..c}` are sequences, braces nest, `{x}` and `{}` stay as they are.
+ * An assignment's value does not expand.
+ */
+function expandBraces(word: string): string[] {
+  const words = ASSIGNMENT.test(word) ? null : braceWords(word, { left: MAX_BRACE_WORDS });
+  return (words ?? [word]).map((w) =>
+    w.replace(BRACE_MARKS, (m) => (m === BRACE_OPEN ? "{" : m === BRACE_COMMA ? "," : "}")),
+  );
+}
+
+/** The words `word` expands to, or null past the budget (shared across the recursion). */
+function braceWords(word: string, budget: { left: number }): string[] | null {
+  for (let open = word.indexOf(BRACE_OPEN); open >= 0; open = word.indexOf(BRACE_OPEN, open + 1)) {
+    let depth = 0;
+    let close = -1;
+    const commas: number[] = [];
+    for (let j = open + 1; j < word.length && close < 0; j++) {
+      const c = word[j];
+      if (c === BRACE_OPEN) depth++;
+      else if (c === BRACE_CLOSE && depth-- === 0) close = j;
+      else if (c === BRACE_COMMA && depth === 0) commas.push(j);
+    }
+    if (close < 0) continue;
+    const inner = word.slice(open + 1, close);
+    const alternatives =
+      commas.length > 0
+        ? [open, ...commas].map((start, k) => word.slice(start + 1, commas[k] ?? close))
+        : sequence(inner);
+    if (alternatives === null) continue;
+    const before = word.slice(0, open);
+    const after = word.slice(close + 1);
+    const words: string[] = [];
+    for (const alternative of alternatives) {
+      const expanded = braceWords(before + alternative + after, budget);
+      if (expanded === null) return null;
+      words.push(...expanded);
+    }
+    budget.left -= words.length;
+    return budget.left < 0 ? null : words;
+  }
+  return [word];
+}
+
+/** `1..5`, `10..1..3`, `a..e`: the sequence's items, or null (too long, or not a sequence). */
+function sequence(inner: string): string[] | null {
+  const m = /^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$/.exec(inner);
+  if (!m) return null;
+  const [, from, to, by] = m as unknown as [string, string, string, string | undefined];
+  const numeric = /\d/.test(from);
+  if (numeric !== /\d/.test(to)) return null;
+  const a = numeric ? Number(from) : from.charCodeAt(0);
+  const b = numeric ? Number(to) : to.charCodeAt(0);
+  const step = Math.abs(Number(by ?? 1)) || 1;
+  if (Math.abs(b - a) / step >= MAX_BRACE_WORDS) return null;
+  const items: string[] = [];
+  for (let v = a; a <= b ? v <= b : v >= b; v += a <= b ? step : -step) {
+    items.push(numeric ? String(v) : String.fromCharCode(v));
+  }
+  return items;
 }
 
 const SEPARATORS = new Set([";", "&&", "||", "&", "\n", "(", ")", ";;"]);
