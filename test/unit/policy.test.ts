@@ -1129,6 +1129,7 @@ const cdInLine: Case[] = [
   ),
   ask('cd "$DIR" && rm -f out.txt', "delete-critical", "a deletion in an unknown directory"),
   allow("cd /tmp && rm -rf build", "after cd /tmp, build is scratch space"),
+  allow('cd "$(mktemp -d)" && rm -rf build', "a fresh directory in /tmp"),
   allow("cd src && rm -rf generated", "a directory of the project"),
   allow("cd packages/api && rm -rf node_modules", "a directory of the project"),
   allow("(cd /usr && ls) && rm -rf lib", "the cd ends with its subshell"),

@@ -13,8 +13,9 @@ import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
  * `echo "a && b"` is one command and `r''m` is rm; unquoted braces expand (`/{etc,usr}` is
  * /etc /usr); a here-document given to another program is data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
  * substituted where they are used, every value a variable may have (a loop's, a branch's) is
- * judged, and one never assigned stays `$X`: unknown. Rules then look at each simple command's
- * program and arguments, never at a prefix of the raw text.
+ * judged, and one never assigned stays `$X`: unknown. A `cd` in the same shell moves the
+ * commands after it (SimpleCommand.cwd). Rules then look at each simple command's program and
+ * arguments, never at a prefix of the raw text.
  */
 
 export interface Redirect {
@@ -43,6 +44,12 @@ export interface SimpleCommand {
   pipedFrom?: SimpleCommand;
   /** Its words that are process substitutions (`<(cmd)`, as written), with the commands they run. */
   processes?: Map<string, SimpleCommand[]>;
+  /**
+   * The directory it runs in when the line moved (`cd /usr && ...`): absolute, in the home
+   * directory (`~`, `~/x`), relative to the session's (`cd build`), or unknown (`cd "$DIR"`).
+   * Unset: the session's directory.
+   */
+  cwd?: string;
 }
 
 export interface ShellAnalysis {
@@ -579,20 +586,49 @@ interface Unit {
   words: WordToken[];
   redirects: { op: string; target: WordToken }[];
   piped: boolean;
+  /** It runs in a subshell of its own: a command of a pipeline, or one sent to the background. */
+  own: boolean;
+  /** Subshells `(` that open before it, and `)` that close after it. */
+  opens: number;
+  closes: number;
 }
 
 function splitCommands(tokens: Token[]): Unit[] {
   const out: Unit[] = [];
-  let current: Unit = { words: [], redirects: [], piped: false };
-  const finish = (nextPiped: boolean) => {
-    if (current.words.length > 0 || current.redirects.length > 0) out.push(current);
-    current = { words: [], redirects: [], piped: nextPiped };
+  const unit = (piped: boolean): Unit => ({
+    words: [],
+    redirects: [],
+    piped,
+    own: piped,
+    opens: 0,
+    closes: 0,
+  });
+  let current = unit(false);
+  let opens = 0;
+  const finish = (nextPiped: boolean, own = false) => {
+    if (current.words.length > 0 || current.redirects.length > 0) {
+      current.opens = opens;
+      current.own ||= own;
+      opens = 0;
+      out.push(current);
+    }
+    current = unit(nextPiped);
   };
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token;
     if (t.kind === "op") {
-      if (t.value === "|" || t.value === "|&") finish(true);
-      else if (SEPARATORS.has(t.value)) finish(false);
+      if (t.value === "|" || t.value === "|&") finish(true, true);
+      else if (t.value === "&") finish(false, true);
+      else if (t.value === "(") {
+        finish(false);
+        opens++;
+      } else if (t.value === ")") {
+        finish(false);
+        // `()` of a function, or `)` of a case pattern: nothing to close
+        const last = out[out.length - 1];
+        if (opens > 0) opens--;
+        else if (last) last.closes++;
+      } else if (SEPARATORS.has(t.value)) finish(false);
       else if (REDIRECT.test(t.value)) {
         const target = tokens[i + 1];
         if (target?.kind === "word") {
@@ -681,6 +717,8 @@ interface Walk {
   vars: Map<string, string[]>;
   /** MAX_COMMANDS was reached: the rest of the line is not analysed. */
   exhausted?: boolean;
+  /** The directory the commands run in when a `cd` moved the shell (SimpleCommand.cwd). */
+  cwd?: string;
 }
 
 /** Has the line used up its budget? The first time, what is left unanalysed is opaque. */
@@ -719,8 +757,11 @@ export function analyzeShell(command: string): ShellAnalysis {
   return analysis;
 }
 
-/** Analyses a command line (a script; `inputPiped`: its first command reads a pipe). */
-function visit(text: string, walk: Walk, depth: number, inputPiped = false): void {
+/**
+ * Analyses a command line (a script; `inputPiped`: its first command reads a pipe). It runs
+ * in a shell of its own unless `sameShell` (eval): a `cd` in it ends with it.
+ */
+function visit(text: string, walk: Walk, depth: number, inputPiped = false, sameShell = false): void {
   const { analysis } = walk;
   if (depth > MAX_DEPTH) {
     analysis.opaque.push(text);
@@ -729,8 +770,13 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
   if (exhausted(walk, text)) return;
   let previous: SimpleCommand | undefined;
   const units = splitCommands(tokenize(text));
+  const cwd = walk.cwd;
+  /** The directory before each subshell that is open. */
+  const subshells: (string | undefined)[] = [];
   for (let index = 0; index < units.length; index++) {
     const unit = units[index] as Unit;
+    for (let k = 0; k < unit.opens; k++) subshells.push(walk.cwd);
+    const before = walk.cwd;
     const tokens =
       unit.redirects.length === 0 ? unit.words : [...unit.words, ...unit.redirects.map((r) => r.target)];
     // command substitutions run before their command
@@ -769,7 +815,10 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
         ) ?? last;
     }
     previous = last;
+    if (unit.own) walk.cwd = before;
+    for (let k = 0; k < unit.closes && subshells.length > 0; k++) walk.cwd = subshells.pop();
   }
+  if (!sameShell) walk.cwd = cwd;
 }
 
 const NO_BINDINGS: Map<string, string>[] = [new Map()];
@@ -919,15 +968,37 @@ function run(
   const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
   if (input.from) command.pipedFrom = input.from;
   if (input.processes) command.processes = input.processes;
+  if (walk.cwd !== undefined) command.cwd = walk.cwd;
   analysis.commands.push(command);
   if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
   assignments(argv, vars);
+  if (argv[0] === "cd" || argv[0] === "pushd" || argv[0] === "popd")
+    walk.cwd = changeDirectory(argv, walk.cwd);
   expandInner(command, walk, depth, input.words);
   // a here-document or here-string given to a shell is its script
   if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
     for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
   }
   return command;
+}
+
+/**
+ * Where `cd`, `pushd` or `popd` moves from `current` (undefined: the session's directory):
+ * `cd` alone goes home, `cd -` and `popd` to a directory this line cannot know, `cd
+ * "$(mktemp -d)"` to a fresh one in /tmp; a relative
+ * path is joined to the current one (resolved where it is judged: builtin-rules' located).
+ */
+function changeDirectory(argv: string[], current: string | undefined): string {
+  if (argv[0] === "popd") return "$OLDPWD";
+  let i = 1;
+  while (/^-[LPe@]+$/.test(argv[i] ?? "")) i++;
+  if (argv[i] === "--") i++;
+  const target = argv[i];
+  if (target === undefined) return "~";
+  if (target === "-") return "$OLDPWD";
+  if (MKTEMP.test(target)) return "/tmp/tmp.XXXXXXXXXX";
+  if (current === undefined || /^[/~$]/.test(target) || isUnresolved(target)) return target;
+  return `${current}/${target}`;
 }
 
 /** The text a here-document or here-string gives a command as its input. */
@@ -955,7 +1026,7 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number, written:
     return;
   }
   if (program === "eval") {
-    visit(argv.slice(1).join(" "), walk, depth + 1);
+    visit(argv.slice(1).join(" "), walk, depth + 1, false, true);
     return;
   }
   if (program === "trap") {
@@ -991,14 +1062,17 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number, written:
           );
         }
       }
-      if (argv[i] === "-delete")
-        analysis.commands.push({
+      if (argv[i] === "-delete") {
+        const deletes: SimpleCommand = {
           argv: ["rm", "-r", ...roots],
           redirects: [],
           pipedInput: false,
           wrappers: ["find -delete"],
           runBy,
-        });
+        };
+        if (command.cwd !== undefined) deletes.cwd = command.cwd;
+        analysis.commands.push(deletes);
+      }
     }
     return;
   }
@@ -1103,6 +1177,7 @@ function pushDerived(
   const { argv: inner, wrappers } = unwrap(argv);
   if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
   const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
+  if (walk.cwd !== undefined) command.cwd = walk.cwd;
   walk.analysis.commands.push(command);
   expandInner(command, walk, depth + 1, written);
 }
