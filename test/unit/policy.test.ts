@@ -1058,6 +1058,7 @@ const runWrappers: Case[] = [
   deny("doas -u root rm -rf /", "rm-critical", "doas is a wrapper; -u takes a value"),
   deny("nice -n 19 ionice -c 3 rm -rf /", "rm-critical", "wrappers in a row"),
   deny("stdbuf -oL rm -rf /", "rm-critical", "stdbuf is a wrapper"),
+  deny("ionice -t rm -rf /", "rm-critical", "ionice's -t is a flag: it takes no value"),
   ask("cat dirs.txt | parallel rm -rf", "rm-critical", "what the file lists cannot be checked before"),
   ask(
     "ssh host rm -rf build",

@@ -4,18 +4,21 @@ import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
  * Shell command analysis for the pre-tool policy: a command line is split into the simple
  * commands it would run — across `&&`, `||`, `;`, `|`, `&`, newlines, subshells, `$(...)`,
  * backticks and process substitution — and the commands hidden inside `bash -c '...'`,
- * `eval ...`, `su -c`, `env -S`, `watch`, `trap`, `alias`, `xargs cmd` (with its arguments
- * when an `echo`, `printf`, `find`, `ls` or a here-string feeds it), `find -exec cmd` (with
- * `{}` replaced by find's roots), here-documents given to a shell, interpreter one-liners'
- * shell-outs (interpreters.ts), multi-call binaries (`busybox rm` is rm), and
- * `env`/`sudo`/`nohup`/`timeout`/... prefixes (with their option arguments) are analysed too.
+ * `eval ...`, `su -c`, `script -c`, `env -S`, `watch`, `trap`, `alias`, `xargs cmd` and
+ * `parallel cmd` (with their arguments when `:::` lists them, or an `echo`, `printf`, `find`,
+ * `ls` or a here-string feeds them), `find -exec cmd` (with `{}` replaced by find's roots),
+ * here-documents given to a shell, interpreter one-liners' shell-outs (interpreters.ts),
+ * multi-call binaries (`busybox rm` is rm), the wrappers that run their arguments (`sudo`,
+ * `env`, `flock LOCK`, `chroot DIR`, ...: WRAPPERS, with their options' values) and `ssh host
+ * cmd` (run in the home directory there) are analysed too.
  * Quoting is honoured — '...', "...", $'...' (escapes decoded), backslashes — so
  * `echo "a && b"` is one command and `r''m` is rm; unquoted braces expand (`/{etc,usr}` is
- * /etc /usr); a here-document given to another program is data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
- * substituted where they are used, every value a variable may have (a loop's, a branch's) is
- * judged, and one never assigned stays `$X`: unknown. A `cd` in the same shell moves the
- * commands after it (SimpleCommand.cwd). Rules then look at each simple command's program and
- * arguments, never at a prefix of the raw text.
+ * /etc /usr); a here-document given to another program is data. Variables assigned in the
+ * line (`X=/`, `export`, `for x in ...`, `unset`) are substituted where they are used, every
+ * value a variable may have (a loop's, a branch's) is judged, and one never assigned stays
+ * `$X`: unknown. A `cd` in the same shell moves the commands after it (SimpleCommand.cwd).
+ * Rules then look at each simple command's program and arguments, never at a prefix of the
+ * raw text.
  */
 
 export interface Redirect {
@@ -109,40 +112,92 @@ function readRef(text: string, i: number, quoted: boolean): { mark: string; end:
 
 const OPERATORS = ["&&", "||", ";;", "|&", ";", "|", "&", "(", ")", "\n"];
 const REDIRECT = /^(\d*|&)(>>|>\||>&|<&|<<<|<<-?|<>|>|<)$/;
-/** Wrapper options that take the next word as their argument. */
-const OPTION_ARGUMENTS: Record<string, RegExp> = {
-  sudo: /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
-  doas: /^-[A-Za-z]*[uC]$/,
-  env: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/,
-  nice: /^(-n|--adjustment)$/,
-  ionice: /^(-[cnpt]|--(class|classdata|pid|pgid|uid))$/,
-  timeout: /^(-[sk]|--(signal|kill-after))$/,
-  stdbuf: /^-[ioe]$/,
-  watch: /^(-n|--interval)$/,
-  exec: /^-a$/,
-  chroot: /^--(userspec|groups)$/,
-  time: /^(-[fo]|--(format|output))$/,
+/** How a wrapper runs the command it is given (`sudo rm ...`, `flock LOCK rm ...`, `ssh host 'rm ...'`). */
+interface Wrapper {
+  /** Its options that take the next word as their value. */
+  valued?: RegExp;
+  /** Its options whose value (with the words after it) is a command line for a shell (`su -c`). */
+  script?: RegExp;
+  /** An option after which no command follows (`taskset -p MASK PID`). */
+  noCommand?: RegExp;
+  /** Its operands before the command: a lock file, a new root, a duration, a host. */
+  operands?: number;
+  /** Options may follow its operands (`ssh host -p 22 cmd`, `su user -c cmd`). */
+  interleaved?: boolean;
+  /** Its operands are no command: it runs one only through its script option (su). */
+  scriptOnly?: boolean;
+  /** The words of its command are one command line for a shell (`watch`, `ssh`). */
+  joined?: boolean;
+  /** The command runs on another machine, in the home directory there (ssh). */
+  remote?: boolean;
+}
+
+const WRAPPERS: Record<string, Wrapper> = {
+  // multi-call binaries: see unwrap
+  busybox: {},
+  toybox: {},
+  coreutils: {},
+  sudo: {
+    valued:
+      /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
+  },
+  doas: { valued: /^-[A-Za-z]*[uC]$/ },
+  pkexec: { valued: /^--user$/ },
+  su: {
+    valued: /^(-[sgGw]|--(shell|group|supp-group|whitelist-environment))$/,
+    script: /^(-c|--command|--session-command)$/,
+    operands: 1,
+    interleaved: true,
+    scriptOnly: true,
+  },
+  env: { valued: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/, script: /^(-[A-Za-z]*S|--split-string)$/ },
+  nohup: {},
+  setsid: {},
+  unbuffer: {},
+  command: {},
+  builtin: {},
+  exec: { valued: /^-a$/ },
+  time: { valued: /^(-[fo]|--(format|output))$/ },
+  nice: { valued: /^(-n|--adjustment)$/ },
+  ionice: { valued: /^(-[cnpPu]|--(class|classdata|pid|pgid|uid))$/ },
+  chrt: {
+    valued: /^(-[A-Za-z]*[TPD]|--sched-(runtime|period|deadline))$/,
+    noCommand: /^(-[abdfiorRv]*p[abdfiorRv]*|--pid|-m|--max)$/,
+    operands: 1, // the priority
+  },
+  taskset: { noCommand: /^(-[ac]*p[ac]*|--pid)$/, operands: 1 }, // the CPU mask
+  stdbuf: { valued: /^-[ioe]$/ },
+  timeout: { valued: /^(-[sk]|--(signal|kill-after))$/, operands: 1 }, // the duration
+  watch: { valued: /^(-n|--interval)$/, joined: true },
+  chroot: { valued: /^--(userspec|groups)$/, operands: 1 }, // the new root
+  unshare: {
+    valued:
+      /^(-[A-Za-z]*[SGRw]|--(setuid|setgid|root|wd|map-user|map-group|map-users|map-groups|propagation|setgroups))$/,
+  },
+  nsenter: { valued: /^(-[aFZce]*[tSG]|--(target|setuid|setgid))$/ },
+  fakeroot: { valued: /^(-[lisb]|--(lib|faked|fd-base))$/ },
+  flock: {
+    valued: /^(-[sexnouF]*[wE]|--(wait|timeout|conflict-exit-code))$/,
+    script: /^(-c|--command)$/,
+    operands: 1, // the lock file; `flock 9` locks a descriptor and runs nothing
+    interleaved: true,
+  },
+  // script -c CMD [file]; BSD's script runs the command after its file
+  script: {
+    valued: /^(-[aefqt]*[EIOBTmo]|--(echo|log-in|log-out|log-io|log-timing|logging-format|output-limit))$/,
+    script: /^(-[aefqt]*c|--command)$/,
+    operands: 1,
+  },
+  // ssh [options] host [options] [command words]: a command line the remote shell runs
+  ssh: {
+    valued: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOoPpRSWw]$/,
+    operands: 1,
+    interleaved: true,
+    joined: true,
+    remote: true,
+  },
+  sshpass: { valued: /^-[fdpP]$/ },
 };
-const WRAPPERS = new Set([
-  "busybox",
-  "toybox",
-  "coreutils",
-  "sudo",
-  "doas",
-  "env",
-  "nohup",
-  "time",
-  "nice",
-  "ionice",
-  "exec",
-  "command",
-  "builtin",
-  "stdbuf",
-  "timeout",
-  "watch",
-  "chroot",
-  "su",
-]);
 export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
 const MAX_DEPTH = 8;
 
@@ -646,8 +701,16 @@ function splitCommands(tokens: Token[]): Unit[] {
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
 
+interface Unwrapped {
+  argv: string[];
+  wrappers: string[];
+  assignments: string[];
+  /** The command runs on another machine (ssh). */
+  remote?: boolean;
+}
+
 /** Drops assignments (`A=1`, returned apart), control words and wrappers in front of the program. */
-function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignments: string[] } {
+function unwrap(words: string[]): Unwrapped {
   const wrappers: string[] = [];
   const assignments: string[] = [];
   let i = 0;
@@ -659,7 +722,8 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignme
       i++;
     }
     const program = basename(words[i] ?? "");
-    if (!WRAPPERS.has(program)) break;
+    const wrapper = Object.hasOwn(WRAPPERS, program) ? WRAPPERS[program] : undefined;
+    if (wrapper === undefined) break;
     wrappers.push(program);
     i++;
     if (program === "busybox" || program === "toybox") {
@@ -675,28 +739,36 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignme
       i = 0;
       continue;
     }
-    if (program === "su") {
-      // su [options] [user] -c 'script': the user may come before -c
-      const c = words.findIndex((w, j) => j >= i && /^(-c|--command)$/.test(w));
-      const inline = words.find((w, j) => j >= i && w.startsWith("--command="));
-      if (c >= 0) return { argv: ["sh", "-c", ...words.slice(c + 1)], wrappers, assignments };
-      if (inline) return { argv: ["sh", "-c", inline.slice("--command=".length)], wrappers, assignments };
-      return { argv: [], wrappers, assignments }; // an interactive shell
-    }
-    // wrapper options, and their arguments where we know them
-    while (i < words.length && (words[i] as string).startsWith("-")) {
-      const option = words[i] as string;
-      i++;
-      if (option === "--") break;
-      if (program === "env" && /^(-[A-Za-z]*S|--split-string)$/.test(option)) {
-        // env -S 'cmd args': the string is split into a command line
-        return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
+    // its options (and their values where we know them) and operands
+    const remote = wrapper.remote;
+    let operands = wrapper.operands ?? 0;
+    let options = true;
+    for (;;) {
+      while (options && i < words.length && (words[i] as string).startsWith("-")) {
+        const option = words[i] as string;
+        i++;
+        if (option === "--") {
+          options = false;
+          break;
+        }
+        const eq = option.startsWith("--") ? option.indexOf("=") : -1;
+        if (wrapper.script?.test(eq < 0 ? option : option.slice(0, eq))) {
+          const line = [...(eq < 0 ? [] : [option.slice(eq + 1)]), ...words.slice(i)].join(" ");
+          return { argv: ["sh", "-c", line], wrappers, assignments, remote };
+        }
+        if (wrapper.noCommand?.test(option)) return { argv: [], wrappers, assignments };
+        if (wrapper.valued?.test(option)) i++;
       }
-      if (OPTION_ARGUMENTS[program]?.test(option)) i++;
+      if (operands === 0 || i >= words.length) break;
+      operands--;
+      i++;
+      if (!wrapper.interleaved) break;
     }
-    if (program === "timeout" && /^[\d.]/.test(words[i] ?? "")) i++; // the duration
-    if (program === "chroot" && i < words.length) i++; // the new root
-    if (program === "watch") return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
+    // su without -c, ssh without a command: an interactive shell, which runs nothing yet
+    if (wrapper.scriptOnly || (wrapper.joined && i >= words.length))
+      return { argv: [], wrappers, assignments };
+    if (wrapper.joined)
+      return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments, remote };
   }
   return { argv: words.slice(i), wrappers, assignments };
 }
@@ -961,13 +1033,16 @@ function run(
     for (const v of values) assign(vars, name, v);
     return null;
   }
-  const { argv, wrappers, assignments: assigned } = unwrap(words);
+  const { argv, wrappers, assignments: assigned, remote } = unwrap(words);
   for (const a of assigned) assignWord(vars, a);
   if (argv.length === 0 && redirects.length === 0) return null;
   if (exhausted(walk, words.join(" "))) return null;
   const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
   if (input.from) command.pipedFrom = input.from;
   if (input.processes) command.processes = input.processes;
+  const cwd = walk.cwd;
+  // ssh's command starts in the home directory of the other machine
+  if (remote) walk.cwd = "~";
   if (walk.cwd !== undefined) command.cwd = walk.cwd;
   analysis.commands.push(command);
   if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
@@ -979,6 +1054,7 @@ function run(
   if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
     for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
   }
+  if (remote) walk.cwd = cwd;
   return command;
 }
 
@@ -1042,6 +1118,10 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number, written:
   }
   if (program === "xargs") {
     xargs(command, walk, depth, written);
+    return;
+  }
+  if (program === "parallel") {
+    parallel(command, walk, depth);
     return;
   }
   if (program === "find") {
@@ -1121,6 +1201,104 @@ function xargs(command: SimpleCommand, walk: Walk, depth: number, written: Writt
   for (const words of runs) pushDerived(words, walk, depth, input.runBy, written);
 }
 
+/** GNU parallel's options that take a value. */
+const PARALLEL_VALUED =
+  /^(-[0-9A-Za-z]*[adEIjPlLnNsSC]|--(arg-file|arg-sep|arg-file-sep|delimiter|eof|replace|jobs|max-procs|max-lines|max-args|max-replace-args|max-chars|sshlogin|sshloginfile|slf|colsep|results|res|joblog|timeout|tmpdir|workdir|wd|load|memfree|retries|halt|delay|basefile|bf|return|transferfile|tf|env|tagstring|tag-string|header|block|blocksize|sshdelay|nice|termseq|limit|rpl|id|semaphorename))$/;
+/** `:::` words follow, `::::` files whose lines are the arguments (`+`: linked to the previous). */
+const PARALLEL_SOURCE = /^::::?\+?$/;
+/** The most jobs of one parallel command that are analysed; past it its arguments are unknown. */
+const MAX_JOBS = 64;
+
+/**
+ * GNU parallel runs its command (through a shell) once per argument, or per combination of
+ * one argument of each `:::` list, put in place of `{}` (`{.}`, `{/}`, `{//}`, `{/.}`, `{1}`,
+ * ...) or appended; without a command each argument is a command line. Arguments from its
+ * input are known as xargs' are (xargsInput); from files (`::::`, `-a`) they are not.
+ */
+function parallel(command: SimpleCommand, walk: Walk, depth: number): void {
+  const { argv } = command;
+  let replace = "{}";
+  let fromFile = false;
+  let i = 1;
+  while (i < argv.length && (argv[i] as string).startsWith("-")) {
+    const a = argv[i] as string;
+    i++;
+    if (a === "--") break;
+    if (a === "-I") replace = argv[i] ?? replace;
+    else if (a.startsWith("--replace=")) replace = a.slice("--replace=".length);
+    if (/^(-[0-9A-Za-z]*a|--arg-file)$/.test(a) || a.startsWith("--arg-file=")) fromFile = true;
+    if (PARALLEL_VALUED.test(a)) i++;
+  }
+  const first = argv.findIndex((a, j) => j >= i && PARALLEL_SOURCE.test(a));
+  const template = argv.slice(i, first < 0 ? undefined : first).join(" ");
+  let jobs: string[][] | null = [[]];
+  let runBy: SimpleCommand["runBy"];
+  if (first >= 0) {
+    const groups: string[][] = [];
+    for (let j = first; j < argv.length; j++) {
+      const a = argv[j] as string;
+      if (!PARALLEL_SOURCE.test(a)) groups[groups.length - 1]?.push(a);
+      else if (a.startsWith("::::")) fromFile = true;
+      else groups.push([]);
+    }
+    for (const group of groups) {
+      jobs = jobs.flatMap((job) => group.map((value) => [...job, value]));
+      if (jobs.length > MAX_JOBS) break;
+    }
+  } else if (!fromFile) {
+    const input = xargsInput(command);
+    jobs = input?.items.map((item) => [item]) ?? null;
+    runBy = input?.runBy;
+  }
+  if (fromFile || jobs === null || jobs.length > MAX_JOBS) {
+    // unknown arguments: without a command, they are the command lines
+    if (template === "") walk.analysis.opaque.push(argv.join(" "));
+    else derive(template, walk, depth, { program: "xargs" });
+    return;
+  }
+  for (const values of jobs) {
+    const line = template === "" ? values.join(" ") : fillJob(template, values, replace);
+    derive(line, walk, depth, runBy);
+  }
+}
+
+/** Shell-quoted, as parallel puts an argument into its command line. */
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+const REPLACEMENT = /\{(\d*)(\.|\/\/|\/\.|\/)?\}/g;
+
+/** parallel's command line for one job: the arguments in place of the replacement strings, or appended. */
+function fillJob(template: string, values: string[], replace: string): string {
+  if (replace !== "{}") {
+    const all = values.map(shellQuote).join(" ");
+    return template.includes(replace) ? template.replaceAll(replace, all) : `${template} ${all}`;
+  }
+  let replaced = false;
+  const line = template.replace(REPLACEMENT, (_, n: string, part: string | undefined) => {
+    replaced = true;
+    const picked = n === "" ? values : [values[Number(n) - 1] ?? ""];
+    return picked.map((v) => shellQuote(pathPart(v, part))).join(" ");
+  });
+  return replaced ? line : `${template} ${values.map(shellQuote).join(" ")}`;
+}
+
+/** `{.}` without the extension, `{/}` the base name, `{//}` the directory, `{/.}` both. */
+function pathPart(value: string, part: string | undefined): string {
+  const slash = value.lastIndexOf("/");
+  const name = value.slice(slash + 1);
+  if (part === "//") return slash < 0 ? "." : value.slice(0, slash) || "/";
+  if (part === "/") return name;
+  if (part === "/.") return name.replace(/\.[^.]*$/, "");
+  if (part === ".") return value.replace(/\.[^./]*$/, "");
+  return value;
+}
+
+/** Analyses a command line another command runs, its commands run by that one (`runBy`). */
+function derive(line: string, walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
+  const start = walk.analysis.commands.length;
+  visit(line, walk, depth + 1);
+  if (runBy) for (const c of walk.analysis.commands.slice(start)) c.runBy ??= runBy;
+}
+
 function xargsInput(c: SimpleCommand): { items: string[]; runBy?: SimpleCommand["runBy"] } | null {
   const words = (text: string) => text.split(/\s+/).filter(Boolean);
   const hereString = c.redirects.find((r) => r.op === "<<<");
@@ -1174,10 +1352,13 @@ function pushDerived(
   runBy: SimpleCommand["runBy"],
   written: Written,
 ): void {
-  const { argv: inner, wrappers } = unwrap(argv);
+  const { argv: inner, wrappers, remote } = unwrap(argv);
   if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
   const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
+  const cwd = walk.cwd;
+  if (remote) walk.cwd = "~";
   if (walk.cwd !== undefined) command.cwd = walk.cwd;
   walk.analysis.commands.push(command);
   expandInner(command, walk, depth + 1, written);
+  walk.cwd = cwd;
 }
