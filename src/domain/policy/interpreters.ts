@@ -111,6 +111,8 @@ const STRING_QUOTES: Record<Language, string> = {
   applescript: '"',
 };
 
+const MAX_SPLICED = 32;
+
 /**
  * The first of `parts` (text the shell spliced into the code: a substitution's output, an
  * unknown variable) that stands in the code outside its string literals, where it is code
@@ -118,7 +120,13 @@ const STRING_QUOTES: Record<Language, string> = {
  * prints it.
  */
 export function splicedCode({ language, code }: InlineCode, parts: string[]): string | undefined {
-  const present = parts.filter((p) => code.includes(p));
+  const present: string[] = [];
+  for (const part of new Set(parts)) {
+    if (!code.includes(part)) continue;
+    // code made of that many unknown pieces cannot be read anyway (and each is tried at each index)
+    if (present.length === MAX_SPLICED) return part;
+    present.push(part);
+  }
   if (present.length === 0) return undefined;
   const quotes = STRING_QUOTES[language];
   let quote: string | null = null;

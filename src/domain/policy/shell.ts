@@ -132,72 +132,74 @@ interface Wrapper {
   remote?: boolean;
 }
 
-const WRAPPERS: Record<string, Wrapper> = {
-  // multi-call binaries: see unwrap
-  busybox: {},
-  toybox: {},
-  coreutils: {},
-  sudo: {
-    valued:
-      /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
-  },
-  doas: { valued: /^-[A-Za-z]*[uC]$/ },
-  pkexec: { valued: /^--user$/ },
-  su: {
-    valued: /^(-[sgGw]|--(shell|group|supp-group|whitelist-environment))$/,
-    script: /^(-c|--command|--session-command)$/,
-    operands: 1,
-    interleaved: true,
-    scriptOnly: true,
-  },
-  env: { valued: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/, script: /^(-[A-Za-z]*S|--split-string)$/ },
-  nohup: {},
-  setsid: {},
-  unbuffer: {},
-  command: {},
-  builtin: {},
-  exec: { valued: /^-a$/ },
-  time: { valued: /^(-[fo]|--(format|output))$/ },
-  nice: { valued: /^(-n|--adjustment)$/ },
-  ionice: { valued: /^(-[cnpPu]|--(class|classdata|pid|pgid|uid))$/ },
-  chrt: {
-    valued: /^(-[A-Za-z]*[TPD]|--sched-(runtime|period|deadline))$/,
-    noCommand: /^(-[abdfiorRv]*p[abdfiorRv]*|--pid|-m|--max)$/,
-    operands: 1, // the priority
-  },
-  taskset: { noCommand: /^(-[ac]*p[ac]*|--pid)$/, operands: 1 }, // the CPU mask
-  stdbuf: { valued: /^-[ioe]$/ },
-  timeout: { valued: /^(-[sk]|--(signal|kill-after))$/, operands: 1 }, // the duration
-  watch: { valued: /^(-n|--interval)$/, joined: true },
-  chroot: { valued: /^--(userspec|groups)$/, operands: 1 }, // the new root
-  unshare: {
-    valued:
-      /^(-[A-Za-z]*[SGRw]|--(setuid|setgid|root|wd|map-user|map-group|map-users|map-groups|propagation|setgroups))$/,
-  },
-  nsenter: { valued: /^(-[aFZce]*[tSG]|--(target|setuid|setgid))$/ },
-  fakeroot: { valued: /^(-[lisb]|--(lib|faked|fd-base))$/ },
-  flock: {
-    valued: /^(-[sexnouF]*[wE]|--(wait|timeout|conflict-exit-code))$/,
-    script: /^(-c|--command)$/,
-    operands: 1, // the lock file; `flock 9` locks a descriptor and runs nothing
-    interleaved: true,
-  },
-  // script -c CMD [file]; BSD's script runs the command after its file
-  script: {
-    valued: /^(-[aefqt]*[EIOBTmo]|--(echo|log-in|log-out|log-io|log-timing|logging-format|output-limit))$/,
-    script: /^(-[aefqt]*c|--command)$/,
-    operands: 1,
-  },
-  // ssh [options] host [options] [command words]: a command line the remote shell runs
-  ssh: {
-    valued: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOoPpRSWw]$/,
-    operands: 1,
-    interleaved: true,
-    joined: true,
-    remote: true,
-  },
-  sshpass: { valued: /^-[fdpP]$/ },
-};
+const WRAPPERS = new Map<string, Wrapper>(
+  Object.entries({
+    // multi-call binaries: see unwrap
+    busybox: {},
+    toybox: {},
+    coreutils: {},
+    sudo: {
+      valued:
+        /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
+    },
+    doas: { valued: /^-[A-Za-z]*[uC]$/ },
+    pkexec: { valued: /^--user$/ },
+    su: {
+      valued: /^(-[sgGw]|--(shell|group|supp-group|whitelist-environment))$/,
+      script: /^(-c|--command|--session-command)$/,
+      operands: 1,
+      interleaved: true,
+      scriptOnly: true,
+    },
+    env: { valued: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/, script: /^(-[A-Za-z]*S|--split-string)$/ },
+    nohup: {},
+    setsid: {},
+    unbuffer: {},
+    command: {},
+    builtin: {},
+    exec: { valued: /^-a$/ },
+    time: { valued: /^(-[fo]|--(format|output))$/ },
+    nice: { valued: /^(-n|--adjustment)$/ },
+    ionice: { valued: /^(-[cnpPu]|--(class|classdata|pid|pgid|uid))$/ },
+    chrt: {
+      valued: /^(-[A-Za-z]*[TPD]|--sched-(runtime|period|deadline))$/,
+      noCommand: /^(-[abdfiorRv]*p[abdfiorRv]*|--pid|-m|--max)$/,
+      operands: 1, // the priority
+    },
+    taskset: { noCommand: /^(-[ac]*p[ac]*|--pid)$/, operands: 1 }, // the CPU mask
+    stdbuf: { valued: /^-[ioe]$/ },
+    timeout: { valued: /^(-[sk]|--(signal|kill-after))$/, operands: 1 }, // the duration
+    watch: { valued: /^(-n|--interval)$/, joined: true },
+    chroot: { valued: /^--(userspec|groups)$/, operands: 1 }, // the new root
+    unshare: {
+      valued:
+        /^(-[A-Za-z]*[SGRw]|--(setuid|setgid|root|wd|map-user|map-group|map-users|map-groups|propagation|setgroups))$/,
+    },
+    nsenter: { valued: /^(-[aFZce]*[tSG]|--(target|setuid|setgid))$/ },
+    fakeroot: { valued: /^(-[lisb]|--(lib|faked|fd-base))$/ },
+    flock: {
+      valued: /^(-[sexnouF]*[wE]|--(wait|timeout|conflict-exit-code))$/,
+      script: /^(-c|--command)$/,
+      operands: 1, // the lock file; `flock 9` locks a descriptor and runs nothing
+      interleaved: true,
+    },
+    // script -c CMD [file]; BSD's script runs the command after its file
+    script: {
+      valued: /^(-[aefqt]*[EIOBTmo]|--(echo|log-in|log-out|log-io|log-timing|logging-format|output-limit))$/,
+      script: /^(-[aefqt]*c|--command)$/,
+      operands: 1,
+    },
+    // ssh [options] host [options] [command words]: a command line the remote shell runs
+    ssh: {
+      valued: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOoPpRSWw]$/,
+      operands: 1,
+      interleaved: true,
+      joined: true,
+      remote: true,
+    },
+    sshpass: { valued: /^-[fdpP]$/ },
+  } satisfies Record<string, Wrapper>),
+);
 export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
 const MAX_DEPTH = 8;
 
@@ -534,7 +536,7 @@ function tokenize(text: string): Token[] {
         i++;
         continue;
       }
-      if (c === "{" && !word.endsWith("$")) braces = true;
+      if (c === "{" && text[i - 1] !== "$") braces = true;
     }
     // unquoted braces may expand: /{etc,usr} is /etc /usr (`${` is a parameter's)
     if (braces && (c === "{" || c === "," || c === "}")) {
@@ -557,7 +559,16 @@ const MAX_BRACE_WORDS = 64;
  * An assignment's value does not expand.
  */
 function expandBraces(word: string): string[] {
-  const words = ASSIGNMENT.test(word) ? null : braceWords(word, { left: MAX_BRACE_WORDS });
+  // each `{` is matched by a scan to its `}`: a word with too many is left as written
+  let opens = 0;
+  for (
+    let i = word.indexOf(BRACE_OPEN);
+    i >= 0 && opens <= MAX_BRACE_WORDS;
+    i = word.indexOf(BRACE_OPEN, i + 1)
+  )
+    opens++;
+  const expands = opens <= MAX_BRACE_WORDS && !ASSIGNMENT.test(word);
+  const words = expands ? braceWords(word, { left: MAX_BRACE_WORDS }) : null;
   return (words ?? [word]).map((w) =>
     w.replace(BRACE_MARKS, (m) => (m === BRACE_OPEN ? "{" : m === BRACE_COMMA ? "," : "}")),
   );
@@ -589,6 +600,7 @@ function braceWords(word: string, budget: { left: number }): string[] | null {
       const expanded = braceWords(before + alternative + after, budget);
       if (expanded === null) return null;
       words.push(...expanded);
+      if (words.length > budget.left) return null;
     }
     budget.left -= words.length;
     return budget.left < 0 ? null : words;
@@ -722,7 +734,7 @@ function unwrap(words: string[]): Unwrapped {
       i++;
     }
     const program = basename(words[i] ?? "");
-    const wrapper = Object.hasOwn(WRAPPERS, program) ? WRAPPERS[program] : undefined;
+    const wrapper = WRAPPERS.get(program);
     if (wrapper === undefined) break;
     wrappers.push(program);
     i++;
@@ -844,10 +856,13 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false, same
   const units = splitCommands(tokenize(text));
   const cwd = walk.cwd;
   /** The directory before each subshell that is open. */
-  const subshells: (string | undefined)[] = [];
+  let subshells: (string | undefined)[] | undefined;
   for (let index = 0; index < units.length; index++) {
     const unit = units[index] as Unit;
-    for (let k = 0; k < unit.opens; k++) subshells.push(walk.cwd);
+    if (unit.opens > 0) {
+      subshells ??= [];
+      for (let k = 0; k < unit.opens; k++) subshells.push(walk.cwd);
+    }
     const before = walk.cwd;
     const tokens =
       unit.redirects.length === 0 ? unit.words : [...unit.words, ...unit.redirects.map((r) => r.target)];
@@ -881,14 +896,14 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false, same
         run(
           words,
           redirects,
-          { piped: unit.piped || (inputPiped && index === 0), from, processes, words: { tokens, values } },
+          { piped: unit.piped || (inputPiped && index === 0), from, processes, tokens, values },
           walk,
           depth,
         ) ?? last;
     }
     previous = last;
     if (unit.own) walk.cwd = before;
-    for (let k = 0; k < unit.closes && subshells.length > 0; k++) walk.cwd = subshells.pop();
+    for (let k = 0; k < unit.closes && subshells?.length; k++) walk.cwd = subshells.pop();
   }
   if (!sameShell) walk.cwd = cwd;
 }
@@ -984,17 +999,16 @@ function assignments(argv: string[], vars: Map<string, string[]>): void {
   }
 }
 
-interface Input {
-  piped: boolean;
-  from: SimpleCommand | undefined;
-  processes: Map<string, SimpleCommand[]> | undefined;
-  words: Written;
-}
-
 /** A command's words as written, and the values its variables took: what its expansions were. */
 interface Written {
   tokens: WordToken[];
   values: Map<string, string>;
+}
+
+interface Input extends Written {
+  piped: boolean;
+  from: SimpleCommand | undefined;
+  processes: Map<string, SimpleCommand[]> | undefined;
 }
 
 /**
@@ -1049,7 +1063,7 @@ function run(
   assignments(argv, vars);
   if (argv[0] === "cd" || argv[0] === "pushd" || argv[0] === "popd")
     walk.cwd = changeDirectory(argv, walk.cwd);
-  expandInner(command, walk, depth, input.words);
+  expandInner(command, walk, depth, input);
   // a here-document or here-string given to a shell is its script
   if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
     for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
