@@ -574,7 +574,7 @@ function expandBraces(word: string): string[] {
   );
 }
 
-/** The words `word` expands to, or null past the budget (shared across the recursion). */
+/** The words `word` expands to, or null past the budget of words (shared across the recursion). */
 function braceWords(word: string, budget: { left: number }): string[] | null {
   for (let open = word.indexOf(BRACE_OPEN); open >= 0; open = word.indexOf(BRACE_OPEN, open + 1)) {
     let depth = 0;
@@ -600,12 +600,11 @@ function braceWords(word: string, budget: { left: number }): string[] | null {
       const expanded = braceWords(before + alternative + after, budget);
       if (expanded === null) return null;
       words.push(...expanded);
-      if (words.length > budget.left) return null;
     }
-    budget.left -= words.length;
-    return budget.left < 0 ? null : words;
+    return words;
   }
-  return [word];
+  // a word that expands no further: one of the budget's
+  return --budget.left < 0 ? null : [word];
 }
 
 /** `1..5`, `10..1..3`, `a..e`: the sequence's items, or null (too long, or not a sequence). */
