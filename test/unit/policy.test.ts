@@ -1230,6 +1230,14 @@ describe("pre-tool policy", () => {
     check({ ...bash(line), expect: "ask", rule: "opaque-command", why: "" });
   });
 
+  it("expands a word's braces up to 64 words, and leaves one that would make more as written", () => {
+    assert.equal(analyzeShell(`echo ${"{a,b}".repeat(6)}`).commands[0]?.argv.length, 1 + 64);
+    assert.deepEqual(analyzeShell(`echo ${"{a,b}".repeat(7)}`).commands[0]?.argv, [
+      "echo",
+      "{a,b}".repeat(7),
+    ]);
+  });
+
   it("puts the reason of a modification and its warnings into additionalContext", () => {
     const d = check({
       ...bash("sudo chmod 777 x"),
