@@ -29,7 +29,9 @@ export interface BuiltinSettings {
 /**
  * `path` without `.`, `..` and trailing slashes, made absolute against cwd when it is relative;
  * a path in the home directory (`~`, `$HOME`, `${HOME}`) is spelled `~/...` (`~/..` when it
- * climbs out). A path starting with another variable is returned as it is.
+ * climbs out). A path starting with another variable is returned as it is. cwd may be a
+ * directory a `cd` moved to: in the home directory (`~/x`), or unknown (`$DIR`: the path
+ * becomes `$DIR/path`, unknown too).
  */
 export function resolvePath(path: string, cwd?: string): string {
   // the same few paths are judged by several rules on every call
@@ -51,8 +53,22 @@ function resolve(path: string, cwd?: string): string {
     return rest === "." ? "~" : `~/${rest}`;
   }
   if (path.startsWith("$") || path.startsWith("~")) return path;
+  if (cwd !== undefined && !cwd.startsWith("/") && !path.startsWith("/")) {
+    if (cwd === "~" || cwd.startsWith("~/")) return resolve(`${cwd}/${path}`);
+    if (isUnresolved(cwd)) return `${cwd}/${path}`;
+  }
   const absolute = path.startsWith("/") ? path : cwd?.startsWith("/") ? posix.join(cwd, path) : path;
   return posix.normalize(absolute).replace(/(.)\/+$/, "$1");
+}
+
+/**
+ * Where `path`, an operand or redirection of `command`, is: relative to the directory a `cd`
+ * in the line moved to (`cd /usr && rm -rf lib` is /usr/lib), else as written (relative to
+ * the session's directory, cwd).
+ */
+export function located(path: string, command: SimpleCommand | undefined, cwd: string | undefined): string {
+  if (command?.cwd === undefined) return path;
+  return resolvePath(path, resolvePath(command.cwd, cwd));
 }
 
 /** Is `path` (absolute, or relative to cwd) inside the project directory? */
@@ -131,19 +147,31 @@ const SYSTEM_DIRS = [
 
 /**
  * `/`, `/*`, `~`, `$HOME`, a directory that holds the project (`/home/dev`, `../..`), a
- * system directory or anything in one — unless it is inside the project. The project
- * directory itself is not critical here (rm-critical asks about it, like `rm -rf .`).
+ * system directory or anything in one, a glob in one of those (`/e*`, `~/.*`, `../*`) —
+ * unless it is inside the project. The project directory itself is not critical here
+ * (rm-critical asks about it, like `rm -rf .`).
  */
 export function isCriticalPath(path: string, cwd?: string): boolean {
   const p = resolvePath(path, cwd);
   if (p === "~" || p === "~/*" || p === "~/.." || p.startsWith("~/../")) return true;
-  if (!p.startsWith("/")) return false;
+  const home = p.startsWith("~/");
+  if (!p.startsWith("/") && !home) return false;
   const root = cwd?.startsWith("/") ? resolvePath(cwd) : null;
   if (root && (p === root || p.startsWith(`${root}/`))) return false;
+  // a glob may match what makes its directory critical: /e* is /etc, ~/.* holds the keys
+  const glob = p.search(GLOB);
+  if (glob > 0) {
+    const directory = p.slice(0, p.lastIndexOf("/", glob)) || "/";
+    if (directory === "/" || isCriticalPath(directory, cwd)) return true;
+  }
+  if (home) return false;
   if (root && (root.startsWith(`${p}/`) || p === "/")) return true;
   if (["/", "/*", "/home", "/Users", "/home/*", "/Users/*"].includes(p)) return true;
   return SYSTEM_DIRS.some((d) => p === d || p === `${d}/*` || p.startsWith(`${d}/`));
 }
+
+/** The characters that make a word a glob pattern (braces are expanded before: shell.ts). */
+const GLOB = /[*?[]/;
 
 const WIDE_TARGETS = new Set(["*", ".", "..", "./*", "../*", ".*"]);
 
@@ -152,7 +180,7 @@ export const COMMAND_RULES: CommandRule[] = [
     id: "rm-critical",
     check: (c, settings) => {
       if (program(c) !== "rm") return null;
-      const targets = operands(c);
+      const targets = operands(c).map((t) => located(t, c, settings.cwd));
       if (options(c).includes("--no-preserve-root"))
         return { decision: "deny", reason: "rm --no-preserve-root" };
       const recursive = recursiveFlag(c, ["r", "R"]);
@@ -176,7 +204,10 @@ export const COMMAND_RULES: CommandRule[] = [
       // find with tests such as -name deletes only what they select
       if (c.runBy?.program === "find" && c.runBy.filtered) return null;
       const root = settings.cwd?.startsWith("/") ? resolvePath(settings.cwd) : null;
-      const wide = targets.find((t) => WIDE_TARGETS.has(t) || resolvePath(t, settings.cwd) === root);
+      const wide = targets.find((t) => {
+        const p = resolvePath(t, settings.cwd);
+        return WIDE_TARGETS.has(t) || p === root || p === `${root}/*`;
+      });
       if (recursive && wide)
         return { decision: "ask", reason: `rm -r ${wide} deletes everything in the project directory` };
       return null;
@@ -226,7 +257,10 @@ export const COMMAND_RULES: CommandRule[] = [
       if (p !== "chmod" && p !== "chown" && p !== "chgrp") return null;
       const recursive = recursiveFlag(c, ["R"]);
       const targets = operands(c);
-      const critical = targets.slice(1).find((t) => isCriticalPath(t, settings.cwd));
+      const critical = targets
+        .slice(1)
+        .map((t) => located(t, c, settings.cwd))
+        .find((t) => isCriticalPath(t, settings.cwd));
       if (recursive && critical) return { decision: "deny", reason: `${p} -R on ${critical}` };
       if (p === "chmod" && targets.some((t) => /^(0?777|a\+rwx|ugo\+rwx)$/.test(t))) {
         return { decision: "warn", reason: "chmod 777 makes files writable by everyone" };

@@ -21,7 +21,7 @@ export const BUILTIN_RULES: readonly BuiltinRuleInfo[] = [
     hook: "pre_tool",
     decisions: ["deny", "ask"],
     matches:
-      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project (deny); rm -r on the whole project, on paths from xargs' input or from a variable that cannot be resolved (ask)",
+      "rm -r (or rm --no-preserve-root) on /, a system or home directory or one holding the project, or a glob in one (/e*, ~/.*) (deny); rm -r on the whole project, on paths from xargs' or parallel's input, from a variable that cannot be resolved or after a cd to an unknown directory (ask)",
   },
   {
     id: "pipe-to-shell",
@@ -72,14 +72,14 @@ export const BUILTIN_RULES: readonly BuiltinRuleInfo[] = [
     hook: "pre_tool",
     decisions: ["ask"],
     matches:
-      "a command that cannot be checked before it runs: a program named by an unknown variable or $(…), eval or bash -c of one, an interpreter's shell-out built at run time, code another program prints run through <(…)",
+      "a command that cannot be checked before it runs: a program named by an unknown variable or $(…), eval or bash -c of one, interpreter code spliced in from $(…) or an unknown variable, an interpreter's shell-out built at run time, code another program prints run through <(…)",
   },
   {
     id: "delete-critical",
     hook: "pre_tool",
     decisions: ["deny", "ask"],
     matches:
-      "rm, unlink, rmdir, shred -u, mv (its sources), rsync --delete (its destination) on /, a system or home directory or one holding the project (deny), or on a path from a variable that cannot be resolved (ask)",
+      "rm, unlink, rmdir, shred -u, mv (its sources), rsync --delete (its destination) on /, a system or home directory or one holding the project (deny), or on a path from a variable that cannot be resolved or after a cd to an unknown directory (ask)",
   },
   {
     id: "write-system-path",

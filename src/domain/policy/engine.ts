@@ -9,6 +9,7 @@ import {
   isHarmlessDevice,
   isSecretPath,
   isSystemPath,
+  located,
   resolvePath,
 } from "./builtin-rules.js";
 import type { Policy, UserRule } from "./policy-file.js";
@@ -115,7 +116,7 @@ function fileFindings(paths: TouchedPaths, cwd: string | undefined): Sourced[] {
   const findings: Sourced[] = [];
   const judge = (touched: Touched[], finding: (path: string, cwd: string | undefined) => Finding | null) => {
     for (const t of touched) {
-      const f = finding(t.path, cwd);
+      const f = finding(located(t.path, t.command, cwd), cwd);
       if (f) findings.push({ finding: f, ...t });
     }
   };
@@ -123,7 +124,7 @@ function fileFindings(paths: TouchedPaths, cwd: string | undefined): Sourced[] {
   judge(paths.deletes, deleteFinding);
   judge(paths.writes, writeFinding);
   for (const touched of paths.reads) {
-    if (isSecretPath(resolvePath(touched.path, cwd))) {
+    if (isSecretPath(resolvePath(located(touched.path, touched.command, cwd), cwd))) {
       findings.push({
         finding: {
           rule: "read-secret",

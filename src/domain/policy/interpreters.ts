@@ -99,6 +99,53 @@ export function inlineCode(argv: readonly string[], stdin: string | undefined): 
   return null;
 }
 
+/** The quotes that open a string literal, per language. */
+const STRING_QUOTES: Record<Language, string> = {
+  python: "'\"",
+  perl: "'\"",
+  ruby: "'\"",
+  node: "'\"`",
+  php: "'\"",
+  lua: "'\"",
+  awk: '"',
+  applescript: '"',
+};
+
+const MAX_SPLICED = 32;
+
+/**
+ * The first of `parts` (text the shell spliced into the code: a substitution's output, an
+ * unknown variable) that stands in the code outside its string literals, where it is code
+ * rather than data — or undefined. `python -c "$X"` is code from X; `python -c "print('$X')"`
+ * prints it.
+ */
+export function splicedCode({ language, code }: InlineCode, parts: string[]): string | undefined {
+  const present: string[] = [];
+  for (const part of new Set(parts)) {
+    if (!code.includes(part)) continue;
+    // code made of that many unknown pieces cannot be read anyway (and each is tried at each index)
+    if (present.length === MAX_SPLICED) return part;
+    present.push(part);
+  }
+  if (present.length === 0) return undefined;
+  const quotes = STRING_QUOTES[language];
+  let quote: string | null = null;
+  for (let i = 0; i < code.length; i++) {
+    const part = present.find((p) => code.startsWith(p, i));
+    if (part !== undefined) {
+      if (quote === null) return part;
+      i += part.length - 1; // its own quotes do not end the string
+      continue;
+    }
+    const c = code[i] as string;
+    if (quote === null) {
+      if (quotes.includes(c)) quote = c;
+    } else if (c === "\\") i++;
+    else if (c === quote) quote = null;
+  }
+  return undefined;
+}
+
 interface Pattern {
   regex: RegExp;
   kind: "shell" | "argv" | "delete" | "delete-recursive" | "eval";

@@ -1,20 +1,24 @@
-import { inlineCode, scanCode } from "./interpreters.js";
+import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
 
 /**
  * Shell command analysis for the pre-tool policy: a command line is split into the simple
  * commands it would run — across `&&`, `||`, `;`, `|`, `&`, newlines, subshells, `$(...)`,
  * backticks and process substitution — and the commands hidden inside `bash -c '...'`,
- * `eval ...`, `su -c`, `env -S`, `watch`, `trap`, `alias`, `xargs cmd` (with its arguments
- * when an `echo`, `printf`, `find`, `ls` or a here-string feeds it), `find -exec cmd` (with
- * `{}` replaced by find's roots), here-documents given to a shell, interpreter one-liners'
- * shell-outs (interpreters.ts), multi-call binaries (`busybox rm` is rm), and
- * `env`/`sudo`/`nohup`/`timeout`/... prefixes (with their option arguments) are analysed too.
+ * `eval ...`, `su -c`, `script -c`, `env -S`, `watch`, `trap`, `alias`, `xargs cmd` and
+ * `parallel cmd` (with their arguments when `:::` lists them, or an `echo`, `printf`, `find`,
+ * `ls` or a here-string feeds them), `find -exec cmd` (with `{}` replaced by find's roots),
+ * here-documents given to a shell, interpreter one-liners' shell-outs (interpreters.ts),
+ * multi-call binaries (`busybox rm` is rm), the wrappers that run their arguments (`sudo`,
+ * `env`, `flock LOCK`, `chroot DIR`, ...: WRAPPERS, with their options' values) and `ssh host
+ * cmd` (run in the home directory there) are analysed too.
  * Quoting is honoured — '...', "...", $'...' (escapes decoded), backslashes — so
- * `echo "a && b"` is one command and `r''m` is rm; a here-document given to another program is
- * data. Variables assigned in the line (`X=/`, `export`, `for x in ...`, `unset`) are
- * substituted where they are used, every value a variable may have (a loop's, a branch's) is
- * judged, and one never assigned stays `$X`: unknown. Rules then look at each simple command's
- * program and arguments, never at a prefix of the raw text.
+ * `echo "a && b"` is one command and `r''m` is rm; unquoted braces expand (`/{etc,usr}` is
+ * /etc /usr); a here-document given to another program is data. Variables assigned in the
+ * line (`X=/`, `export`, `for x in ...`, `unset`) are substituted where they are used, every
+ * value a variable may have (a loop's, a branch's) is judged, and one never assigned stays
+ * `$X`: unknown. A `cd` in the same shell moves the commands after it (SimpleCommand.cwd).
+ * Rules then look at each simple command's program and arguments, never at a prefix of the
+ * raw text.
  */
 
 export interface Redirect {
@@ -43,13 +47,20 @@ export interface SimpleCommand {
   pipedFrom?: SimpleCommand;
   /** Its words that are process substitutions (`<(cmd)`, as written), with the commands they run. */
   processes?: Map<string, SimpleCommand[]>;
+  /**
+   * The directory it runs in when the line moved (`cd /usr && ...`): absolute, in the home
+   * directory (`~`, `~/x`), relative to the session's (`cd build`), or unknown (`cd "$DIR"`).
+   * Unset: the session's directory.
+   */
+  cwd?: string;
 }
 
 export interface ShellAnalysis {
   commands: SimpleCommand[];
   /**
    * Constructs that cannot be analysed statically: `eval $VAR`, `bash -c "$X"`, a program
-   * named by a variable or a substitution, an interpreter's shell-out built at run time.
+   * named by a variable or a substitution, an interpreter's shell-out built at run time,
+   * interpreter code the shell splices in from a substitution or an unknown variable.
    */
   opaque: string[];
   /** Interpreter code that evaluates what it downloads (`exec(urlopen(...).read())`). */
@@ -80,7 +91,12 @@ const REF_START = "\uE000";
 const REF_END = "\uE001";
 const REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/y;
 const MARKED_REF = /\uE000([qu])(\{?)([A-Za-z_][A-Za-z0-9_]*)\uE001/g;
-const PRIVATE = /[\uE000\uE001]/g;
+/** Unquoted `{`, `,` and `}` of a word, marked until it is complete: they may expand (expandBraces). */
+const BRACE_OPEN = "\uE002";
+const BRACE_COMMA = "\uE003";
+const BRACE_CLOSE = "\uE004";
+const BRACE_MARKS = /[\uE002-\uE004]/g;
+const PRIVATE = /[\uE000-\uE004]/g;
 
 /** `$NAME` or `${NAME}` at `i`: its mark and the index after it, or null. */
 function readRef(text: string, i: number, quoted: boolean): { mark: string; end: number } | null {
@@ -96,40 +112,94 @@ function readRef(text: string, i: number, quoted: boolean): { mark: string; end:
 
 const OPERATORS = ["&&", "||", ";;", "|&", ";", "|", "&", "(", ")", "\n"];
 const REDIRECT = /^(\d*|&)(>>|>\||>&|<&|<<<|<<-?|<>|>|<)$/;
-/** Wrapper options that take the next word as their argument. */
-const OPTION_ARGUMENTS: Record<string, RegExp> = {
-  sudo: /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
-  doas: /^-[A-Za-z]*[uC]$/,
-  env: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/,
-  nice: /^(-n|--adjustment)$/,
-  ionice: /^(-[cnpt]|--(class|classdata|pid|pgid|uid))$/,
-  timeout: /^(-[sk]|--(signal|kill-after))$/,
-  stdbuf: /^-[ioe]$/,
-  watch: /^(-n|--interval)$/,
-  exec: /^-a$/,
-  chroot: /^--(userspec|groups)$/,
-  time: /^(-[fo]|--(format|output))$/,
-};
-const WRAPPERS = new Set([
-  "busybox",
-  "toybox",
-  "coreutils",
-  "sudo",
-  "doas",
-  "env",
-  "nohup",
-  "time",
-  "nice",
-  "ionice",
-  "exec",
-  "command",
-  "builtin",
-  "stdbuf",
-  "timeout",
-  "watch",
-  "chroot",
-  "su",
-]);
+/** How a wrapper runs the command it is given (`sudo rm ...`, `flock LOCK rm ...`, `ssh host 'rm ...'`). */
+interface Wrapper {
+  /** Its options that take the next word as their value. */
+  valued?: RegExp;
+  /** Its options whose value (with the words after it) is a command line for a shell (`su -c`). */
+  script?: RegExp;
+  /** An option after which no command follows (`taskset -p MASK PID`). */
+  noCommand?: RegExp;
+  /** Its operands before the command: a lock file, a new root, a duration, a host. */
+  operands?: number;
+  /** Options may follow its operands (`ssh host -p 22 cmd`, `su user -c cmd`). */
+  interleaved?: boolean;
+  /** Its operands are no command: it runs one only through its script option (su). */
+  scriptOnly?: boolean;
+  /** The words of its command are one command line for a shell (`watch`, `ssh`). */
+  joined?: boolean;
+  /** The command runs on another machine, in the home directory there (ssh). */
+  remote?: boolean;
+}
+
+const WRAPPERS = new Map<string, Wrapper>(
+  Object.entries({
+    // multi-call binaries: see unwrap
+    busybox: {},
+    toybox: {},
+    coreutils: {},
+    sudo: {
+      valued:
+        /^(-[A-Za-z]*[ugpCDhrtTU]|--(user|group|prompt|chdir|host|role|type|other-user|close-from|command-timeout))$/,
+    },
+    doas: { valued: /^-[A-Za-z]*[uC]$/ },
+    pkexec: { valued: /^--user$/ },
+    su: {
+      valued: /^(-[sgGw]|--(shell|group|supp-group|whitelist-environment))$/,
+      script: /^(-c|--command|--session-command)$/,
+      operands: 1,
+      interleaved: true,
+      scriptOnly: true,
+    },
+    env: { valued: /^(-[A-Za-z]*[uC]|--(unset|chdir))$/, script: /^(-[A-Za-z]*S|--split-string)$/ },
+    nohup: {},
+    setsid: {},
+    unbuffer: {},
+    command: {},
+    builtin: {},
+    exec: { valued: /^-a$/ },
+    time: { valued: /^(-[fo]|--(format|output))$/ },
+    nice: { valued: /^(-n|--adjustment)$/ },
+    ionice: { valued: /^(-[cnpPu]|--(class|classdata|pid|pgid|uid))$/ },
+    chrt: {
+      valued: /^(-[A-Za-z]*[TPD]|--sched-(runtime|period|deadline))$/,
+      noCommand: /^(-[abdfiorRv]*p[abdfiorRv]*|--pid|-m|--max)$/,
+      operands: 1, // the priority
+    },
+    taskset: { noCommand: /^(-[ac]*p[ac]*|--pid)$/, operands: 1 }, // the CPU mask
+    stdbuf: { valued: /^-[ioe]$/ },
+    timeout: { valued: /^(-[sk]|--(signal|kill-after))$/, operands: 1 }, // the duration
+    watch: { valued: /^(-n|--interval)$/, joined: true },
+    chroot: { valued: /^--(userspec|groups)$/, operands: 1 }, // the new root
+    unshare: {
+      valued:
+        /^(-[A-Za-z]*[SGRw]|--(setuid|setgid|root|wd|map-user|map-group|map-users|map-groups|propagation|setgroups))$/,
+    },
+    nsenter: { valued: /^(-[aFZce]*[tSG]|--(target|setuid|setgid))$/ },
+    fakeroot: { valued: /^(-[lisb]|--(lib|faked|fd-base))$/ },
+    flock: {
+      valued: /^(-[sexnouF]*[wE]|--(wait|timeout|conflict-exit-code))$/,
+      script: /^(-c|--command)$/,
+      operands: 1, // the lock file; `flock 9` locks a descriptor and runs nothing
+      interleaved: true,
+    },
+    // script -c CMD [file]; BSD's script runs the command after its file
+    script: {
+      valued: /^(-[aefqt]*[EIOBTmo]|--(echo|log-in|log-out|log-io|log-timing|logging-format|output-limit))$/,
+      script: /^(-[aefqt]*c|--command)$/,
+      operands: 1,
+    },
+    // ssh [options] host [options] [command words]: a command line the remote shell runs
+    ssh: {
+      valued: /^-[46AaCfGgKkMNnqsTtVvXxYy]*[BbcDEeFIiJLlmOoPpRSWw]$/,
+      operands: 1,
+      interleaved: true,
+      joined: true,
+      remote: true,
+    },
+    sshpass: { valued: /^-[fdpP]$/ },
+  } satisfies Record<string, Wrapper>),
+);
 export const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "fish", "ash"]);
 const MAX_DEPTH = 8;
 
@@ -247,19 +317,26 @@ function tokenize(text: string): Token[] {
   let word = "";
   let raw = "";
   let inWord = false;
+  /** The word holds an unquoted `{` (marked, with the `,` and `}` after it). */
+  let braces = false;
   let nested: string[] = [];
   const flush = () => {
     if (inWord) {
-      const token: WordToken = { kind: "word", value: word, raw };
-      if (nested.length > 0) {
-        token.nested = nested;
-        nested = [];
+      const values = braces ? expandBraces(word) : [word];
+      for (const value of values) {
+        const token: WordToken = { kind: "word", value, raw };
+        if (nested.length > 0) {
+          // the substitutions run once, whatever the braces make of their word
+          token.nested = nested;
+          nested = [];
+        }
+        tokens.push(token);
       }
-      tokens.push(token);
     }
     word = "";
     raw = "";
     inWord = false;
+    braces = false;
   };
   const readBalancedHere = (): string => {
     const { inner, end } = readBalanced(text, i);
@@ -459,14 +536,93 @@ function tokenize(text: string): Token[] {
         i++;
         continue;
       }
+      if (c === "{" && text[i - 1] !== "$") braces = true;
     }
-    word += c;
+    // unquoted braces may expand: /{etc,usr} is /etc /usr (`${` is a parameter's)
+    if (braces && (c === "{" || c === "," || c === "}")) {
+      word += c === "{" ? BRACE_OPEN : c === "," ? BRACE_COMMA : BRACE_CLOSE;
+    } else word += c;
     raw += c;
     inWord = true;
     i++;
   }
   flush();
   return tokens;
+}
+
+/** The most words one word's braces expand to; past it the word is left as written. */
+const MAX_BRACE_WORDS = 64;
+
+/**
+ * Brace expansion of a word whose unquoted braces are marked, as bash does it: `a{b,c}d` is
+ * abd acd, `{1..3}` and `{a..c}` are sequences, braces nest, `{x}` and `{}` stay as they are.
+ * An assignment's value does not expand.
+ */
+function expandBraces(word: string): string[] {
+  // each `{` is matched by a scan to its `}`: a word with too many is left as written
+  let opens = 0;
+  for (
+    let i = word.indexOf(BRACE_OPEN);
+    i >= 0 && opens <= MAX_BRACE_WORDS;
+    i = word.indexOf(BRACE_OPEN, i + 1)
+  )
+    opens++;
+  const expands = opens <= MAX_BRACE_WORDS && !ASSIGNMENT.test(word);
+  const words = expands ? braceWords(word, { left: MAX_BRACE_WORDS }) : null;
+  return (words ?? [word]).map((w) =>
+    w.replace(BRACE_MARKS, (m) => (m === BRACE_OPEN ? "{" : m === BRACE_COMMA ? "," : "}")),
+  );
+}
+
+/** The words `word` expands to, or null past the budget of words (shared across the recursion). */
+function braceWords(word: string, budget: { left: number }): string[] | null {
+  for (let open = word.indexOf(BRACE_OPEN); open >= 0; open = word.indexOf(BRACE_OPEN, open + 1)) {
+    let depth = 0;
+    let close = -1;
+    const commas: number[] = [];
+    for (let j = open + 1; j < word.length && close < 0; j++) {
+      const c = word[j];
+      if (c === BRACE_OPEN) depth++;
+      else if (c === BRACE_CLOSE && depth-- === 0) close = j;
+      else if (c === BRACE_COMMA && depth === 0) commas.push(j);
+    }
+    if (close < 0) continue;
+    const inner = word.slice(open + 1, close);
+    const alternatives =
+      commas.length > 0
+        ? [open, ...commas].map((start, k) => word.slice(start + 1, commas[k] ?? close))
+        : sequence(inner);
+    if (alternatives === null) continue;
+    const before = word.slice(0, open);
+    const after = word.slice(close + 1);
+    const words: string[] = [];
+    for (const alternative of alternatives) {
+      const expanded = braceWords(before + alternative + after, budget);
+      if (expanded === null) return null;
+      words.push(...expanded);
+    }
+    return words;
+  }
+  // a word that expands no further: one of the budget's
+  return --budget.left < 0 ? null : [word];
+}
+
+/** `1..5`, `10..1..3`, `a..e`: the sequence's items, or null (too long, or not a sequence). */
+function sequence(inner: string): string[] | null {
+  const m = /^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.(-?\d+))?$/.exec(inner);
+  if (!m) return null;
+  const [, from, to, by] = m as unknown as [string, string, string, string | undefined];
+  const numeric = /\d/.test(from);
+  if (numeric !== /\d/.test(to)) return null;
+  const a = numeric ? Number(from) : from.charCodeAt(0);
+  const b = numeric ? Number(to) : to.charCodeAt(0);
+  const step = Math.abs(Number(by ?? 1)) || 1;
+  if (Math.abs(b - a) / step >= MAX_BRACE_WORDS) return null;
+  const items: string[] = [];
+  for (let v = a; a <= b ? v <= b : v >= b; v += a <= b ? step : -step) {
+    items.push(numeric ? String(v) : String.fromCharCode(v));
+  }
+  return items;
 }
 
 const SEPARATORS = new Set([";", "&&", "||", "&", "\n", "(", ")", ";;"]);
@@ -496,20 +652,49 @@ interface Unit {
   words: WordToken[];
   redirects: { op: string; target: WordToken }[];
   piped: boolean;
+  /** It runs in a subshell of its own: a command of a pipeline, or one sent to the background. */
+  own: boolean;
+  /** Subshells `(` that open before it, and `)` that close after it. */
+  opens: number;
+  closes: number;
 }
 
 function splitCommands(tokens: Token[]): Unit[] {
   const out: Unit[] = [];
-  let current: Unit = { words: [], redirects: [], piped: false };
-  const finish = (nextPiped: boolean) => {
-    if (current.words.length > 0 || current.redirects.length > 0) out.push(current);
-    current = { words: [], redirects: [], piped: nextPiped };
+  const unit = (piped: boolean): Unit => ({
+    words: [],
+    redirects: [],
+    piped,
+    own: piped,
+    opens: 0,
+    closes: 0,
+  });
+  let current = unit(false);
+  let opens = 0;
+  const finish = (nextPiped: boolean, own = false) => {
+    if (current.words.length > 0 || current.redirects.length > 0) {
+      current.opens = opens;
+      current.own ||= own;
+      opens = 0;
+      out.push(current);
+    }
+    current = unit(nextPiped);
   };
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token;
     if (t.kind === "op") {
-      if (t.value === "|" || t.value === "|&") finish(true);
-      else if (SEPARATORS.has(t.value)) finish(false);
+      if (t.value === "|" || t.value === "|&") finish(true, true);
+      else if (t.value === "&") finish(false, true);
+      else if (t.value === "(") {
+        finish(false);
+        opens++;
+      } else if (t.value === ")") {
+        finish(false);
+        // `()` of a function, or `)` of a case pattern: nothing to close
+        const last = out[out.length - 1];
+        if (opens > 0) opens--;
+        else if (last) last.closes++;
+      } else if (SEPARATORS.has(t.value)) finish(false);
       else if (REDIRECT.test(t.value)) {
         const target = tokens[i + 1];
         if (target?.kind === "word") {
@@ -527,8 +712,16 @@ function splitCommands(tokens: Token[]): Unit[] {
 
 const ASSIGNMENT = /^([A-Za-z_][A-Za-z0-9_]*)(\+?)=/;
 
+interface Unwrapped {
+  argv: string[];
+  wrappers: string[];
+  assignments: string[];
+  /** The command runs on another machine (ssh). */
+  remote?: boolean;
+}
+
 /** Drops assignments (`A=1`, returned apart), control words and wrappers in front of the program. */
-function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignments: string[] } {
+function unwrap(words: string[]): Unwrapped {
   const wrappers: string[] = [];
   const assignments: string[] = [];
   let i = 0;
@@ -540,7 +733,8 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignme
       i++;
     }
     const program = basename(words[i] ?? "");
-    if (!WRAPPERS.has(program)) break;
+    const wrapper = WRAPPERS.get(program);
+    if (wrapper === undefined) break;
     wrappers.push(program);
     i++;
     if (program === "busybox" || program === "toybox") {
@@ -556,28 +750,36 @@ function unwrap(words: string[]): { argv: string[]; wrappers: string[]; assignme
       i = 0;
       continue;
     }
-    if (program === "su") {
-      // su [options] [user] -c 'script': the user may come before -c
-      const c = words.findIndex((w, j) => j >= i && /^(-c|--command)$/.test(w));
-      const inline = words.find((w, j) => j >= i && w.startsWith("--command="));
-      if (c >= 0) return { argv: ["sh", "-c", ...words.slice(c + 1)], wrappers, assignments };
-      if (inline) return { argv: ["sh", "-c", inline.slice("--command=".length)], wrappers, assignments };
-      return { argv: [], wrappers, assignments }; // an interactive shell
-    }
-    // wrapper options, and their arguments where we know them
-    while (i < words.length && (words[i] as string).startsWith("-")) {
-      const option = words[i] as string;
-      i++;
-      if (option === "--") break;
-      if (program === "env" && /^(-[A-Za-z]*S|--split-string)$/.test(option)) {
-        // env -S 'cmd args': the string is split into a command line
-        return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
+    // its options (and their values where we know them) and operands
+    const remote = wrapper.remote;
+    let operands = wrapper.operands ?? 0;
+    let options = true;
+    for (;;) {
+      while (options && i < words.length && (words[i] as string).startsWith("-")) {
+        const option = words[i] as string;
+        i++;
+        if (option === "--") {
+          options = false;
+          break;
+        }
+        const eq = option.startsWith("--") ? option.indexOf("=") : -1;
+        if (wrapper.script?.test(eq < 0 ? option : option.slice(0, eq))) {
+          const line = [...(eq < 0 ? [] : [option.slice(eq + 1)]), ...words.slice(i)].join(" ");
+          return { argv: ["sh", "-c", line], wrappers, assignments, remote };
+        }
+        if (wrapper.noCommand?.test(option)) return { argv: [], wrappers, assignments };
+        if (wrapper.valued?.test(option)) i++;
       }
-      if (OPTION_ARGUMENTS[program]?.test(option)) i++;
+      if (operands === 0 || i >= words.length) break;
+      operands--;
+      i++;
+      if (!wrapper.interleaved) break;
     }
-    if (program === "timeout" && /^[\d.]/.test(words[i] ?? "")) i++; // the duration
-    if (program === "chroot" && i < words.length) i++; // the new root
-    if (program === "watch") return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments };
+    // su without -c, ssh without a command: an interactive shell, which runs nothing yet
+    if (wrapper.scriptOnly || (wrapper.joined && i >= words.length))
+      return { argv: [], wrappers, assignments };
+    if (wrapper.joined)
+      return { argv: ["sh", "-c", words.slice(i).join(" ")], wrappers, assignments, remote };
   }
   return { argv: words.slice(i), wrappers, assignments };
 }
@@ -598,6 +800,8 @@ interface Walk {
   vars: Map<string, string[]>;
   /** MAX_COMMANDS was reached: the rest of the line is not analysed. */
   exhausted?: boolean;
+  /** The directory the commands run in when a `cd` moved the shell (SimpleCommand.cwd). */
+  cwd?: string;
 }
 
 /** Has the line used up its budget? The first time, what is left unanalysed is opaque. */
@@ -636,8 +840,11 @@ export function analyzeShell(command: string): ShellAnalysis {
   return analysis;
 }
 
-/** Analyses a command line (a script; `inputPiped`: its first command reads a pipe). */
-function visit(text: string, walk: Walk, depth: number, inputPiped = false): void {
+/**
+ * Analyses a command line (a script; `inputPiped`: its first command reads a pipe). It runs
+ * in a shell of its own unless `sameShell` (eval): a `cd` in it ends with it.
+ */
+function visit(text: string, walk: Walk, depth: number, inputPiped = false, sameShell = false): void {
   const { analysis } = walk;
   if (depth > MAX_DEPTH) {
     analysis.opaque.push(text);
@@ -646,8 +853,16 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
   if (exhausted(walk, text)) return;
   let previous: SimpleCommand | undefined;
   const units = splitCommands(tokenize(text));
+  const cwd = walk.cwd;
+  /** The directory before each subshell that is open. */
+  let subshells: (string | undefined)[] | undefined;
   for (let index = 0; index < units.length; index++) {
     const unit = units[index] as Unit;
+    if (unit.opens > 0) {
+      subshells ??= [];
+      for (let k = 0; k < unit.opens; k++) subshells.push(walk.cwd);
+    }
+    const before = walk.cwd;
     const tokens =
       unit.redirects.length === 0 ? unit.words : [...unit.words, ...unit.redirects.map((r) => r.target)];
     // command substitutions run before their command
@@ -680,13 +895,16 @@ function visit(text: string, walk: Walk, depth: number, inputPiped = false): voi
         run(
           words,
           redirects,
-          { piped: unit.piped || (inputPiped && index === 0), from, processes },
+          { piped: unit.piped || (inputPiped && index === 0), from, processes, tokens, values },
           walk,
           depth,
         ) ?? last;
     }
     previous = last;
+    if (unit.own) walk.cwd = before;
+    for (let k = 0; k < unit.closes && subshells?.length; k++) walk.cwd = subshells.pop();
   }
+  if (!sameShell) walk.cwd = cwd;
 }
 
 const NO_BINDINGS: Map<string, string>[] = [new Map()];
@@ -780,10 +998,36 @@ function assignments(argv: string[], vars: Map<string, string[]>): void {
   }
 }
 
-interface Input {
+/** A command's words as written, and the values its variables took: what its expansions were. */
+interface Written {
+  tokens: WordToken[];
+  values: Map<string, string>;
+}
+
+interface Input extends Written {
   piped: boolean;
   from: SimpleCommand | undefined;
   processes: Map<string, SimpleCommand[]> | undefined;
+}
+
+/**
+ * What the shell splices into a command's words that nobody can read before it runs: the
+ * output of its command substitutions, variables the line never assigns (written back as
+ * `$X`), and values that are themselves a substitution's output (`X=$(curl ...)`).
+ */
+function unknownParts({ tokens, values }: Written): string[] {
+  const parts: string[] = [];
+  for (const t of tokens) {
+    for (const inner of t.nested ?? []) parts.push(`$(${inner})`, `\`${inner}\``);
+    if (!t.value.includes(REF_START)) continue;
+    for (const m of t.value.matchAll(MARKED_REF)) {
+      const [, , brace, name] = m as unknown as [string, string, string, string];
+      const v = values.get(name);
+      if (v === undefined) parts.push(brace ? `\${${name}}` : `$${name}`);
+      else if (v.includes("$(") || v.includes("`")) parts.push(v);
+    }
+  }
+  return parts;
 }
 
 /** Records one simple command (its words expanded) and what it runs in turn. */
@@ -802,22 +1046,48 @@ function run(
     for (const v of values) assign(vars, name, v);
     return null;
   }
-  const { argv, wrappers, assignments: assigned } = unwrap(words);
+  const { argv, wrappers, assignments: assigned, remote } = unwrap(words);
   for (const a of assigned) assignWord(vars, a);
   if (argv.length === 0 && redirects.length === 0) return null;
   if (exhausted(walk, words.join(" "))) return null;
   const command: SimpleCommand = { argv, redirects, pipedInput: input.piped, wrappers };
   if (input.from) command.pipedFrom = input.from;
   if (input.processes) command.processes = input.processes;
+  const cwd = walk.cwd;
+  // ssh's command starts in the home directory of the other machine
+  if (remote) walk.cwd = "~";
+  if (walk.cwd !== undefined) command.cwd = walk.cwd;
   analysis.commands.push(command);
   if (argv[0] !== undefined && isUnresolved(argv[0])) analysis.opaque.push(argv.join(" "));
   assignments(argv, vars);
-  expandInner(command, walk, depth);
+  if (argv[0] === "cd" || argv[0] === "pushd" || argv[0] === "popd")
+    walk.cwd = changeDirectory(argv, walk.cwd);
+  expandInner(command, walk, depth, input);
   // a here-document or here-string given to a shell is its script
   if (SHELLS.has(basename(argv[0] ?? "")) && !argv.some((a, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(a))) {
     for (const r of redirects) if (/<<[-<]?$/.test(r.op)) visit(r.body ?? r.target, walk, depth + 1);
   }
+  if (remote) walk.cwd = cwd;
   return command;
+}
+
+/**
+ * Where `cd`, `pushd` or `popd` moves from `current` (undefined: the session's directory):
+ * `cd` alone goes home, `cd -` and `popd` to a directory this line cannot know, `cd
+ * "$(mktemp -d)"` to a fresh one in /tmp; a relative
+ * path is joined to the current one (resolved where it is judged: builtin-rules' located).
+ */
+function changeDirectory(argv: string[], current: string | undefined): string {
+  if (argv[0] === "popd") return "$OLDPWD";
+  let i = 1;
+  while (/^-[LPe@]+$/.test(argv[i] ?? "")) i++;
+  if (argv[i] === "--") i++;
+  const target = argv[i];
+  if (target === undefined) return "~";
+  if (target === "-") return "$OLDPWD";
+  if (MKTEMP.test(target)) return "/tmp/tmp.XXXXXXXXXX";
+  if (current === undefined || /^[/~$]/.test(target) || isUnresolved(target)) return target;
+  return `${current}/${target}`;
 }
 
 /** The text a here-document or here-string gives a command as its input. */
@@ -826,8 +1096,11 @@ function stdinText(redirects: Redirect[]): string | undefined {
   return r && (r.body ?? r.target);
 }
 
-/** Commands that run other commands given as arguments, or as code. */
-function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
+/**
+ * Commands that run other commands given as arguments, or as code. `written`: the words the
+ * command (or the one that runs it: xargs, find) was written with.
+ */
+function expandInner(command: SimpleCommand, walk: Walk, depth: number, written: Written): void {
   const { argv } = command;
   const { analysis } = walk;
   const program = basename(argv[0] ?? "");
@@ -842,7 +1115,7 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
     return;
   }
   if (program === "eval") {
-    visit(argv.slice(1).join(" "), walk, depth + 1);
+    visit(argv.slice(1).join(" "), walk, depth + 1, false, true);
     return;
   }
   if (program === "trap") {
@@ -857,7 +1130,11 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
     return;
   }
   if (program === "xargs") {
-    xargs(command, walk, depth);
+    xargs(command, walk, depth, written);
+    return;
+  }
+  if (program === "parallel") {
+    parallel(command, walk, depth);
     return;
   }
   if (program === "find") {
@@ -874,33 +1151,40 @@ function expandInner(command: SimpleCommand, walk: Walk, depth: number): void {
             walk,
             depth,
             runBy,
+            written,
           );
         }
       }
-      if (argv[i] === "-delete")
-        analysis.commands.push({
+      if (argv[i] === "-delete") {
+        const deletes: SimpleCommand = {
           argv: ["rm", "-r", ...roots],
           redirects: [],
           pipedInput: false,
           wrappers: ["find -delete"],
           runBy,
-        });
+        };
+        if (command.cwd !== undefined) deletes.cwd = command.cwd;
+        analysis.commands.push(deletes);
+      }
     }
     return;
   }
   const code = inlineCode(argv, stdinText(command.redirects));
   if (code) {
+    // code the shell splices in from a substitution or an unknown variable cannot be read
+    const spliced = splicedCode(code, unknownParts(written));
+    if (spliced !== undefined) analysis.opaque.push(`${argv[0]} code from ${spliced}`);
     const scan = scanCode(code);
     for (const line of scan.lines) visit(line, walk, depth + 1);
     for (const line of scan.pipedLines) visit(line, walk, depth + 1, true);
-    for (const inner of scan.argvs) pushDerived(inner, walk, depth, undefined);
+    for (const inner of scan.argvs) pushDerived(inner, walk, depth, undefined, NOT_WRITTEN);
     analysis.opaque.push(...scan.opaque);
     if (scan.runsFetched) analysis.runsDownload.push(argv.join(" ").slice(0, 120));
   }
 }
 
 /** xargs runs its command with the words of its input, known when it is a here-string or comes from echo, printf, find or ls -d. */
-function xargs(command: SimpleCommand, walk: Walk, depth: number): void {
+function xargs(command: SimpleCommand, walk: Walk, depth: number, written: Written): void {
   const { argv } = command;
   let replace: string | undefined;
   let fromFile = false;
@@ -920,14 +1204,112 @@ function xargs(command: SimpleCommand, walk: Walk, depth: number): void {
   if (rest.length === 0) return;
   const input = fromFile ? null : xargsInput(command);
   if (!input) {
-    pushDerived(rest, walk, depth, { program: "xargs" });
+    pushDerived(rest, walk, depth, { program: "xargs" }, written);
     return;
   }
   const runs =
     replace === undefined
       ? [[...rest, ...input.items]]
       : input.items.map((item) => rest.map((a) => a.replaceAll(replace, item)));
-  for (const words of runs) pushDerived(words, walk, depth, input.runBy);
+  for (const words of runs) pushDerived(words, walk, depth, input.runBy, written);
+}
+
+/** GNU parallel's options that take a value. */
+const PARALLEL_VALUED =
+  /^(-[0-9A-Za-z]*[adEIjPlLnNsSC]|--(arg-file|arg-sep|arg-file-sep|delimiter|eof|replace|jobs|max-procs|max-lines|max-args|max-replace-args|max-chars|sshlogin|sshloginfile|slf|colsep|results|res|joblog|timeout|tmpdir|workdir|wd|load|memfree|retries|halt|delay|basefile|bf|return|transferfile|tf|env|tagstring|tag-string|header|block|blocksize|sshdelay|nice|termseq|limit|rpl|id|semaphorename))$/;
+/** `:::` words follow, `::::` files whose lines are the arguments (`+`: linked to the previous). */
+const PARALLEL_SOURCE = /^::::?\+?$/;
+/** The most jobs of one parallel command that are analysed; past it its arguments are unknown. */
+const MAX_JOBS = 64;
+
+/**
+ * GNU parallel runs its command (through a shell) once per argument, or per combination of
+ * one argument of each `:::` list, put in place of `{}` (`{.}`, `{/}`, `{//}`, `{/.}`, `{1}`,
+ * ...) or appended; without a command each argument is a command line. Arguments from its
+ * input are known as xargs' are (xargsInput); from files (`::::`, `-a`) they are not.
+ */
+function parallel(command: SimpleCommand, walk: Walk, depth: number): void {
+  const { argv } = command;
+  let replace = "{}";
+  let fromFile = false;
+  let i = 1;
+  while (i < argv.length && (argv[i] as string).startsWith("-")) {
+    const a = argv[i] as string;
+    i++;
+    if (a === "--") break;
+    if (a === "-I") replace = argv[i] ?? replace;
+    else if (a.startsWith("--replace=")) replace = a.slice("--replace=".length);
+    if (/^(-[0-9A-Za-z]*a|--arg-file)$/.test(a) || a.startsWith("--arg-file=")) fromFile = true;
+    if (PARALLEL_VALUED.test(a)) i++;
+  }
+  const first = argv.findIndex((a, j) => j >= i && PARALLEL_SOURCE.test(a));
+  const template = argv.slice(i, first < 0 ? undefined : first).join(" ");
+  let jobs: string[][] | null = [[]];
+  let runBy: SimpleCommand["runBy"];
+  if (first >= 0) {
+    const groups: string[][] = [];
+    for (let j = first; j < argv.length; j++) {
+      const a = argv[j] as string;
+      if (!PARALLEL_SOURCE.test(a)) groups[groups.length - 1]?.push(a);
+      else if (a.startsWith("::::")) fromFile = true;
+      else groups.push([]);
+    }
+    for (const group of groups) {
+      jobs = jobs.flatMap((job) => group.map((value) => [...job, value]));
+      if (jobs.length > MAX_JOBS) break;
+    }
+  } else if (!fromFile) {
+    const input = xargsInput(command);
+    jobs = input?.items.map((item) => [item]) ?? null;
+    runBy = input?.runBy;
+  }
+  if (fromFile || jobs === null || jobs.length > MAX_JOBS) {
+    // unknown arguments: without a command, they are the command lines
+    if (template === "") walk.analysis.opaque.push(argv.join(" "));
+    else derive(template, walk, depth, { program: "xargs" });
+    return;
+  }
+  for (const values of jobs) {
+    const line = template === "" ? values.join(" ") : fillJob(template, values, replace);
+    derive(line, walk, depth, runBy);
+  }
+}
+
+/** Shell-quoted, as parallel puts an argument into its command line. */
+const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
+const REPLACEMENT = /\{(\d*)(\.|\/\/|\/\.|\/)?\}/g;
+
+/** parallel's command line for one job: the arguments in place of the replacement strings, or appended. */
+function fillJob(template: string, values: string[], replace: string): string {
+  if (replace !== "{}") {
+    const all = values.map(shellQuote).join(" ");
+    return template.includes(replace) ? template.replaceAll(replace, all) : `${template} ${all}`;
+  }
+  let replaced = false;
+  const line = template.replace(REPLACEMENT, (_, n: string, part: string | undefined) => {
+    replaced = true;
+    const picked = n === "" ? values : [values[Number(n) - 1] ?? ""];
+    return picked.map((v) => shellQuote(pathPart(v, part))).join(" ");
+  });
+  return replaced ? line : `${template} ${values.map(shellQuote).join(" ")}`;
+}
+
+/** `{.}` without the extension, `{/}` the base name, `{//}` the directory, `{/.}` both. */
+function pathPart(value: string, part: string | undefined): string {
+  const slash = value.lastIndexOf("/");
+  const name = value.slice(slash + 1);
+  if (part === "//") return slash < 0 ? "." : value.slice(0, slash) || "/";
+  if (part === "/") return name;
+  if (part === "/.") return name.replace(/\.[^.]*$/, "");
+  if (part === ".") return value.replace(/\.[^./]*$/, "");
+  return value;
+}
+
+/** Analyses a command line another command runs, its commands run by that one (`runBy`). */
+function derive(line: string, walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
+  const start = walk.analysis.commands.length;
+  visit(line, walk, depth + 1);
+  if (runBy) for (const c of walk.analysis.commands.slice(start)) c.runBy ??= runBy;
 }
 
 function xargsInput(c: SimpleCommand): { items: string[]; runBy?: SimpleCommand["runBy"] } | null {
@@ -973,10 +1355,23 @@ function findRoots(argv: string[]): string[] {
   return roots.length ? roots : ["."];
 }
 
-function pushDerived(argv: string[], walk: Walk, depth: number, runBy: SimpleCommand["runBy"]): void {
-  const { argv: inner, wrappers } = unwrap(argv);
+/** Words no shell wrote: what interpreter code runs. */
+const NOT_WRITTEN: Written = { tokens: [], values: new Map() };
+
+function pushDerived(
+  argv: string[],
+  walk: Walk,
+  depth: number,
+  runBy: SimpleCommand["runBy"],
+  written: Written,
+): void {
+  const { argv: inner, wrappers, remote } = unwrap(argv);
   if (inner.length === 0 || exhausted(walk, argv.join(" "))) return;
   const command: SimpleCommand = { argv: inner, redirects: [], pipedInput: false, wrappers, runBy };
+  const cwd = walk.cwd;
+  if (remote) walk.cwd = "~";
+  if (walk.cwd !== undefined) command.cwd = walk.cwd;
   walk.analysis.commands.push(command);
-  expandInner(command, walk, depth + 1);
+  expandInner(command, walk, depth + 1, written);
+  walk.cwd = cwd;
 }

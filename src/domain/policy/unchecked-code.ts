@@ -1,5 +1,5 @@
 import { type ArgSpec, hasOption, optionValue, parseArgs } from "./argv.js";
-import { type Finding, resolvePath } from "./builtin-rules.js";
+import { type Finding, located, resolvePath } from "./builtin-rules.js";
 import { languageOf } from "./interpreters.js";
 import { SHELLS, type ShellAnalysis, type SimpleCommand } from "./shell.js";
 
@@ -148,7 +148,7 @@ export function uncheckedCodeFindings(
           },
           command,
         });
-      } else if (downloaded.size > 0 && downloaded.has(resolvePath(file, cwd))) {
+      } else if (downloaded.size > 0 && downloaded.has(resolvePath(located(file, command, cwd), cwd))) {
         findings.push({
           finding: {
             rule: "download-and-run",
@@ -164,7 +164,7 @@ export function uncheckedCodeFindings(
       : command.pipedFrom && isDownload(command.pipedFrom) && base(command.argv[0] ?? "") === "tee"
         ? command.argv.slice(1).filter((a) => !a.startsWith("-"))
         : [];
-    for (const file of files) downloaded.add(resolvePath(file, cwd));
+    for (const file of files) downloaded.add(resolvePath(located(file, command, cwd), cwd));
   }
   if (analysis.runsDownload.length > 0) {
     findings.push({
