@@ -19,13 +19,20 @@ export const METADATA_MAX_BYTES = 64 * 1024;
 
 /** Whether `value` nests objects and arrays deeper than `limit` levels. Iterative: safe at any depth. */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let next = stack.pop(); next; next = stack.pop()) {
-    const [node, depth] = next;
-    if (typeof node !== "object" || node === null) continue;
-    if (depth + 1 > limit) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  if (typeof value !== "object" || value === null) return false;
+  // Objects and arrays still to look into, each with its level (the value itself is level 1).
+  const nodes: object[] = [value];
+  const levels: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string, unknown>;
+    const level = levels.pop() as number;
+    if (level > limit) return true;
+    for (const key in node) {
+      const child = node[key];
+      if (typeof child === "object" && child !== null) {
+        nodes.push(child);
+        levels.push(level + 1);
+      }
     }
   }
   return false;
