@@ -17,13 +17,14 @@ const onOff = z
   .enum(["on", "off", "true", "false", "1", "0"])
   .transform((v) => v === "on" || v === "true" || v === "1");
 
-/** A comma-separated list (empty entries dropped). */
-const list = z.string().transform((text) =>
+/** The entries of a comma-separated list, trimmed, empty ones dropped. */
+const commaList = (text: string) =>
   text
     .split(",")
     .map((v) => v.trim())
-    .filter(Boolean),
-);
+    .filter(Boolean);
+
+const list = z.string().transform(commaList);
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -364,10 +365,7 @@ export function loadClientConfig(
     blankToUndefined(given) ??
     blankToUndefined(env.CLAUDEBENCH_URL) ??
     `http://127.0.0.1:${blankToUndefined(env.PORT) ?? 3000}`;
-  const urls = list
-    .split(",")
-    .map((u) => u.trim())
-    .filter(Boolean);
+  const urls = commaList(list);
   const bad = urls.filter((u) => !/^https?:\/\/[^/]+/.test(u));
   if (urls.length === 0 || bad.length > 0) {
     throw new ConfigError([

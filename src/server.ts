@@ -228,7 +228,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       services,
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
-      (err) => (!(err instanceof AppError) && link.isOutage(err) ? redisUnavailable() : undefined),
+      (err) => (link.isOutage(err) ? redisUnavailable() : undefined),
     );
     await plugins.start({ dispatcher, log });
     resilience.setPolicies(resolvePolicies(registry.list(), policyDefaults(config), config.handlerPolicies));

@@ -17,7 +17,7 @@ import type { McpEndpoint } from "./mcp.js";
 import { buildOpenApi } from "./openapi.js";
 import { isJsonContentType, RequestGuard, requestTarget } from "./request-guard.js";
 import { requestMeta } from "./request-meta.js";
-import { serveEvents } from "./sse.js";
+import { serveEvents, streamUnavailable } from "./sse.js";
 import { EventSockets, refuse } from "./websocket.js";
 
 /**
@@ -187,12 +187,9 @@ export class HttpTransport {
       res.once("close", () => {
         if (--this.#inFlight === 0) this.#drained?.();
       });
-      // The last resort: nothing a request does may end the process.
-      try {
-        this.#route(req, res).catch((err) => this.#crashed(err, req, res));
-      } catch (err) {
-        this.#crashed(err, req, res);
-      }
+      // The last resort (#route is async: whatever it throws arrives here): nothing a request
+      // does may end the process.
+      this.#route(req, res).catch((err) => this.#crashed(err, req, res));
     });
     this.server.keepAliveTimeout = 65_000;
     this.#sockets = new EventSockets({
@@ -348,10 +345,7 @@ export class HttpTransport {
       await tail.start();
     } catch (err) {
       log.warn({ err }, "SSE refused: the event stream is unavailable");
-      const unavailable = new AppError("UNAVAILABLE", "The event stream is unavailable; try again", {
-        retryAfterMs: 1000,
-      });
-      return sendError(res, unavailable);
+      return sendError(res, streamUnavailable());
     }
     if (res.destroyed) return;
     return serveEvents(res, query, {

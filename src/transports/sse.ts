@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { AppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { DomainEvent } from "../storage/event-log.js";
 import type { LiveEventBudget } from "./event-budget.js";
@@ -21,6 +22,10 @@ import type { EventTail } from "./event-tail.js";
  */
 
 const HEARTBEAT_MS = 15_000;
+
+/** The answer (503) to a subscription while the event stream cannot be read (Redis away). */
+export const streamUnavailable = () =>
+  new AppError("UNAVAILABLE", "The event stream is unavailable; try again", { retryAfterMs: 1000 });
 
 export interface LiveEventOptions {
   tail: EventTail;

@@ -5,7 +5,7 @@ import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { DomainEvent } from "../storage/event-log.js";
 import { type EventQuery, parseEventQuery } from "./event-filter.js";
 import { FlowControl } from "./event-flow.js";
-import type { LiveEventOptions } from "./sse.js";
+import { type LiveEventOptions, streamUnavailable } from "./sse.js";
 
 /**
  * `GET /ws` (WebSocket upgrade): the live event stream for clients that prefer a socket to
@@ -31,7 +31,15 @@ export interface EventSocketOptions extends LiveEventOptions {
   heartbeatMs?: number;
 }
 
-/** Answers an upgrade request with a plain HTTP error and closes the socket. */
+const retryAfter = (err: AppError): string[] => {
+  const ms = err.data?.retryAfterMs;
+  return typeof ms === "number" ? [`retry-after: ${Math.max(1, Math.ceil(ms / 1000))}`] : [];
+};
+
+/**
+ * Answers an upgrade request with a plain HTTP error (with `Retry-After` when the error says
+ * when to come back) and closes the socket.
+ */
 export function refuse(
   socket: Duplex,
   err: AppError,
@@ -47,6 +55,7 @@ export function refuse(
       "content-type: application/json",
       `content-length: ${Buffer.byteLength(body)}`,
       "connection: close",
+      ...retryAfter(err),
       ...headers,
       "",
       body,
@@ -93,7 +102,7 @@ export class EventSockets {
     try {
       release = this.options.budget.admit();
     } catch (err) {
-      refuse(socket, toAppError(err), 503, ["retry-after: 5"]);
+      refuse(socket, toAppError(err));
       return;
     }
     socket.once("close", release);
@@ -103,12 +112,7 @@ export class EventSockets {
       () => this.#wss.handleUpgrade(req, socket, head, (ws) => this.#serve(ws, query)),
       (err) => {
         this.options.log.warn({ err }, "WebSocket refused: the event stream is unavailable");
-        refuse(
-          socket,
-          new AppError("UNAVAILABLE", "The event stream is unavailable; try again", { retryAfterMs: 1000 }),
-          503,
-          ["retry-after: 1"],
-        );
+        refuse(socket, streamUnavailable());
       },
     );
   }
