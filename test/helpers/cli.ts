@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export { freePort } from "../../src/storage/embedded-redis.js";
@@ -13,8 +15,24 @@ export interface SpawnedCli {
   exited: Promise<number | string>;
 }
 
-/** Runs the real `claudebench` CLI (the built bin) with the given arguments (in `cwd`, by default this one). */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): SpawnedCli {
+const emptyDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of emptyDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A fresh empty directory, removed when the test process exits: where a CLI runs unless a test
+ * says otherwise, so that its defaults (./.claudebench: data, plugins, policy, workflows) are
+ * its own and never the user's.
+ */
+export function emptyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cb-cwd-"));
+  emptyDirs.push(dir);
+  return dir;
+}
+
+/** Runs the real `claudebench` CLI (the built bin) with the given arguments, in `cwd` (an empty directory by default). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd = emptyDir()): SpawnedCli {
   const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
