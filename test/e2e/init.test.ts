@@ -49,7 +49,7 @@ const OUR_COMMAND = (url = NO_SERVER) => `${process.execPath} ${CLI} hook --url 
 
 /** The environment with init's URL set to NO_SERVER (unless `extra` says otherwise) and no token. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, CLAUDEBENCH_URL: NO_SERVER, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, CLAUDEBENCH_URL: NO_SERVER, ...extra };
   for (const name of ["CLAUDEBENCH_TOKEN", "AUTH_TOKEN", "PORT"]) {
     if (!(name in extra)) delete env[name];
   }
