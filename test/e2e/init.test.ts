@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { CLI, freePort, runCli } from "../helpers/cli.js";
+import { CLI, freePort, runCli, runDangerousPreToolUse } from "../helpers/cli.js";
 import { startTestRedis } from "../helpers/redis.js";
 import { startTestServer } from "../helpers/server.js";
 
@@ -212,24 +212,10 @@ describe("claudebench init", () => {
       assert.equal(command, OUR_COMMAND(server.url));
       for (const event of EVENTS) assert.equal(settings.hooks[event][0].hooks[0].command, command, event);
 
-      // As Claude Code runs it: through the shell, in the project, the event on stdin.
-      const hook = spawn("/bin/sh", ["-c", command], { cwd: dir, env: cleanEnv() });
-      let stderr = "";
-      hook.stderr.on("data", (d) => {
-        stderr += d;
-      });
-      hook.stdin.end(
-        JSON.stringify({
-          session_id: "init-e2e",
-          cwd: dir,
-          hook_event_name: "PreToolUse",
-          tool_name: "Bash",
-          tool_input: { command: "rm -rf /" },
-        }),
-      );
-      const [code] = (await once(hook, "exit")) as [number];
-      assert.equal(code, 2, stderr);
-      assert.match(stderr, /rm-critical/);
+      // As Claude Code runs it: a deny is exit 2, which Claude Code enforces.
+      const hook = await runDangerousPreToolUse(command, dir, cleanEnv());
+      assert.equal(hook.code, 2, hook.stderr);
+      assert.match(hook.stderr, /rm-critical/);
     } finally {
       await server.close();
       await redis.stop();

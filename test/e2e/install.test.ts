@@ -6,7 +6,7 @@ import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { freePort } from "../helpers/cli.js";
+import { freePort, runDangerousPreToolUse } from "../helpers/cli.js";
 import { until } from "../helpers/cluster.js";
 
 /**
@@ -189,24 +189,10 @@ describe("the packed package, installed globally", () => {
     const command = settings.hooks.PreToolUse[0].hooks[0].command as string;
     assert.equal(command, `${process.execPath} ${join(installed, "bin/claudebench.js")} hook --url ${url}`);
 
-    // As Claude Code runs it: through the shell, in the project, the event on stdin.
-    const hook = spawn("/bin/sh", ["-c", command], { cwd: project, env: userEnv() });
-    let stderr = "";
-    hook.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    hook.stdin.end(
-      JSON.stringify({
-        session_id: "install-e2e",
-        cwd: project,
-        hook_event_name: "PreToolUse",
-        tool_name: "Bash",
-        tool_input: { command: "rm -rf /" },
-      }),
-    );
-    const [code] = (await once(hook, "exit")) as [number];
-    assert.equal(code, 2, stderr);
-    assert.match(stderr, /rm-critical/);
+    // As Claude Code runs it: a deny is exit 2, which Claude Code enforces.
+    const hook = await runDangerousPreToolUse(command, project, userEnv());
+    assert.equal(hook.code, 2, hook.stderr);
+    assert.match(hook.stderr, /rm-critical/);
   });
 
   it("serve by default: a private Redis and PGlite in its data directory", async () => {

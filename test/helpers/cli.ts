@@ -48,6 +48,35 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
+/**
+ * Runs a hook `command` as Claude Code does (through the shell, in the project `cwd`) with a
+ * PreToolUse event for `rm -rf /` on stdin: the exit code and stderr (a deny is exit 2).
+ */
+export async function runDangerousPreToolUse(
+  command: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | string; stderr: string }> {
+  const hook = spawn("/bin/sh", ["-c", command], { cwd, env, stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  hook.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    hook.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  hook.stdin?.end(
+    JSON.stringify({
+      session_id: "hook-command-check",
+      cwd,
+      hook_event_name: "PreToolUse",
+      tool_name: "Bash",
+      tool_input: { command: "rm -rf /" },
+    }),
+  );
+  return { code: await exited, stderr };
+}
+
 /** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
