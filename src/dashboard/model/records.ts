@@ -1,8 +1,9 @@
 /**
- * The dashboard's view of tasks and instances. Two sources describe the same things in two
- * spellings: the API answers (numbers, ISO dates, parsed JSON) and the events that the Lua
- * scripts append (the raw Redis hash: every field a string, epoch-ms dates, JSON as text).
- * These functions read either into one shape, so the rest of the dashboard never cares.
+ * The dashboard's view of tasks and instances. Tasks come typed from the API answers and
+ * from the events alike (numbers, ISO dates, parsed JSON: docs/api.md, "Task events"); an
+ * instance's registration event carries its Redis hash (every field a string, epoch-ms dates,
+ * JSON as text) while the API answers it typed. These functions read either into one shape,
+ * so the rest of the dashboard never cares.
  */
 
 export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
@@ -84,7 +85,7 @@ export function toTask(raw: unknown): TaskView | undefined {
     priority: toNum(r.priority, 50),
     attempts: toNum(r.attempts, 0),
     maxAttempts: toNum(r.maxAttempts, 1),
-    deadLettered: r.deadLettered === true || r.deadLettered === "1",
+    deadLettered: r.deadLettered === true,
     metadata: metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
     createdAt,
     updatedAt: toMs(r.updatedAt) ?? createdAt,
