@@ -119,14 +119,14 @@ export class InstanceRegistry {
    * The instance `id` names: with `sessionId`, the session's own for the bridge's name of it;
    * without, a bridge name's session from its alias record; else `id` (no Redis call).
    */
-  async resolve(id: string, sessionId?: string): Promise<string> {
+  async #resolve(id: string, sessionId?: string): Promise<string> {
     if (sessionId !== undefined || !isBridgeInstanceId(id)) return instanceOf(id, sessionId);
     return (await this.redis.get(this.q.instanceAlias(id))) ?? id;
   }
 
   /** False when the instance is unknown, failed or unregistered: it must register again. */
   async heartbeat(name: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
-    const id = await this.resolve(name);
+    const id = await this.#resolve(name);
     const alive = await this.scripts.run("heartbeatInstance", this.q.instance(id), [
       id,
       statusText ?? "",
@@ -137,7 +137,7 @@ export class InstanceRegistry {
 
   /** Unregisters the instance `name` (with `sessionId`) means; resolves with how many tasks it released. */
   async unregister(name: string, sessionId?: string): Promise<number> {
-    const id = await this.resolve(name, sessionId);
+    const id = await this.#resolve(name, sessionId);
     const [code, released] = (await this.scripts.run("unregisterInstance", this.q.instance(id), [id])) as [
       string,
       number?,
