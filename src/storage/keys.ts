@@ -30,6 +30,8 @@ export interface QueueKeys {
   completionsInMinute(minute: number): string;
   /** Instances (agents, workers, sessions): records and liveness. */
   instance(id: string): string;
+  /** The instance another name of it means (the original hook bridge's name of a session → `cc-<session id>`; string, expires). */
+  instanceAlias(alias: string): string;
   readonly instances: string;
   readonly instancesAll: string;
   readonly autoAssign: string;
@@ -129,6 +131,7 @@ function queueKeys(prefix: string): QueueKeys {
     idempotency: (key) => `${base}idem:${key}`,
     completionsInMinute: (minute) => `${base}stat:done:${minute}`,
     instance: (id) => `${base}inst:${id}`,
+    instanceAlias: (alias) => `${base}inst-alias:${alias}`,
     instances: `${base}instances`,
     instancesAll: `${base}instances:all`,
     autoAssign: `${base}autoassign`,
