@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
 import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
+import type { Instance } from "../../src/domain/instances/registry.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -325,22 +326,6 @@ describe("claudebench worker", () => {
     }
   });
 });
-
-/** An instance as system.instances lists it. */
-interface Instance {
-  id: string;
-  roles: string[];
-  capabilities: string[];
-  maxTasks: number;
-  metadata: Record<string, unknown>;
-  status: string;
-  registeredAt: string;
-  lastSeen: string;
-  statusText?: string;
-  load?: Record<string, unknown>;
-  activeTasks: number;
-  heldTaskIds: string[];
-}
 
 const instanceOf = async (url: string, id: string) =>
   (await call<{ instances: Instance[] }>(url, "system.instances")).instances.find((i) => i.id === id);
