@@ -215,6 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
+        ledForMs: () => leadership.ledForMs(),
         servers: async () => (membership ? membership.describe() : []),
       },
     };

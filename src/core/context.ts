@@ -83,6 +83,8 @@ export interface CircuitView {
 export interface ClusterInfo {
   view(): ClusterView;
   leadership(): LeadershipState;
+  /** How long this process has led without a break (0 when it does not lead). */
+  ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
 }

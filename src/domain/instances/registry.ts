@@ -34,7 +34,15 @@ export interface Instance {
   load?: Record<string, unknown>;
   /** Tasks it holds now. */
   activeTasks: number;
+  /** Ids of the tasks it holds now, sorted: all of them up to HELD_TASK_IDS_SHOWN, else that many of them. */
+  heldTaskIds: string[];
 }
+
+/**
+ * Most held task ids listed per instance. An instance registered with maxTasks 0 (no limit)
+ * may hold many; the list stays small, `activeTasks` counts them all.
+ */
+export const HELD_TASK_IDS_SHOWN = 100;
 
 export interface RegisterInput {
   id: string;
@@ -62,7 +70,7 @@ const json = <T>(text: string | undefined, fallback: T): T => {
   }
 };
 
-function instanceFromHash(h: Record<string, string>, activeTasks: number): Instance {
+function instanceFromHash(h: Record<string, string>, activeTasks: number, held: string[]): Instance {
   const instance: Instance = {
     id: h.id as string,
     roles: json(h.roles, []),
@@ -74,6 +82,7 @@ function instanceFromHash(h: Record<string, string>, activeTasks: number): Insta
     registeredAt: new Date(Number(h.registeredAt)).toISOString(),
     lastSeen: new Date(Number(h.lastSeen)).toISOString(),
     activeTasks,
+    heldTaskIds: held.sort(),
   };
   if (h.sessionId) instance.sessionId = h.sessionId;
   if (h.statusText) instance.statusText = h.statusText;
@@ -148,11 +157,12 @@ export class InstanceRegistry {
   }
 
   async get(id: string): Promise<Instance | null> {
-    const [h, held] = await Promise.all([
+    const [h, count, held] = await Promise.all([
       this.redis.hgetall(this.q.instance(id)),
       this.redis.scard(this.q.worker(id)),
+      this.redis.srandmember(this.q.worker(id), HELD_TASK_IDS_SHOWN),
     ]);
-    return h.id ? instanceFromHash(h, held) : null;
+    return h.id ? instanceFromHash(h, count, held) : null;
   }
 
   /** Every instance with a record (live, failed or unregistered within the last hour), newest first. */
@@ -160,13 +170,19 @@ export class InstanceRegistry {
     const ids = await this.redis.zrange(this.q.instancesAll, 0, -1, "REV");
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.q.instance(id)).scard(this.q.worker(id));
+    // SRANDMEMBER with a count: the whole set when it is smaller, else that many distinct ids
+    for (const id of ids)
+      pipeline
+        .hgetall(this.q.instance(id))
+        .scard(this.q.worker(id))
+        .srandmember(this.q.worker(id), HELD_TASK_IDS_SHOWN);
     const replies = (await pipeline.exec()) ?? [];
     const out: Instance[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
-      const h = replies[2 * i]?.[1] as Record<string, string> | undefined;
-      if (h?.id) out.push(instanceFromHash(h, Number(replies[2 * i + 1]?.[1] ?? 0)));
+      const [hash, count, held] = replies.slice(3 * i, 3 * i + 3).map((reply) => reply?.[1]);
+      const h = hash as Record<string, string> | undefined;
+      if (h?.id) out.push(instanceFromHash(h, Number(count ?? 0), (held as string[] | undefined) ?? []));
       else gone.push(id);
     });
     if (gone.length > 0) await this.redis.zrem(this.q.instancesAll, ...gone); // their records expired
