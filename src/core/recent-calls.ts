@@ -27,6 +27,8 @@ interface MethodMinute {
 interface Slot {
   minute: number;
   methods: Map<string, MethodMinute>;
+  /** A past minute's figures, by method ("" for all), once read: they cannot change any more. */
+  read?: Map<string, CallFigures>;
 }
 
 export interface LatencyFigures {
@@ -115,8 +117,14 @@ export class RecentCalls {
 
   /** One row per minute, oldest first, for one method or (without) every method merged. */
   perMinute(count: number, method?: string): MinuteFigures[] {
+    const current = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS;
     const rows: MinuteFigures[] = [];
     for (const { t, slot } of this.#lastMinutes(count)) {
+      const known = slot?.read?.get(method ?? "");
+      if (known) {
+        rows.push({ t, ...known });
+        continue;
+      }
       const merged = new Merged();
       if (slot) {
         if (method === undefined) for (const m of slot.methods.values()) merged.add(m);
@@ -125,7 +133,9 @@ export class RecentCalls {
           if (m) merged.add(m);
         }
       }
-      rows.push({ t, ...merged.figures() });
+      const figures = merged.figures();
+      if (slot && t < current) (slot.read ??= new Map()).set(method ?? "", figures);
+      rows.push({ t, ...figures });
     }
     return rows;
   }

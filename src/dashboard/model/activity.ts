@@ -1,21 +1,10 @@
+import type { CallFigures } from "../../core/recent-calls.js";
+
 /**
  * The answer of `system.activity` (docs/api.md, "Recent activity"), which the page polls for
- * its headline figures and charts, and what the views read from it.
+ * its headline figures and charts, and what the views read from it. Its call figures are the
+ * server's own type (core/recent-calls.ts: a type-only import, nothing of it is bundled).
  */
-
-export interface Latency {
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
-export interface CallFigures {
-  calls: number;
-  errors: number;
-  errorsByCode: Record<string, number>;
-  latency: Latency | null;
-}
 
 export interface MethodFigures extends CallFigures {
   method: string;

@@ -1,10 +1,12 @@
-import { type Activity, firstActiveMinute, formatMs, ranked } from "../model/activity.js";
+import { type Activity, firstActiveMinute, formatMs, type MethodFigures, ranked } from "../model/activity.js";
 import type { InstanceView } from "../model/records.js";
 import { barChart, type SeriesSpec, timeChart } from "./charts.js";
+import { dataTable } from "./dom.js";
 
 /**
  * The charts of `system.activity` (docs/api.md, "Recent activity"), each made once by its
- * view and given every poll's answer. Colours are mid-tones legible on both themes.
+ * view and given every poll's answer, and its per-method table. Colours are mid-tones legible
+ * on both themes.
  */
 
 export const COLORS = {
@@ -183,8 +185,33 @@ export function errorsByCodeChart() {
   return {
     root: chart.root,
     update(a: Activity) {
-      const { labels, values } = ranked(Object.entries(a.window.errorsByCode));
+      const { labels, values } = ranked(Object.entries(a.window.errorsByCode) as [string, number][]);
       chart.update(labels, values, `no errors in the last ${a.window.minutes} min`);
     },
   };
+}
+
+/** Calls, errors and latency of each method over the window, one row each. */
+export function methodTable(
+  label: string,
+  methods: readonly MethodFigures[],
+  caption?: string,
+): HTMLTableElement {
+  return dataTable(
+    { "aria-label": label },
+    ["Method", "Calls", "Errors", "p50", "p95", "p99", "Max"],
+    methods.map((m) => ({
+      attrs: { "data-method": m.method },
+      cells: [
+        m.method,
+        String(m.calls),
+        String(m.errors),
+        formatMs(m.latency?.p50Ms),
+        formatMs(m.latency?.p95Ms),
+        formatMs(m.latency?.p99Ms),
+        formatMs(m.latency?.maxMs),
+      ],
+    })),
+    caption,
+  );
 }

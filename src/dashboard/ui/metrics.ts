@@ -1,14 +1,14 @@
-import { formatMs } from "../model/activity.js";
 import {
   callsChart,
   errorsByCodeChart,
   finishedChart,
   latencyChart,
+  methodTable,
   queueChart,
   workersChart,
 } from "./activity-charts.js";
 import type { App, View } from "./app.js";
-import { dataTable, fill, h } from "./dom.js";
+import { fill, h } from "./dom.js";
 
 /**
  * The last hour in charts (system.activity, polled every few seconds), errors by code as a
@@ -76,25 +76,7 @@ export function metricsView(app: App): View {
       workers.update(activity, app.store.instances);
       errors.update(activity);
       tableTitle.textContent = `Per method, last ${activity.window.minutes} minutes (this server)`;
-      fill(
-        table,
-        dataTable(
-          { "aria-label": "Per-method figures" },
-          ["Method", "Calls", "Errors", "p50", "p95", "p99", "Max"],
-          activity.window.methods.map((m) => ({
-            attrs: { "data-method": m.method },
-            cells: [
-              m.method,
-              String(m.calls),
-              String(m.errors),
-              formatMs(m.latency?.p50Ms),
-              formatMs(m.latency?.p95Ms),
-              formatMs(m.latency?.p99Ms),
-              formatMs(m.latency?.maxMs),
-            ],
-          })),
-        ),
-      );
+      fill(table, methodTable("Per-method figures", activity.window.methods));
     },
   };
 }

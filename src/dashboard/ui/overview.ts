@@ -1,7 +1,7 @@
 import { formatMs, slowestMethods } from "../model/activity.js";
-import { callsChart, queueChart } from "./activity-charts.js";
+import { callsChart, methodTable, queueChart } from "./activity-charts.js";
 import type { App, View } from "./app.js";
-import { dataTable, fill, h, plural } from "./dom.js";
+import { fill, h, plural } from "./dom.js";
 
 function card(label: string, value: string | number, cls = "", note?: string): HTMLElement {
   return h(
@@ -86,20 +86,7 @@ export function overviewView(app: App): View {
         fill(
           slowest,
           slow.length
-            ? dataTable(
-                { "aria-label": "Slowest methods" },
-                ["Method", "Calls", "Errors", "p50", "p99"],
-                slow.map((m) => ({
-                  cells: [
-                    m.method,
-                    String(m.calls),
-                    String(m.errors),
-                    formatMs(m.latency?.p50Ms),
-                    formatMs(m.latency?.p99Ms),
-                  ],
-                })),
-                `p99 per method over the last ${w.minutes} minutes`,
-              )
+            ? methodTable("Slowest methods", slow, `the highest p99 over the last ${w.minutes} minutes`)
             : h("p", { class: "muted" }, "no calls in the last minutes"),
         );
       }
