@@ -134,7 +134,10 @@ export class RecentCalls {
         }
       }
       const figures = merged.figures();
-      if (slot && t < current) (slot.read ??= new Map()).set(method ?? "", figures);
+      if (slot && t < current) {
+        slot.read ??= new Map();
+        slot.read.set(method ?? "", figures);
+      }
       rows.push({ t, ...figures });
     }
     return rows;
