@@ -32,6 +32,8 @@ export interface QueueKeys {
   failuresInMinute(minute: number): string;
   /** Instances (agents, workers, sessions): records and liveness. */
   instance(id: string): string;
+  /** The instance another name of it means (the original hook bridge's name of a session → `cc-<session id>`; string, expires). */
+  instanceAlias(alias: string): string;
   readonly instances: string;
   readonly instancesAll: string;
   readonly autoAssign: string;
@@ -132,6 +134,7 @@ function queueKeys(prefix: string): QueueKeys {
     completionsInMinute: (minute) => `${base}stat:done:${minute}`,
     failuresInMinute: (minute) => `${base}stat:failed:${minute}`,
     instance: (id) => `${base}inst:${id}`,
+    instanceAlias: (alias) => `${base}inst-alias:${alias}`,
     instances: `${base}instances`,
     instancesAll: `${base}instances:all`,
     autoAssign: `${base}autoassign`,

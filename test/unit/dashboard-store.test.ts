@@ -17,9 +17,9 @@ import {
 import { compareIds, DashboardStore, type LiveEvent } from "../../src/dashboard/model/store.js";
 
 /**
- * The dashboard's data layer without a browser: events as the server sends them (task
- * payloads are the raw Redis hash — strings and epoch ms — exactly as the Lua scripts
- * append them), API snapshots, and the view filters.
+ * The dashboard's data layer without a browser: events as the server sends them (a task
+ * event's task typed as task.get answers it: docs/api.md, "Task events"), API snapshots, and
+ * the view filters.
  */
 
 let seq = 0;
@@ -31,25 +31,27 @@ const ev = (event: string, payload: Record<string, unknown>, id = `${1000 + ++se
   ts: Number(id.split("-")[0]),
 });
 
-/** A task as `task.*` events carry it (queue-prelude.lua's emit: the hash, all strings). */
-const hashTask = (id: string, fields: Record<string, string> = {}) => ({
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A task as `task.*` events carry it: the shape task.get answers. */
+const eventTask = (id: string, fields: Record<string, unknown> = {}) => ({
   id,
   text: `task ${id}`,
   status: "pending",
-  priority: "50",
-  attempts: "0",
-  maxAttempts: "3",
-  createdAt: "1000",
-  updatedAt: "1000",
-  seq: "1",
+  priority: 50,
+  attempts: 0,
+  maxAttempts: 3,
+  metadata: {},
+  createdAt: iso(1000),
+  updatedAt: iso(1000),
   ...fields,
 });
 
 describe("dashboard store: live events", () => {
-  it("reads a task from the raw hash of an event and follows it through its transitions", () => {
+  it("reads a task from an event and follows it through its transitions", () => {
     const s = new DashboardStore();
     s.apply(
-      ev("task.created", { task: hashTask("t-1", { channel: "web", metadata: '{"sessionId":"abc"}' }) }),
+      ev("task.created", { task: eventTask("t-1", { channel: "web", metadata: { sessionId: "abc" } }) }),
     );
     const created = s.tasks.get("t-1");
     assert.equal(created?.priority, 50);
@@ -59,23 +61,23 @@ describe("dashboard store: live events", () => {
     s.apply(
       ev("task.claimed", {
         workerId: "w-1",
-        task: hashTask("t-1", {
+        task: eventTask("t-1", {
           status: "in_progress",
           assignedTo: "w-1",
-          attempts: "1",
-          updatedAt: "2000",
-          leaseExpiresAt: "32000",
+          attempts: 1,
+          updatedAt: iso(2000),
+          leaseExpiresAt: iso(32000),
         }),
       }),
     );
     s.apply(
       ev("task.completed", {
         workerId: "w-1",
-        task: hashTask("t-1", {
+        task: eventTask("t-1", {
           status: "completed",
           assignedTo: "w-1",
-          result: '{"ok":true}',
-          updatedAt: "3000",
+          result: { ok: true },
+          updatedAt: iso(3000),
         }),
       }),
     );
@@ -99,48 +101,22 @@ describe("dashboard store: live events", () => {
     });
   });
 
-  it("reads the typed task of task.get in an event too (numbers, ISO times, parsed JSON)", () => {
+  it("names the worker that acted, not the former holder of a task cancelled by someone else", () => {
     const s = new DashboardStore();
-    const typed = (fields: Record<string, unknown>) => ({
-      id: "t-7",
-      text: "typed",
-      status: "pending",
-      priority: 75,
-      attempts: 0,
-      maxAttempts: 3,
-      metadata: { sessionId: "abc" },
-      deadLettered: false,
-      createdAt: "2026-01-01T00:00:01.000Z",
-      updatedAt: "2026-01-01T00:00:01.000Z",
-      ...fields,
-    });
-    s.apply(ev("task.created", { task: typed({}) }));
+    s.apply(ev("task.created", { task: eventTask("t-7") }));
     s.apply(
       ev("task.claimed", {
         workerId: "w-2",
-        task: typed({
-          status: "in_progress",
-          assignedTo: "w-2",
-          attempts: 1,
-          updatedAt: "2026-01-01T00:00:02.000Z",
-          leaseExpiresAt: "2026-01-01T00:00:32.000Z",
-        }),
+        task: eventTask("t-7", { status: "in_progress", assignedTo: "w-2", updatedAt: iso(2000) }),
       }),
     );
     s.apply(
       ev("task.cancelled", {
         previousAssignment: "w-2",
-        task: typed({ status: "cancelled", error: "obsolete", updatedAt: "2026-01-01T00:00:03.000Z" }),
+        task: eventTask("t-7", { status: "cancelled", error: "obsolete", updatedAt: iso(3000) }),
       }),
     );
-    const t = s.tasks.get("t-7");
-    assert.equal(t?.priority, 75);
-    assert.equal(t?.status, "cancelled");
-    assert.equal(t?.error, "obsolete");
-    assert.equal(t?.deadLettered, false);
-    assert.equal(t?.createdAt, Date.parse("2026-01-01T00:00:01.000Z"));
-    assert.deepEqual(t?.metadata, { sessionId: "abc" });
-    // The worker that claimed acted; the one that held a cancelled task did not cancel it.
+    assert.equal(s.tasks.get("t-7")?.error, "obsolete");
     assert.deepEqual(
       s.history.get("t-7")?.map((h) => [h.event, h.actor, h.heldBy]),
       [
@@ -180,10 +156,14 @@ describe("dashboard store: live events", () => {
 
   it("ignores an event it has already applied (a replay overlapping a reconnect)", () => {
     const s = new DashboardStore();
-    const first = ev("task.created", { task: hashTask("t-1") }, "5000-0");
+    const first = ev("task.created", { task: eventTask("t-1") }, "5000-0");
     s.apply(first);
     s.apply(
-      ev("task.cancelled", { task: hashTask("t-1", { status: "cancelled", updatedAt: "6000" }) }, "6000-0"),
+      ev(
+        "task.cancelled",
+        { task: eventTask("t-1", { status: "cancelled", updatedAt: iso(6000) }) },
+        "6000-0",
+      ),
     );
     s.apply(first);
     assert.equal(s.tasks.get("t-1")?.status, "cancelled");
@@ -193,7 +173,7 @@ describe("dashboard store: live events", () => {
 
   it("keeps the newer state when an older API snapshot arrives after an event", () => {
     const s = new DashboardStore();
-    s.apply(ev("task.cancelled", { task: hashTask("t-1", { status: "cancelled", updatedAt: "9000" }) }));
+    s.apply(ev("task.cancelled", { task: eventTask("t-1", { status: "cancelled", updatedAt: iso(9000) }) }));
     s.loadTasks([
       {
         id: "t-1",
@@ -224,8 +204,8 @@ describe("dashboard store: live events", () => {
 
   it("forgets deleted tasks, records pre-tool decisions, breakers, instances and partitions", () => {
     const s = new DashboardStore();
-    s.apply(ev("task.created", { task: hashTask("t-1") }));
-    s.apply(ev("task.deleted", { task: hashTask("t-1") }));
+    s.apply(ev("task.created", { task: eventTask("t-1") }));
+    s.apply(ev("task.deleted", { task: eventTask("t-1") }));
     assert.equal(s.tasks.size, 0);
     assert.equal(s.history.has("t-1"), false);
 
@@ -291,21 +271,21 @@ describe("dashboard store: live events", () => {
   it("stays within its bounds: finished tasks are evicted first, events and decisions are capped", () => {
     const s = new DashboardStore({ tasks: 100, events: 50, hooks: 10, historyPerTask: 5 });
     for (let i = 1; i <= 100; i++)
-      s.apply(ev("task.created", { task: hashTask(`t-${i}`, { updatedAt: String(i) }) }));
+      s.apply(ev("task.created", { task: eventTask(`t-${i}`, { updatedAt: iso(i) }) }));
     for (let i = 1; i <= 20; i++)
       s.apply(
         ev("task.completed", {
-          task: hashTask(`t-${i}`, { status: "completed", updatedAt: String(1000 + i) }),
+          task: eventTask(`t-${i}`, { status: "completed", updatedAt: iso(1000 + i) }),
         }),
       );
-    s.apply(ev("task.created", { task: hashTask("t-101", { updatedAt: "5000" }) }));
+    s.apply(ev("task.created", { task: eventTask("t-101", { updatedAt: iso(5000) }) }));
     assert.ok(s.tasks.size <= 100);
     for (let i = 21; i <= 101; i++) assert.ok(s.tasks.has(`t-${i}`), `pending t-${i} kept`);
     assert.equal(s.tasks.has("t-1"), false, "the oldest finished task went first");
 
     for (let i = 0; i < 100; i++) s.apply(ev("hook.pre_tool.decided", { tool: "Bash", decision: "allow" }));
     for (let i = 0; i < 10; i++)
-      s.apply(ev("task.updated", { task: hashTask("t-50", { updatedAt: String(6000 + i) }) }));
+      s.apply(ev("task.updated", { task: eventTask("t-50", { updatedAt: iso(6000 + i) }) }));
     assert.ok(s.events.length <= 50 + 13);
     assert.ok(s.hooks.length <= 10 + 3);
     assert.ok((s.history.get("t-50")?.length ?? 0) <= 5 + 2);

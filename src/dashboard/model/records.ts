@@ -1,9 +1,9 @@
 /**
- * The dashboard's view of tasks and instances. Two spellings describe the same things: the
- * API's typed shape (numbers, ISO dates, parsed JSON: task.get, and events once they carry
- * it) and the raw Redis hash that the Lua scripts' events have carried (every field a string,
- * epoch-ms dates, JSON as text). These functions read either into one shape, so the rest of
- * the dashboard never cares.
+ * The dashboard's view of tasks and instances. Tasks come typed from the API answers and
+ * from the events alike (numbers, ISO dates, parsed JSON: docs/api.md, "Task events"); an
+ * instance's registration event carries its Redis hash (every field a string, epoch-ms dates,
+ * JSON as text) while the API answers it typed. These functions read either into one shape,
+ * so the rest of the dashboard never cares.
  */
 
 export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
@@ -95,7 +95,7 @@ export function toTask(raw: unknown): TaskView | undefined {
     priority: toNum(r.priority, 50),
     attempts: toNum(r.attempts, 0),
     maxAttempts: toNum(r.maxAttempts, 1),
-    deadLettered: r.deadLettered === true || r.deadLettered === "1",
+    deadLettered: r.deadLettered === true,
     metadata: metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
     createdAt,
     updatedAt: toMs(r.updatedAt) ?? createdAt,

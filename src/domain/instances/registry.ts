@@ -2,11 +2,21 @@ import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
 import type { QueueKeys } from "../../storage/keys.js";
 import type { QueueScripts } from "../../storage/scripts.js";
+import {
+  bridgeInstanceId,
+  instanceOf,
+  isBridgeInstanceId,
+  isSessionInstance,
+  SESSION_TIMEOUT_MS,
+} from "./identity.js";
 
 /**
  * Instances: the agents, workers and Claude Code sessions that register with the cluster.
  * An instance is live while it heartbeats; the leader declares one failed when its last
  * heartbeat is older than the timeout, which hands its tasks back to the queue at once.
+ * A Claude Code session is one instance under every name it is given (identity.ts): register,
+ * heartbeat and unregister go to `cc-<session id>` when called with the original hook bridge's
+ * name of the session.
  */
 
 export interface Instance {
@@ -34,9 +44,15 @@ export interface RegisterInput {
   metadata?: Record<string, unknown>;
   sessionId?: string;
   autoAssign?: boolean;
-  /** Its own heartbeat timeout, when longer than the cluster's (Claude Code sessions idle for minutes). */
+  /**
+   * Its own heartbeat timeout, when longer than the cluster's. A Claude Code session's instance
+   * gets SESSION_TIMEOUT_MS without it (sessions idle for minutes).
+   */
   heartbeatTimeoutMs?: number;
 }
+
+/** How long the bridge's name of a session keeps pointing at it after its last registration. */
+const ALIAS_TTL_S = 7 * 24 * 3600;
 
 const json = <T>(text: string | undefined, fallback: T): T => {
   try {
@@ -74,22 +90,43 @@ export class InstanceRegistry {
     readonly heartbeatTimeoutMs: number,
   ) {}
 
-  async register(input: RegisterInput): Promise<{ registeredAt: string; reregistered: boolean }> {
-    const [at, again] = (await this.scripts.run("registerInstance", this.q.instance(input.id), [
-      input.id,
+  /** Registers (again) the instance `input.id` means; resolves with that instance's id. */
+  async register(
+    input: RegisterInput,
+  ): Promise<{ instanceId: string; registeredAt: string; reregistered: boolean }> {
+    const id = instanceOf(input.id, input.sessionId);
+    const session = isSessionInstance(id, input.sessionId);
+    const timeoutMs = input.heartbeatTimeoutMs ?? (session ? SESSION_TIMEOUT_MS : undefined);
+    const [at, again] = (await this.scripts.run("registerInstance", this.q.instance(id), [
+      id,
       JSON.stringify(input.roles),
       JSON.stringify(input.capabilities ?? []),
       input.maxTasks ?? 0,
       JSON.stringify(input.metadata ?? {}),
       input.sessionId ?? "",
       input.autoAssign ? "1" : "0",
-      input.heartbeatTimeoutMs ?? "",
+      timeoutMs ?? "",
     ])) as [number, number];
-    return { registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
+    if (session) {
+      // so that the bridge's name finds the session without its id (a bare heartbeat)
+      const alias = bridgeInstanceId(input.sessionId as string);
+      await this.redis.set(this.q.instanceAlias(alias), id, "EX", ALIAS_TTL_S);
+    }
+    return { instanceId: id, registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
+  }
+
+  /**
+   * The instance `id` names: with `sessionId`, the session's own for the bridge's name of it;
+   * without, a bridge name's session from its alias record; else `id` (no Redis call).
+   */
+  async #resolve(id: string, sessionId?: string): Promise<string> {
+    if (sessionId !== undefined || !isBridgeInstanceId(id)) return instanceOf(id, sessionId);
+    return (await this.redis.get(this.q.instanceAlias(id))) ?? id;
   }
 
   /** False when the instance is unknown, failed or unregistered: it must register again. */
-  async heartbeat(id: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
+  async heartbeat(name: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
+    const id = await this.#resolve(name);
     const alive = await this.scripts.run("heartbeatInstance", this.q.instance(id), [
       id,
       statusText ?? "",
@@ -98,7 +135,9 @@ export class InstanceRegistry {
     return alive === 1;
   }
 
-  async unregister(id: string): Promise<number> {
+  /** Unregisters the instance `name` (with `sessionId`) means; resolves with how many tasks it released. */
+  async unregister(name: string, sessionId?: string): Promise<number> {
+    const id = await this.#resolve(name, sessionId);
     const [code, released] = (await this.scripts.run("unregisterInstance", this.q.instance(id), [id])) as [
       string,
       number?,

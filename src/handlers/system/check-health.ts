@@ -11,7 +11,7 @@ export const systemCheckHealth = defineHandler({
     failed: z.array(z.string()),
     reassigned: z.record(z.string(), z.number()),
   }),
-  expose: { mcp: false },
+  expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false } } },
   handle: async (input, ctx) => {
     const cutoff = Date.now() - input.timeout;
     const token = ctx.cluster.leadership().token;
