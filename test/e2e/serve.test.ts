@@ -120,6 +120,28 @@ describe("claudebench serve (embedded Redis)", () => {
     await waitFor(() => !isAlive(redisPid), "the orphaned redis-server to stop", 10_000);
   });
 
+  it("kill -9 of the server does not leave its history store (PGlite's child process) running", async () => {
+    const dataDir = tempDir();
+    const { cli, url, redisPid } = await startServe(dataDir);
+    const match = /PGlite in .* \(child process, pid (\d+)\) at 127\.0\.0\.1:\d+ \(password in (.*)\)/.exec(
+      cli.stdout(),
+    );
+    assert.ok(match, `the banner names the store's process: ${cli.stdout()}`);
+    const storePid = Number(match[1]);
+    assert.equal(match[2], join(dataDir, "pglite", "password"));
+    // Served and healthy before the store has answered: it starts in the background.
+    const health = (await (await fetch(`${url}/health`)).json()) as { status: string };
+    assert.notEqual(health.status, "unhealthy");
+    cli.child.kill("SIGKILL");
+    await cli.exited;
+    await waitFor(() => !isAlive(redisPid), "the orphaned redis-server to stop", 10_000);
+    // The child of the banner, or the one started after it created the cluster (first start).
+    const storeRunning = () =>
+      isAlive(storePid) ||
+      commandLines().some((line) => line.includes("pglite-process") && line.includes(dataDir));
+    await waitFor(() => !storeRunning(), "the orphaned history store to stop", 60_000);
+  });
+
   it("keeps its Redis data across a restart (AOF in the data directory)", async () => {
     const dataDir = tempDir();
     const first = await startServe(dataDir, ["--no-db"]);
