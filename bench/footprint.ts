@@ -53,7 +53,10 @@ const METHODS = ["create", "claim", "complete"] as const;
 const SETTLE_MS = 3000;
 
 const flags = benchFlags("bench:footprint", {
-  rounds: { int: 3, help: "rounds; each starts every configuration twice and loads it once" },
+  rounds: {
+    count: 3,
+    help: "rounds; each starts every configuration twice and loads it once (0: --soak alone)",
+  },
   n: { int: 3000, help: "measured cycles (create → claim → complete) per configuration and round" },
   warmup: { count: 1000, help: "unmeasured cycles before the measured ones" },
   c: { int: 10, help: "loops in flight during the load" },
@@ -513,6 +516,7 @@ async function main(): Promise<void> {
     for (const name of order) results.get(name)?.push(await measure(name, CONFIGS[name] as Config));
   }
 
+  if (flags.rounds === 0) return soakOnly();
   const med = (name: string, of: (r: Round) => number) => median((results.get(name) ?? []).map(of));
   const header = ["", ...names];
   const row = (label: string, of: (r: Round) => number, digits = 0) => [
@@ -573,10 +577,13 @@ async function main(): Promise<void> {
     );
   }
 
-  if (flags.soak > 0) {
-    console.log(`\nsoak: the default, ${flags.soak} s at ${flags["soak-rate"]} cycles/s`);
-    console.log(table(await soak(CONFIGS.default as Config, flags.soak, flags["soak-rate"])));
-  }
+  await soakOnly();
+}
+
+async function soakOnly(): Promise<void> {
+  if (flags.soak === 0) return;
+  console.log(`\nsoak: the default, ${flags.soak} s at ${flags["soak-rate"]} cycles/s`);
+  console.log(table(await soak(CONFIGS.default as Config, flags.soak, flags["soak-rate"])));
 }
 
 onInterrupt(SCRIPT, async () => {
