@@ -20,7 +20,7 @@
  * in < 1 s, ≤ 150 MB RSS after start and after load, ≥ 0.9× the cycles/s of --no-db and a p99 at
  * most 1/0.9 of its. A benchmark: it prints figures and asserts nothing.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
@@ -31,7 +31,6 @@ import {
   benchFlags,
   children,
   cpuMeter,
-  EXIT_WITH_PARENT,
   ensureBuilt,
   fmt,
   freePort,
@@ -41,6 +40,7 @@ import {
   ROOT,
   runNode,
   SHARED_BENCH,
+  startChild,
   stopChild,
   table,
   verdict,
@@ -226,56 +226,42 @@ interface Started {
 
 async function startServe(dataDir: string, config: Config): Promise<Started> {
   const port = await freePort();
+  const ms: { listening?: number; healthy?: number; store?: number } = {};
   const started = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      EXIT_WITH_PARENT,
-      config.bin ?? BIN,
-      "serve",
-      "--port",
-      String(port),
-      "--data-dir",
-      dataDir,
-      "--log-level",
-      "warn",
-      ...config.args,
-    ],
-    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...config.env } },
-  );
-  children.add(child);
-  let output = "";
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let listeningMs: number | null = null;
-  let healthyMs: number | null = null;
-  let storeMs: number | null = null;
-  const deadline = Date.now() + 180_000;
-  while (storeMs === null) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`serve exited during start-up:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`serve and its store were not up within 180 s:\n${output}`);
+  // Ready once the store is up too; on the way, when /health first answered and said healthy.
+  const ready = async () => {
     const health = await getHealth(port);
-    if (health) {
-      const at = performance.now() - started;
-      listeningMs ??= at;
-      if (health.status === "healthy") healthyMs ??= at;
-      const database = health.checks?.database;
-      if (healthyMs !== null && (database?.ok || database?.configured === false)) storeMs = at;
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    if (!health) return false;
+    const at = performance.now() - started;
+    ms.listening ??= at;
+    if (health.status === "healthy") ms.healthy ??= at;
+    const database = health.checks?.database;
+    if (ms.healthy !== undefined && (database?.ok || database?.configured === false)) ms.store = at;
+    return ms.store !== undefined;
+  };
+  const args = [
+    "serve",
+    "--port",
+    String(port),
+    "--data-dir",
+    dataDir,
+    "--log-level",
+    "warn",
+    ...config.args,
+  ];
+  const { child, output } = await startChild("serve", [config.bin ?? BIN, ...args], {
+    env: { ...process.env, ...config.env },
+    ready,
+    pollMs: 10,
+    timeoutMs: 180_000,
+  });
   return {
     child,
     port,
-    listeningMs: listeningMs as number,
-    healthyMs: healthyMs as number,
-    storeMs,
-    output: () => output,
+    listeningMs: ms.listening as number,
+    healthyMs: ms.healthy as number,
+    storeMs: ms.store as number,
+    output,
   };
 }
 

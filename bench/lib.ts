@@ -166,8 +166,9 @@ export interface Child {
 
 export interface StartChildOptions {
   env?: NodeJS.ProcessEnv;
-  /** Resolves true once the child serves; polled every 100 ms. */
+  /** Resolves true once the child serves; polled every `pollMs` (100 ms). */
   ready: () => Promise<boolean>;
+  pollMs?: number;
   timeoutMs?: number;
 }
 
@@ -194,7 +195,7 @@ export async function startChild(name: string, args: string[], options: StartChi
     if (await options.ready()) break;
     if (Date.now() > deadline)
       throw new Error(`${name} did not answer within ${timeoutMs / 1000} s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }
   return { name, child, pid: child.pid as number, output: () => output.trim() };
 }
