@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -137,6 +138,29 @@ describe("the embedded store's wire protocol", () => {
       assert.equal(err.code, "28P01", err.message);
       return true;
     });
+  });
+
+  it("answers an SSL request with 'no', and a stranger who never authenticates holds nobody up", async () => {
+    await upAgain(store);
+    const stranger = connect(store.port, "127.0.0.1");
+    const refused = await new Promise<string>((resolve, reject) => {
+      stranger.once("error", reject);
+      stranger.once("data", (reply: Buffer) => resolve(reply.toString()));
+      const sslRequest = Buffer.alloc(8);
+      sslRequest.writeInt32BE(8, 0);
+      sslRequest.writeInt32BE(80877103, 4);
+      stranger.write(sslRequest);
+    });
+    assert.equal(refused, "N");
+    try {
+      // the stranger stays connected, silent: the password holder is served all the same
+      const c = client();
+      await c.connect();
+      assert.deepEqual((await c.query("select 'served' as s")).rows, [{ s: "served" }]);
+      await c.end();
+    } finally {
+      stranger.destroy();
+    }
   });
 
   it("lets connections take turns between transactions, and rolls back what a lost one left open", async () => {
