@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 /**
- * The dashboard under load, measured in the page: a server from dist (`serve --no-db` on a
+ * The dashboard under load, measured in the page: a server from dist (`serve`, by default with
+ * its history store, `--config no-db` without, on a
  * private redis-server), the dashboard in headless Chromium (Debian's, via playwright-core),
  * 10,000 tasks created through the API while the page shows the Tasks view, a reload with
  * them, then a burst of about 200 task events/s (creates, claims, completes) for 10 s.
@@ -19,11 +20,13 @@ import { chromium, type Locator, type Page } from "playwright-core";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { CHROMIUM, CHROMIUM_ARGS } from "../test/helpers/browsers.js";
 import {
-  answersJsonRpc,
   benchFlags,
+  CONFIG_FLAG,
   ensureBuilt,
   freePort,
+  healthyWithDatabase,
   serveArgs,
+  serveConfig,
   startChild,
   stopChild,
 } from "./lib.js";
@@ -32,11 +35,14 @@ const {
   tasks: TASKS,
   rate: RATE,
   seconds: SECONDS,
+  config,
 } = benchFlags("bench:dashboard", {
   tasks: { int: 10_000, help: "tasks created through the API before the burst" },
   rate: { int: 200, help: "task events per second during the burst (creates, claims, completes)" },
   seconds: { int: 10, help: "length of the burst in seconds" },
+  config: CONFIG_FLAG,
 });
+const CONFIG = serveConfig("bench:dashboard", config);
 
 /** Installed before the page's own script: counts events, watches frames and long tasks. */
 const PROBE = () => {
@@ -244,9 +250,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "cb-bench-dash-"));
   const redis = await startEmbeddedRedis({ dataDir: join(dir, "redis"), appendOnly: false });
   port = await freePort();
-  const server = await startChild("server", serveArgs(port, redis.url, "benchdash"), {
-    ready: answersJsonRpc(port),
-  });
+  const server = await startChild(
+    "server",
+    serveArgs(port, redis.url, "benchdash", CONFIG, join(dir, "store")),
+    {
+      ready: healthyWithDatabase(port),
+      timeoutMs: 120_000,
+    },
+  );
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [...CHROMIUM_ARGS, "--enable-precise-memory-info"],

@@ -11,6 +11,8 @@
  * SIGKILL and polls every survivor's `system.health` every 20 ms until one reports leading at
  * a higher epoch: that is the failover time (the poll adds up to ~20 ms). The killed server is
  * started again before the next run. Asserts nothing; docs/cluster.md keeps the figures.
+ * The servers share one Redis, so `--no-db` is also their default configuration (a shared
+ * REDIS_URL without DATABASE_URL has no database: docs/cluster.md).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

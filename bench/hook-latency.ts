@@ -2,7 +2,8 @@
  * Latency of the command bridge, end to end, as Claude Code sees it: `claudebench hook` spawned
  * with a PreToolUse payload on stdin, until it exits with its answer (a Bash `npm test`, which
  * the policy allows). Against a running server (`--url`) or, by default, one started here from
- * dist (`claudebench serve --no-db` on a private redis-server).
+ * dist (`claudebench serve` on a private redis-server, in its default configuration with the
+ * history store, which records each decision; `--config no-db` without).
  *
  *   npm run bench:hooks [-- --n 50 --url http://127.0.0.1:3000 --npx]
  *
@@ -21,7 +22,7 @@ import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchFlags } from "./lib.js";
+import { benchFlags, CONFIG_FLAG, healthyWithDatabase, serveConfig } from "./lib.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "bin", "claudebench.js");
@@ -34,7 +35,9 @@ const flags = benchFlags("bench:hooks", {
     help: "time against this server instead of starting one",
   },
   npx: { on: false, help: "time `npx claudebench hook` too" },
+  config: CONFIG_FLAG,
 });
+const CONFIG = serveConfig("bench:hooks", flags.config);
 const N = flags.n;
 
 const payload = readFileSync(join(ROOT, "test", "fixtures", "claude-hooks", "pre-tool-use.bash-safe.json"));
@@ -116,14 +119,24 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; dir: s
   const dir = mkdtempSync(join(tmpdir(), "cb-hook-bench-"));
   const child = spawn(
     process.execPath,
-    [BIN, "serve", "--port", String(port), "--no-db", "--data-dir", dir, "--log-level", "error"],
+    [
+      BIN,
+      "serve",
+      "--port",
+      String(port),
+      ...(CONFIG === "no-db" ? ["--no-db"] : []),
+      "--data-dir",
+      dir,
+      "--log-level",
+      "error",
+    ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return { url, child, dir };
+      if (await healthyWithDatabase(port)()) return { url, child, dir };
     } catch {
       // not listening yet
     }

@@ -62,6 +62,19 @@ export function cpuTicks(pid: number): number | null {
   }
 }
 
+/** The pids of `pid`'s child processes (of a server on a shared Redis: its history store's process). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Busy time of the whole machine (all cores; all but idle and iowait), in clock ticks; null without /proc. */
 export function machineBusyTicks(): number | null {
   try {
@@ -153,8 +166,9 @@ export interface Child {
 
 export interface StartChildOptions {
   env?: NodeJS.ProcessEnv;
-  /** Resolves true once the child serves; polled every 100 ms. */
+  /** Resolves true once the child serves; polled every `pollMs` (100 ms). */
   ready: () => Promise<boolean>;
+  pollMs?: number;
   timeoutMs?: number;
 }
 
@@ -181,7 +195,7 @@ export async function startChild(name: string, args: string[], options: StartChi
     if (await options.ready()) break;
     if (Date.now() > deadline)
       throw new Error(`${name} did not answer within ${timeoutMs / 1000} s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, options.pollMs ?? 100));
   }
   return { name, child, pid: child.pid as number, output: () => output.trim() };
 }
@@ -198,8 +212,39 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   children.delete(child);
 }
 
-/** `claudebench serve` arguments for a server on `port` using an existing Redis. */
-export function serveArgs(port: number, redisUrl: string, keyPrefix: string): string[] {
+/**
+ * How a benchmark runs our server: `no-db` (persistence off) or `default` (the embedded history
+ * store, PGlite in its own process, as a plain `claudebench serve` has it).
+ */
+export type ServeConfig = "no-db" | "default";
+
+/** The `--config` flag of the benchmarks that run our server alone beside a reference. */
+export const CONFIG_FLAG = {
+  text: "default",
+  hint: "default|no-db",
+  help: "our server's configuration: default (with its history store, PGlite in its own process)\nor no-db (persistence off)",
+} satisfies FlagSpec;
+
+/** The `--config` value as a ServeConfig, or exit 2. */
+export function serveConfig(script: string, value: string): ServeConfig {
+  if (value === "default" || value === "no-db") return value;
+  fail(script, `--config must be default or no-db, got ${value}`);
+}
+
+/**
+ * `claudebench serve` arguments for a server on `port` using an existing Redis. On a shared
+ * Redis, serve's own default is no database, so `default` asks for the embedded store (in
+ * `storeDir`) as a server with its private Redis has it.
+ */
+export function serveArgs(
+  port: number,
+  redisUrl: string,
+  keyPrefix: string,
+  config: ServeConfig = "no-db",
+  storeDir?: string,
+): string[] {
+  if (config === "default" && !storeDir)
+    throw new Error("serveArgs: the default configuration needs a storeDir");
   return [
     join(ROOT, "bin", "claudebench.js"),
     "serve",
@@ -209,11 +254,29 @@ export function serveArgs(port: number, redisUrl: string, keyPrefix: string): st
     redisUrl,
     "--key-prefix",
     keyPrefix,
-    "--no-db",
+    ...(config === "no-db" ? ["--no-db"] : ["--db", "pglite", "--data-dir", storeDir as string]),
     "--log-level",
     "warn",
   ];
 }
+
+/**
+ * Ready once /health says healthy and the database answers, when there is one (a server is
+ * healthy while its embedded store is still starting; a benchmark waits for the store).
+ */
+export const healthyWithDatabase = (port: number) => async () => {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    const health = (await res.json()) as {
+      status?: string;
+      checks?: { database?: { ok: boolean; configured: boolean } };
+    };
+    const database = health.checks?.database;
+    return health.status === "healthy" && (database?.ok === true || database?.configured === false);
+  } catch {
+    return false;
+  }
+};
 
 /** One JSON-RPC call over a fresh connection: the parsed answer, or null when nothing (valid) answered. */
 export function rpcOnce(port: number, method: string, params: unknown = {}): Promise<unknown> {

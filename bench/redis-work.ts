@@ -20,6 +20,9 @@
  * background loops (maintenance, membership: a few scripts a second) are measured in an idle
  * phase first and their share of each phase's duration is taken off: under valgrind a phase
  * lasts ~30x longer than it would, so they would otherwise count ~30x too much.
+ * Ours runs in the default configuration (`--config default`: its history store's process reads
+ * the event and audit streams through their `persist` groups, which counts here too) or with
+ * `--config no-db` (persistence off, as the figures before issue 18).
  * Needs valgrind (Debian: apt-get install valgrind).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -30,10 +33,12 @@ import { CountedRedis } from "./callgrind.js";
 import {
   answersJsonRpc,
   benchFlags,
+  CONFIG_FLAG,
   children,
   ensureBuilt,
   fmt,
   freePort,
+  healthyWithDatabase,
   machineLine,
   median,
   onInterrupt,
@@ -42,6 +47,7 @@ import {
   runNode,
   SHARED_BENCH,
   serveArgs,
+  serveConfig,
   startChild,
   stopChild,
   table,
@@ -53,11 +59,14 @@ const {
   n: N,
   rounds: ROUNDS,
   idle: IDLE_S,
+  config,
 } = benchFlags("bench:redis-work", {
   n: { int: 1000, help: "lifecycles (create → claim → complete) per server and round, at c=1" },
   rounds: { int: 3, help: "rounds (ours, then the reference; the order alternates)" },
   idle: { int: 5, help: "seconds of the idle phase that measures the servers' background" },
+  config: CONFIG_FLAG,
 });
+const CONFIG = serveConfig("bench:redis-work", config);
 
 let dataDir: string | null = null;
 let cleaning: Promise<void> | undefined;
@@ -76,15 +85,19 @@ async function main(): Promise<void> {
   ensureBuilt();
   console.log(machineLine(SCRIPT));
   console.log(
-    `  ${N} lifecycles over HTTP at c=1 per server and round, ${ROUNDS} rounds; redis-server under callgrind\n`,
+    `  ${N} lifecycles over HTTP at c=1 per server and round, ${ROUNDS} rounds; redis-server under callgrind; ours: ${CONFIG}\n`,
   );
   dataDir = mkdtempSync(join(tmpdir(), "cb-bench-work-"));
   const redis = await CountedRedis.start(dataDir);
   const ports: Record<Target, number> = { ours: await freePort(), ref: await freePort() };
-  await startChild("claudebench", serveArgs(ports.ours, redis.url, "benchW"), {
-    ready: answersJsonRpc(ports.ours),
-    timeoutMs: 120_000,
-  });
+  await startChild(
+    "claudebench",
+    serveArgs(ports.ours, redis.url, "benchW", CONFIG, join(dataDir, "store")),
+    {
+      ready: healthyWithDatabase(ports.ours),
+      timeoutMs: 120_000,
+    },
+  );
   await startChild(
     "reference",
     [join(SHARED_BENCH, "ref-min-server.js"), String(ports.ref), String(redis.port)],

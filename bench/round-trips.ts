@@ -32,11 +32,13 @@ import { queueLuaScripts } from "../src/storage/scripts.js";
 import {
   answersJsonRpc,
   benchFlags,
+  CONFIG_FLAG,
   children,
   cpuMeter,
   ensureBuilt,
   fmt,
   freePort,
+  healthyWithDatabase,
   machineLine,
   median,
   onInterrupt,
@@ -46,6 +48,7 @@ import {
   runNode,
   SHARED_BENCH,
   serveArgs,
+  serveConfig,
   startChild,
   stopChild,
   table,
@@ -61,11 +64,19 @@ const TARGET = 3;
  * on the hot path plus bookkeeping that is batched"); they are counted and shown apart.
  */
 const BATCHED_BOOKKEEPING = new Set(["evalsha appendAudit", "evalsha breakerRecord"]);
+/** The history store's connections (its own process, reading the streams in batches): off the request path. */
+const STORE_CONNECTION = /:(store|persist|persist-audit)$/;
 
-const { n: N, idle: IDLE_S } = benchFlags("bench:roundtrips", {
+const {
+  n: N,
+  idle: IDLE_S,
+  config,
+} = benchFlags("bench:roundtrips", {
   n: { int: 2000, help: "lifecycles (create → claim → complete) at c=1" },
   idle: { int: 5, help: "seconds of an idle phase that measures the background loops" },
+  config: CONFIG_FLAG,
 });
+const CONFIG = serveConfig("bench:roundtrips", config);
 
 /** SHA1 → script name, for every script the server may send (EVALSHA of the text's SHA1). */
 function scriptNames(): Map<string, string> {
@@ -161,7 +172,7 @@ async function main(): Promise<void> {
   ensureBuilt();
   console.log(machineLine(SCRIPT));
   console.log(
-    `  ${N} lifecycles (create → claim → complete) over HTTP at c=1, ours then the reference server; idle phase ${IDLE_S} s\n`,
+    `  ${N} lifecycles (create → claim → complete) over HTTP at c=1, ours (${CONFIG}) then the reference server; idle phase ${IDLE_S} s\n`,
   );
   dataDir = mkdtempSync(join(tmpdir(), "cb-bench-rt-"));
   // The reference server takes a bare port: no password on this throwaway redis-server.
@@ -171,7 +182,10 @@ async function main(): Promise<void> {
     requirePassword: false,
   });
   const port = await freePort();
-  await startChild("claudebench", serveArgs(port, embedded.url, KEY_PREFIX), { ready: answersJsonRpc(port) });
+  await startChild("claudebench", serveArgs(port, embedded.url, KEY_PREFIX, CONFIG, join(dataDir, "store")), {
+    ready: healthyWithDatabase(port),
+    timeoutMs: 120_000,
+  });
   const refPort = await freePort();
   await startChild(
     "reference",
@@ -246,6 +260,7 @@ async function main(): Promise<void> {
   ];
   let hot = 0;
   let batched = 0;
+  let stored = 0;
   const keys = new Set([...busy.client.keys(), ...idle.client.keys()]);
   for (const key of [...keys].sort()) {
     const [who = "", what = ""] = key.split("\t");
@@ -257,6 +272,9 @@ async function main(): Promise<void> {
     let hotCount = idleRate(key) === 0 ? count : surplus > expected * 0.1 + idleRate(key) + 1 ? surplus : 0;
     if (BATCHED_BOOKKEEPING.has(what)) {
       batched += hotCount;
+      hotCount = 0;
+    } else if (STORE_CONNECTION.test(who)) {
+      stored += hotCount;
       hotCount = 0;
     }
     hot += hotCount;
@@ -314,7 +332,8 @@ async function main(): Promise<void> {
     `\nhot path per lifecycle: ${fmt(hotPer, 3)} client commands (MONITOR, background taken off); ` +
       `${fmt(readsPer, 3)} Redis read events (round trips; background taken off); ` +
       `${fmt(luaPer, 1)} Redis calls inside scripts; batched bookkeeping (audit and breaker flushes) ` +
-      `${fmt(batched / N, 3)} client commands per lifecycle besides`,
+      `${fmt(batched / N, 3)} client commands per lifecycle besides; the history store's process ` +
+      `${fmt(stored / N, 3)} per lifecycle (reading the streams, off the request path)`,
   );
 
   // ---------------------------------------------------------------- against the reference

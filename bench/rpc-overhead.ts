@@ -13,6 +13,8 @@
  * /proc/<pid>/stat before and after the measured phase. /proc/stat also tells how busy the
  * rest of the machine was; rounds in which it took more than BUSY_MACHINE_PCT of a core are
  * shown but left out of the summary (medians over rounds; the order of the servers alternates).
+ * Ours runs in the default configuration (`--config default`: with its history store, whose
+ * process persists the audit stream; system.ping is not audited) or with `--config no-db`.
  * A benchmark, not a test: it prints figures and asserts nothing (it exits 1 only when
  * requests failed or the setup broke).
  */
@@ -26,16 +28,20 @@ import {
   benchFlags,
   type Child,
   CLK_TCK,
+  CONFIG_FLAG,
   children,
   cpuTicks,
   ensureBuilt,
   fmt,
   freePort,
+  healthyWithDatabase,
   machineBusyTicks,
   machineLine,
   median,
   medianOrNull,
   ROOT,
+  serveArgs,
+  serveConfig,
   startChild,
   stopChild,
   table,
@@ -50,6 +56,7 @@ const flags = benchFlags("bench:rpc", {
   warmup: { int: 2000, help: "unmeasured requests before each measured phase" },
   c: { int: 50, help: "requests in flight (keep-alive connections)" },
   rounds: { int: 3, help: "rounds; the order of the servers alternates, the summary shows medians" },
+  config: CONFIG_FLAG,
   client: {
     text: "http",
     hint: "http|net",
@@ -69,6 +76,7 @@ if (flags.client !== "http" && flags.client !== "net") {
   process.exit(2);
 }
 const CLIENT: "http" | "net" = flags.client;
+const CONFIG = serveConfig("bench:rpc", flags.config);
 
 // ---------------------------------------------------------------------------- processes
 
@@ -311,21 +319,15 @@ async function main(): Promise<number> {
   const oursPort = await freePort();
   const ours = await startTarget(
     "claudebench",
-    [
-      ...profile("claudebench"),
-      join(ROOT, "bin", "claudebench.js"),
-      "serve",
-      "--port",
-      String(oursPort),
-      "--redis-url",
-      redis.url,
-      "--key-prefix",
-      "bench",
-      "--log-level",
-      "warn",
-    ],
+    [...profile("claudebench"), ...serveArgs(oursPort, redis.url, "bench", CONFIG, join(dataDir, "store"))],
     oursPort,
   );
+  // With its store: measured once the store answers too (it starts in the background).
+  const storeUp = healthyWithDatabase(oursPort);
+  for (const deadline = Date.now() + 120_000; !(await storeUp()); ) {
+    if (Date.now() > deadline) throw new Error("our server's history store did not answer within 120 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const barePort = await freePort();
   const bare = await startTarget(
     "bare node:http",

@@ -13,6 +13,10 @@
  * round; the summary shows medians over rounds. Each server first runs `--prewarm` unmeasured
  * cycles once.
  *
+ * Ours runs twice: `--no-db` ("claudebench") and in the default configuration with its history
+ * store ("claudebench (default)": PGlite in its own process, persisting every event and audit
+ * record), each on its own key prefix; the summary adds default/--no-db per concurrency.
+ *
  * `--split` adds two servers, each behind a node:http JSON-RPC endpoint as bare as the reference's:
  * bench/bare-queue-server.mjs calls our TaskQueue (same Lua, same Redis client code and settings),
  * bench/bare-dispatch-server.mjs hands each call to a whole in-process server's dispatcher. So the
@@ -30,11 +34,13 @@ import {
   answersJsonRpc,
   benchFlags,
   type Child,
+  childPids,
   children,
   cpuMeter,
   ensureBuilt,
   fmt,
   freePort,
+  healthyWithDatabase,
   machineLine,
   median,
   medianOrNull,
@@ -54,6 +60,7 @@ import {
 
 const SCRIPT = "task-cycles";
 const KEY_PREFIX = "benchA";
+const DEFAULT_KEY_PREFIX = "benchB";
 const BARE_QUEUE_PREFIX = "benchQ";
 const BARE_DISPATCH_PREFIX = "benchD";
 /** Event stream cap of ours and the split's servers: large enough that no event of a run is trimmed. */
@@ -140,6 +147,8 @@ interface Measurement {
   serverUs: number | null;
   /** redis-server CPU per cycle, µs. */
   redisUs: number | null;
+  /** CPU of the server's own child processes (the default's history store) per cycle, µs. */
+  storeUs: number | null;
   /** CPU used by the load generator, % of a core. */
   loadPct: number | null;
   /** CPU used by anything else on the machine, % of a core. */
@@ -172,21 +181,24 @@ async function runLoad(
 
 async function measure(target: Target, c: number, redisPid: number): Promise<Measurement> {
   await runLoad(target, WARMUP, c);
-  const meter = cpuMeter([target.server.pid, redisPid]);
+  const stores = childPids(target.server.pid);
+  const meter = cpuMeter([target.server.pid, redisPid, ...stores]);
   const { load, cpu } = await runLoad(target, N, c);
   const usage = meter.stop();
-  const [serverSec, redisSec] = usage.seconds;
+  const [serverSec, redisSec, ...storeSecs] = usage.seconds;
+  const storeSec = storeSecs.reduce<number>((sum, v) => sum + (v ?? 0), 0);
   const per = (sec: number | null | undefined) =>
     sec === null || sec === undefined || load.ok === 0 ? null : (sec * 1e6) / load.ok;
   const other =
     usage.machineSeconds === null || serverSec == null || redisSec == null || cpu === null
       ? null
-      : Math.max(0, usage.machineSeconds - serverSec - redisSec - cpu - usage.selfSeconds);
+      : Math.max(0, usage.machineSeconds - serverSec - redisSec - storeSec - cpu - usage.selfSeconds);
   return {
     load,
     cyclesPerSec: load.ok_per_s,
     serverUs: per(serverSec),
     redisUs: per(redisSec),
+    storeUs: stores.length > 0 ? per(storeSec) : null,
     loadPct: cpu === null ? null : (cpu / usage.wallSeconds) * 100,
     otherPct: other === null ? null : (other / usage.wallSeconds) * 100,
   };
@@ -196,6 +208,7 @@ async function measure(target: Target, c: number, redisPid: number): Promise<Mea
 interface Round {
   ours: Measurement;
   ref: Measurement;
+  default?: Measurement;
   bare?: Measurement;
   dispatch?: Measurement;
 }
@@ -234,6 +247,40 @@ function splitTable(rounds: Map<number, Round[]>): string {
       ...factors.flatMap(([a, b]) => [ratio(a, b, (m) => m.cyclesPerSec), ratio(a, b, (m) => m.serverUs)]),
       ratio("bare", "ref", (m) => m.redisUs),
       ratio("ours", "bare", (m) => m.redisUs),
+    ]);
+  }
+  return table(rows);
+}
+
+/** What the history store costs: ours in the default configuration against ours with --no-db. */
+function persistenceTable(rounds: Map<number, Round[]>): string {
+  const worstP99 = (m: Measurement) =>
+    Math.max(...METHODS.map((k) => m.load.perMethod[k]?.p99_ms ?? Number.NaN));
+  const rows = [
+    [
+      "c",
+      "cycles/s default/--no-db",
+      "worst p99 default/--no-db",
+      "server CPU default/--no-db",
+      "store CPU µs/cycle",
+    ],
+  ];
+  for (const [c, used] of rounds) {
+    const ratio = (pick: (m: Measurement) => number | null) => {
+      const ratios = used.flatMap((r) => {
+        const x = r.default ? pick(r.default) : null;
+        const y = pick(r.ours);
+        return x && y ? [x / y] : [];
+      });
+      return ratios.length ? `${fmt(median(ratios), 2)}x` : "n/a";
+    };
+    const storeUs = medianOrNull(used.map((r) => r.default?.storeUs ?? null));
+    rows.push([
+      String(c),
+      ratio((m) => m.cyclesPerSec),
+      ratio(worstP99),
+      ratio((m) => m.serverUs),
+      fmt(storeUs, 0),
     ]);
   }
   return table(rows);
@@ -358,6 +405,24 @@ async function main(): Promise<number> {
       { env: { ...process.env, ...OURS_QUEUE_ENV }, ready: answersJsonRpc(oursPort) },
     ),
   };
+  const defaultPort = await freePort();
+  const oursDefault: Target = {
+    name: "claudebench (default)",
+    profile: "claudebench",
+    port: defaultPort,
+    server: await startChild(
+      "claudebench (default)",
+      [
+        ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, "default")] : []),
+        ...serveArgs(defaultPort, embedded.url, DEFAULT_KEY_PREFIX, "default", join(dataDir, "store")),
+      ],
+      {
+        env: { ...process.env, ...OURS_QUEUE_ENV },
+        ready: healthyWithDatabase(defaultPort),
+        timeoutMs: 120_000,
+      },
+    ),
+  };
   const refPort = await freePort();
   const ref: Target = {
     name: "reference",
@@ -408,6 +473,7 @@ async function main(): Promise<number> {
       ),
     });
   }
+  sides.set("default", oursDefault);
   const targets = [...sides.values()];
   // A server's first few thousand cycles run partly unoptimised code (ours, with far more code to
   // optimise, took ~5,000 cycles to settle); a long-running server pays that once.
@@ -453,7 +519,9 @@ async function main(): Promise<number> {
   const quietRound = (r: Round) => [...sides.keys()].every((side) => quiet(r[side]));
   const sideName = (side: Side) => (side === "ref" ? `${ref.name} (ref)` : (sides.get(side) as Target).name);
   // The table lists the servers from the least to the most work per request.
-  const tableSides = (["ref", "bare", "dispatch", "ours"] as const).filter((side) => sides.has(side));
+  const tableSides = (["ref", "bare", "dispatch", "ours", "default"] as const).filter((side) =>
+    sides.has(side),
+  );
   console.log(`\nmedians over rounds (${N} cycles each); latency in ms; CPU in µs per cycle:\n`);
   const header = [
     "c",
@@ -524,6 +592,7 @@ async function main(): Promise<number> {
   console.log(table(rows));
   console.log("");
   console.log(table(ratioRows));
+  console.log(`\n${persistenceTable(usedRounds)}`);
   if (flags.split) console.log(`\n${splitTable(usedRounds)}`);
 
   // ---------------------------------------------------------------- double claims

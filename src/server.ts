@@ -36,6 +36,7 @@ import { overridesFor, resolvePolicies } from "./resilience/policy.js";
 import { RateLimiter } from "./resilience/rate-limiter.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import { openDatabase } from "./storage/db/database.js";
+import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
 import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
@@ -76,6 +77,8 @@ export interface RunningServer {
   readonly redisUrl: string;
   /** The private redis-server, when this process owns one. */
   readonly embeddedRedis: EmbeddedRedis | null;
+  /** The embedded history store's child process (PGlite), when this process owns one. */
+  readonly historyStore: EmbeddedPglite | null;
   readonly database: string;
   readonly dispatcher: Dispatcher;
   /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
@@ -131,6 +134,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       closers.push(() => embeddedRedis?.stop());
     }
     const redisUrl = config.redisUrl ?? (embeddedRedis as EmbeddedRedis).url;
+    // The embedded store's process starts now and persists the outbox itself; nothing waits for it.
+    const database =
+      databaseTarget.kind === "none"
+        ? null
+        : await openDatabase(databaseTarget, log, {
+            redisUrl,
+            keyPrefix: config.keyPrefix,
+            consumer: config.instanceId,
+            logLevel: config.logLevel,
+          });
+    if (database) closers.push(() => database.close());
     const redis = await connectRedis(redisUrl, `claudebench:${config.instanceId}`);
     const link = new RedisLink(redis, log);
     if (logFilter) logFilter.holdBack = (fields) => fields.err !== undefined && link.isOutage(fields.err);
@@ -140,9 +154,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       link.stop();
       await redis.quit();
     });
-
-    const database = databaseTarget.kind === "none" ? null : await openDatabase(databaseTarget);
-    if (database) closers.push(() => database.close());
 
     const keys = createKeys(config.keyPrefix);
     const eventLog = new EventLog(redis, keys, config.instanceId, config.eventStreamMaxLen);
@@ -240,7 +251,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await plugins.start({ dispatcher, log });
     resilience.setPolicies(resolvePolicies(registry.list(), policyDefaults(config), config.handlerPolicies));
 
-    if (database) {
+    // With PostgreSQL this process writes the history; the embedded store's process does its own.
+    if (database && !database.store) {
       for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
         const persister = new StreamPersister(redis, outbox, config.instanceId, log);
         await persister.start();
@@ -340,6 +352,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       instanceId: config.instanceId,
       redisUrl,
       embeddedRedis,
+      historyStore: database?.store ?? null,
       database:
         databaseTarget.kind === "postgres"
           ? `PostgreSQL ${redactUrl(databaseTarget.url)} (DATABASE_URL)`

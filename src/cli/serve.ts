@@ -52,7 +52,7 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
       `ClaudeBench ${server.dispatcher.services.version} · instance ${server.instanceId} · pid ${process.pid}`,
       `  listening  ${server.url}   (/rpc  /mcp  /events  /health  /openapi.json)`,
       `  redis      ${redis}`,
-      `  database   ${server.database}`,
+      `  database   ${database(server)}`,
       ...(config.diagnostics ? ["  diagnostics on: test.circuit is served (fails or sleeps on demand)"] : []),
       ...pluginLines(server.plugins.report()),
       `  auth       ${config.authToken ? "bearer token required" : `off (${isLoopback(config.host) ? "loopback only" : "open"})`}`,
@@ -76,6 +76,13 @@ export async function serveCommand(options: ServeOptions): Promise<void> {
   });
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/** The database line of the banner: the embedded store's process, port and password file. */
+function database(server: Awaited<ReturnType<typeof startServer>>): string {
+  const store = server.historyStore;
+  if (!store) return server.database;
+  return `PGlite in ${store.dir} (child process, pid ${store.pid()}) at 127.0.0.1:${store.port} (password in ${store.passwordFile}); starts in the background`;
 }
 
 /** The plugins line of the start-up banner, and one line per file or export that did not load. */

@@ -102,6 +102,11 @@ export interface DatabaseProbe {
   readonly kind: "postgres" | "pglite";
   /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
   ping(): Promise<number>;
+  /**
+   * True while an embedded store this server owns has not answered yet since the server
+   * started: history waits in the outbox meanwhile, so the server is not degraded by it.
+   */
+  starting(): boolean;
 }
 
 /** What `handle(input, ctx)` receives for one call. */

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { accessSync, chmodSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { delimiter, join, resolve } from "node:path";
 import type { Logger } from "../core/logger.js";
+import { ensurePassword, PASSWORD_FILE, privateDir } from "./private-dir.js";
 
 /**
  * A private `redis-server` owned by this process: started on a free loopback port with its
@@ -45,7 +45,6 @@ export interface EmbeddedRedisOptions {
 }
 
 /** Files in the data directory that users read (README.md, "The private Redis"). */
-const PASSWORD_FILE = "password";
 const PORT_FILE = "port";
 const AUTH_CONFIG_FILE = "auth.conf";
 
@@ -93,25 +92,6 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
     });
   });
-}
-
-/**
- * The password in `<dataDir>/password`, generated on the first start. The file is (re)set to
- * 0600 each time, in case a copy was restored with wider permissions.
- */
-function ensurePassword(dataDir: string): string {
-  const file = join(dataDir, PASSWORD_FILE);
-  try {
-    writeFileSync(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
-  chmodSync(file, 0o600);
-  const password = readFileSync(file, "utf8").trim();
-  // Hex needs no quoting in the config file nor escaping in a URL.
-  if (!/^[0-9a-f]{64}$/.test(password))
-    throw new Error(`${file} does not hold 64 hex digits: delete it and a new password is generated`);
-  return password;
 }
 
 /** The config file redis-server reads before it listens: only the password is in it. */
@@ -246,9 +226,8 @@ async function startOnce(
 export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   const binary = findOnPath("redis-server");
   if (!binary) throw new RedisServerMissingError();
-  // Only we may read the password and the AOF, even where the umask would let others in.
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  chmodSync(options.dataDir, 0o700);
+  // Only we may read the password and the AOF.
+  privateDir(options.dataDir);
   const password = options.requirePassword === false ? null : ensurePassword(options.dataDir);
   const auth = password ? { password, configFile: writeAuthConfig(options.dataDir, password) } : null;
   let lastError: unknown;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { databaseChoice, loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/core/logger.js";
 import type { Task, TaskStatus } from "../../src/domain/tasks/model.js";
 import { DataDirLockedError } from "../../src/storage/data-dir-lock.js";
 import { openDatabase, type TaskDatabase } from "../../src/storage/db/database.js";
@@ -766,7 +767,7 @@ describe("persistence with PostgreSQL (DATABASE_URL)", { skip: POSTGRES_SKIP }, 
 
   it("applies events idempotently and never lets an older event overwrite a newer row", async () => {
     const url = await postgres.createDatabase("idem");
-    const db = await openDatabase({ kind: "postgres", url });
+    const db = await openDatabase({ kind: "postgres", url }, createLogger("error"));
     const pool = new pg.Pool({ connectionString: url, max: 1 });
     pool.on("error", () => undefined); // idle when the outage test stops the server
     pools.push(pool);
@@ -792,10 +793,10 @@ describe("persistence with PostgreSQL (DATABASE_URL)", { skip: POSTGRES_SKIP }, 
   it("loses no pool client to a connection cut at BEGIN: persistence resumes, close completes", async () => {
     const url = await postgres.createDatabase("cut");
     const proxy = await startCuttingProxy(postgres.port);
-    const db = await openDatabase({
-      kind: "postgres",
-      url: url.replace(`:${postgres.port}/`, `:${proxy.port}/`),
-    });
+    const db = await openDatabase(
+      { kind: "postgres", url: url.replace(`:${postgres.port}/`, `:${proxy.port}/`) },
+      createLogger("error"),
+    );
     const created = (n: number): DomainEvent => ({
       id: `1700000000000-${n}`,
       event: "task.created",

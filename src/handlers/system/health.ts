@@ -26,7 +26,7 @@ async function probe(check: () => Promise<number>) {
 export const systemHealth = defineHandler({
   name: "system.health",
   description:
-    "Reports whether this server can do its work: Redis PING with latency, the database when one is configured, its place in the cluster (leader, partition flag), uptime and version. status is unhealthy without Redis, degraded without the database or when partitioned.",
+    "Reports whether this server can do its work: Redis PING with latency, the database when one is configured, its place in the cluster (leader, partition flag), uptime and version. status is unhealthy without Redis, degraded without the database (not while the embedded store starts: checks.database.starting) or when partitioned.",
   input: emptyInput,
   output: healthOutput,
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false } } },
@@ -40,11 +40,13 @@ export const systemHealth = defineHandler({
       ctx.database ? probe(() => (ctx.database as NonNullable<typeof ctx.database>).ping()) : null,
     ]);
     const databaseOk = database?.ok ?? false;
+    // An embedded store in its first start is not a fault: the outbox holds the history meanwhile.
+    const starting = database !== null && !database.ok && (ctx.database?.starting() ?? false);
     const view = ctx.cluster.view();
     const leadership = ctx.cluster.leadership();
     const status: "healthy" | "degraded" | "unhealthy" = !redis.ok
       ? "unhealthy"
-      : (database && !database.ok) || view.partitioned
+      : (database && !database.ok && !starting) || view.partitioned
         ? "degraded"
         : "healthy";
     return {
@@ -62,7 +64,7 @@ export const systemHealth = defineHandler({
       checks: {
         redis,
         database: database
-          ? { ...database, configured: true, kind: ctx.database?.kind }
+          ? { ...database, configured: true, kind: ctx.database?.kind, ...(starting ? { starting } : {}) }
           : { ok: false, configured: false },
       },
       instanceId: ctx.instanceId,

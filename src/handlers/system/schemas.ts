@@ -21,7 +21,12 @@ export const healthOutput = z.object({
   }),
   checks: z.object({
     redis: probe,
-    database: probe.extend({ configured: z.boolean(), kind: z.enum(["postgres", "pglite"]).optional() }),
+    database: probe.extend({
+      configured: z.boolean(),
+      kind: z.enum(["postgres", "pglite"]).optional(),
+      /** The embedded store has not answered yet since the server started (not counted as degraded). */
+      starting: z.literal(true).optional(),
+    }),
   }),
   instanceId: z.string(),
   version: z.string(),

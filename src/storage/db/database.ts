@@ -1,22 +1,21 @@
-import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import { and, desc, eq, gte, or, type SQL, sql } from "drizzle-orm";
 import { drizzle as drizzlePg, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
+import type { Logger } from "../../core/logger.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { seqOf, type Task, type TaskStatus } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
+import { type EmbeddedPglite, startEmbeddedPglite } from "./embedded-pglite.js";
 import { auditLog, hookDecisions, taskEvents, tasks } from "./schema.js";
 
 /**
  * The durable task record on PostgreSQL (`DATABASE_URL`) or PGlite (embedded, in the data
- * directory), through one drizzle schema and the same migrations. Written only from the
+ * directory, in a child process: embedded-pglite.ts), through one drizzle schema, one `pg`
+ * pool and the same migrations. Written only from the
  * event stream (see persister.ts), read for tasks that left Redis.
  */
 
@@ -29,6 +28,8 @@ export interface TaskDatabase extends DatabaseProbe, TaskArchive, AuditArchive {
   applyEvents(events: readonly DomainEvent[]): Promise<number>;
   /** Writes audit records idempotently (keyed by their stream id). */
   applyAudit(records: readonly AuditRecord[]): Promise<number>;
+  /** The embedded store's child process, when this server owns one. */
+  readonly store: EmbeddedPglite | null;
   /** Every recorded transition of a task, oldest first. */
   history(taskId: string): Promise<(typeof taskEvents.$inferSelect)[]>;
   close(): Promise<void>;
@@ -38,28 +39,48 @@ const MIGRATIONS = fileURLToPath(new URL("./migrations/", import.meta.url));
 
 type Db = PgDatabase<PgQueryResultHKT>;
 
+/** What the embedded store's process needs to consume the outbox itself (embedded-pglite.ts). */
+export interface StoreOutbox {
+  /** Carries the private Redis' password: never print or log it. */
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  /** The consumer name in the `persist` groups: the server's instance id. */
+  readonly consumer: string;
+  readonly logLevel: string;
+}
+
 /**
- * Opens the database without waiting for it: PGlite takes seconds to start (WASM PostgreSQL)
- * and PostgreSQL may be down. The server serves at once; the persister prepares (migrates) the
- * database when it answers and catches up from the event stream.
+ * Opens the database without waiting for it: the embedded store starts in its own process
+ * (seconds of WASM on a first start) and PostgreSQL may be down. The server serves at once; the
+ * persister prepares (migrates) the database when it answers and catches up from the event
+ * stream. Both kinds are reached through the same `pg` pool, SQL and migrations. The embedded
+ * store's process consumes the outbox itself (`outbox`), so that the server's event loop does
+ * no persistence work; with PostgreSQL the server runs the persister (server.ts).
  */
-export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase> {
+export async function openDatabase(
+  target: DatabaseTarget,
+  log: Logger,
+  outbox?: StoreOutbox,
+): Promise<TaskDatabase> {
   if (target.kind === "pglite") {
-    mkdirSync(target.dir, { recursive: true });
-    const client = new PGlite(target.dir);
-    const db = drizzlePglite(client);
-    return new DrizzleTaskDatabase(
-      "pglite",
-      db as unknown as Db,
-      () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
-      (work) => db.transaction((tx) => work(tx as unknown as Db)),
-      async () => {
-        await client.waitReady.catch(() => undefined);
-        await client.close();
-      },
-    );
+    const store = await startEmbeddedPglite({ dir: target.dir, log, outbox });
+    return poolDatabase("pglite", store.connection, store);
   }
-  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 5000 });
+  return poolDatabase("postgres", { connectionString: target.url }, null);
+}
+
+/** The embedded store seen from inside its own process: its wire server, as the server sees it. */
+export function connectStore(connection: pg.PoolConfig): TaskDatabase {
+  return poolDatabase("pglite", connection, null);
+}
+
+function poolDatabase(
+  kind: TaskDatabase["kind"],
+  config: pg.PoolConfig,
+  store: EmbeddedPglite | null,
+): TaskDatabase {
+  // PGlite is one backend: one connection at a time (pglite-wire.ts).
+  const pool = new pg.Pool({ max: kind === "pglite" ? 1 : 4, ...config, connectionTimeoutMillis: 5000 });
   // An idle client's error (the database restarted) must not crash the server; the next query reports it.
   pool.on("error", () => undefined);
   // Nor may a checked-out one's: a transaction holds its client outside the pool's idle listener,
@@ -84,11 +105,15 @@ export async function openDatabase(target: DatabaseTarget): Promise<TaskDatabase
     }
   };
   return new DrizzleTaskDatabase(
-    "postgres",
+    kind,
     db as unknown as Db,
     () => onClient((client) => migratePg(client, { migrationsFolder: MIGRATIONS })),
     (work) => onClient((client) => client.transaction((tx) => work(tx as unknown as Db))),
-    () => pool.end(),
+    async () => {
+      await pool.end();
+      await store?.stop();
+    },
+    store,
   );
 }
 
@@ -153,7 +178,12 @@ class DrizzleTaskDatabase implements TaskDatabase {
     /** Runs `work` in one transaction. */
     private readonly transact: (work: (tx: Db) => Promise<void>) => Promise<void>,
     private readonly closeClient: () => Promise<void>,
+    readonly store: EmbeddedPglite | null,
   ) {}
+
+  starting(): boolean {
+    return this.store?.state() === "starting";
+  }
 
   prepare(): Promise<void> {
     this.#prepared ??= this.migrate().catch((err) => {

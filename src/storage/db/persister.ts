@@ -64,6 +64,12 @@ export class StreamPersister {
     private readonly outbox: Outbox,
     private readonly consumer: string,
     private readonly log: Logger,
+    /**
+     * After a batch smaller than a full one, wait this long before reading again, so that the
+     * next batch gathers more entries: each batch costs a transaction's round trips whatever its
+     * size. The history is that much later; 0 reads again at once.
+     */
+    private readonly lingerMs = 0,
   ) {}
 
   async start(): Promise<void> {
@@ -148,6 +154,7 @@ export class StreamPersister {
         if (cursor !== ">") cursor = entries[entries.length - 1]?.[0] ?? cursor;
         this.#recovered();
         backoff = 500;
+        if (this.lingerMs > 0 && entries.length < BATCH) await this.#sleep(this.lingerMs);
       } catch (err) {
         if (this.#stopped) return;
         this.#failed(err);

@@ -1,0 +1,185 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../../core/logger.js";
+import { freePort } from "../embedded-redis.js";
+import { ensurePassword, PASSWORD_FILE, privateDir } from "../private-dir.js";
+import type { StoreOutbox } from "./database.js";
+
+/**
+ * The embedded history store: PGlite in a child process that the server starts and owns, as
+ * it does its private redis-server, reached over the PostgreSQL wire protocol on a loopback port
+ * (pglite-process.ts). So the server's event loop never runs PostgreSQL (WASM) and its memory
+ * stays its own, and the server uses the same `pg` pool and SQL as with a production PostgreSQL.
+ *
+ * The child also consumes the outbox (persister.ts: the event and audit streams' `persist`
+ * groups) and writes it to its PGlite through the same pool and SQL, so that persisting costs
+ * the server's event loop nothing. What it needs (the private Redis' URL with its password) it
+ * reads from its stdin, never from its command line. Nothing waits for it: the server serves at
+ * once, the streams keep the history until the store has written it. A `kill -9` of the server closes the child's stdin, and the child closes
+ * PGlite and exits. A child that dies is started again (after 1 s, doubling up to 30 s), on the
+ * same port; its own lock in the store's directory keeps a new child off the files until the old
+ * one has let go of them.
+ *
+ * `<dir>` (0700) holds `pgdata/` (PostgreSQL's files), `password` (0600) and `port`.
+ */
+
+export interface StoreConnection {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password: string;
+}
+
+export type StoreState = "starting" | "up" | "down" | "stopped";
+
+export interface EmbeddedPglite {
+  readonly dir: string;
+  readonly port: number;
+  readonly passwordFile: string;
+  /** What `pg` connects with; it carries the password: never print or log it. */
+  readonly connection: StoreConnection;
+  /** "starting" until the child first serves, "down" while it is being started again. */
+  state(): StoreState;
+  /** The child's pid, while it runs. */
+  pid(): number | null;
+  stop(): Promise<void>;
+}
+
+/** The child's exit after creating the cluster on a first start: start it again at once. */
+export const INITIALISED_EXIT_CODE = 75;
+const PORT_FILE = "port";
+const PGDATA = "pgdata";
+const RESTART_MIN_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** The child's script, from dist (.js) or, under tsx, from src (.ts). */
+const CHILD_SCRIPT = new URL(
+  `./pglite-process.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`,
+  import.meta.url,
+);
+/**
+ * PGlite's WASM compiled by V8's baseline compiler only: the optimising tier cost ~50 MB more
+ * resident memory and seconds of CPU at start for no measurable gain in this work
+ * (docs/performance.md, "A light default").
+ */
+const CHILD_NODE_FLAGS = ["--liftoff-only"];
+const CHILD_ARGS = [
+  ...(CHILD_SCRIPT.pathname.endsWith(".ts") ? ["--import", "tsx"] : []),
+  fileURLToPath(CHILD_SCRIPT),
+];
+
+/**
+ * PGlite's files used to be the directory itself (when it ran in the server's process): move
+ * them into `pgdata/`, so that the password and port can sit beside them. A move cut short is
+ * finished on the next start.
+ */
+function moveOldLayout(dir: string): void {
+  const moving = `${dir}.moving`;
+  if (existsSync(join(dir, "PG_VERSION"))) renameSync(dir, moving);
+  if (!existsSync(moving)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  renameSync(moving, join(dir, PGDATA));
+}
+
+export interface EmbeddedPgliteOptions {
+  dir: string;
+  log: Logger;
+  /** The streams to persist; without it the child only serves the database. */
+  outbox?: StoreOutbox;
+}
+
+/** What the child reads as the first line of its stdin. */
+export interface StoreProcessConfig {
+  outbox?: StoreOutbox;
+}
+
+export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promise<EmbeddedPglite> {
+  const { dir, log } = options;
+  const config: StoreProcessConfig = { outbox: options.outbox };
+  moveOldLayout(dir);
+  privateDir(dir);
+  const password = ensurePassword(dir);
+  const port = await freePort();
+  writeFileSync(join(dir, PORT_FILE), `${port}\n`);
+
+  let state: StoreState = "starting";
+  let child: ChildProcess | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let backoff = RESTART_MIN_MS;
+  let exited: Promise<void> = Promise.resolve();
+
+  const launch = () => {
+    restartTimer = null;
+    const started = Date.now();
+    const proc = spawn(process.execPath, [...CHILD_NODE_FLAGS, ...CHILD_ARGS, dir, String(port)], {
+      // Own process group: a Ctrl-C in the terminal reaches the server, which stops the store in order.
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    child = proc;
+    proc.stdin?.write(`${JSON.stringify(config)}\n`);
+    let stderr = "";
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      // Its log lines (pino JSON, as ours) join the server's.
+      process.stderr.write(chunk);
+      stderr = (stderr + chunk.toString()).slice(-2000);
+    });
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      if (state === "stopped" || !chunk.toString().startsWith("ready")) return;
+      log.info({ pid: proc.pid, port, ms: Date.now() - started }, "history store (PGlite) ready");
+      state = "up";
+      backoff = RESTART_MIN_MS;
+    });
+    // An EPIPE on its stdin while it is ending must not reach the server as an unhandled error.
+    proc.stdin?.on("error", () => undefined);
+    exited = new Promise((resolve) =>
+      proc.once("exit", (code, signal) => {
+        child = null;
+        resolve();
+        if (state === "stopped") return;
+        if (code === INITIALISED_EXIT_CODE) {
+          log.info({ ms: Date.now() - started }, "history store (PGlite) created in the data directory");
+          launch();
+          return;
+        }
+        state = "down";
+        log.error(
+          { code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | "), restartInMs: backoff },
+          "the history store (PGlite) stopped; starting it again (history catches up from the event stream)",
+        );
+        restartTimer = setTimeout(launch, backoff);
+        backoff = Math.min(backoff * 2, RESTART_MAX_MS);
+      }),
+    );
+  };
+  launch();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    dir,
+    port,
+    passwordFile: join(dir, PASSWORD_FILE),
+    connection: { host: "127.0.0.1", port, user: "postgres", database: "postgres", password },
+    state: () => state,
+    pid: () => child?.pid ?? null,
+    stop: () => {
+      stopping ??= (async () => {
+        state = "stopped";
+        if (restartTimer) clearTimeout(restartTimer);
+        const running = child;
+        if (!running) return;
+        running.stdin?.end();
+        const timer = setTimeout(() => {
+          if (running.pid !== undefined) process.kill(-running.pid, "SIGKILL");
+        }, STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}

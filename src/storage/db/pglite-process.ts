@@ -1,0 +1,139 @@
+import { existsSync, readFileSync } from "node:fs";
+import { setPriority } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import type { Redis } from "ioredis";
+import { createLogger } from "../../core/logger.js";
+import { lockDataDir } from "../data-dir-lock.js";
+import { createKeys } from "../keys.js";
+import { connectRedis } from "../redis.js";
+import { connectStore, type TaskDatabase } from "./database.js";
+import { INITIALISED_EXIT_CODE, type StoreProcessConfig } from "./embedded-pglite.js";
+import { auditOutbox, eventOutbox, StreamPersister } from "./persister.js";
+import { serveWire, type WireServer } from "./pglite-wire.js";
+
+/**
+ * The embedded history store's own process (embedded-pglite.ts starts and owns it):
+ *   - PGlite on `<dir>/pgdata`, behind the PostgreSQL wire protocol on 127.0.0.1:<port>
+ *     (pglite-wire.ts), for the server's reads;
+ *   - the outbox consumers (persister.ts) writing the event and audit streams to it, through
+ *     the same wire protocol, pool and SQL as the server uses with PostgreSQL.
+ * `node pglite-process.js <dir> <port>`; the password is read from `<dir>/password`, the rest
+ * (StoreProcessConfig) from the first line of stdin. Prints `ready <port>` once it serves.
+ *
+ * It ends when its stdin closes — the server is gone, however it ended (kill -9 included) — or
+ * on SIGTERM, closing PGlite first. It holds `<dir>/serve.lock` while PGlite is open, so that a
+ * server started again at once cannot open the same files before this one has closed them.
+ */
+
+/**
+ * PostgreSQL's memory, smaller than PGlite's defaults (128 MB of shared buffers, sized for 100
+ * connections): the history is written in batches and read a row at a time, by one connection.
+ * docs/performance.md ("A light default") has the figures.
+ */
+/** The outbox consumers gather entries this long between batches (persister.ts, lingerMs). */
+const LINGER_MS = 250;
+
+const SETTINGS = {
+  shared_buffers: "8MB",
+  wal_buffers: "512kB",
+  temp_buffers: "1MB",
+  max_connections: "4",
+};
+
+/**
+ * Writing the history is background work: under a burst of requests the server and Redis come
+ * first, and the store catches up after (the streams hold what it has not written yet).
+ */
+const NICE = 10;
+
+const [dir, portArg] = process.argv.slice(2);
+if (!dir || !portArg) {
+  process.stderr.write("usage: pglite-process <dir> <port>\n");
+  process.exit(2);
+}
+setPriority(NICE);
+const pgdata = join(dir, "pgdata");
+const password = readFileSync(join(dir, "password"), "utf8").trim();
+const lock = lockDataDir(dir);
+const firstStart = !existsSync(join(pgdata, "PG_VERSION"));
+const db = new PGlite(pgdata, {
+  startParams: [
+    ...PGlite.defaultStartParams,
+    ...Object.entries(SETTINGS).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+  ],
+});
+let wire: WireServer | null = null;
+let redis: Redis | null = null;
+let database: TaskDatabase | null = null;
+const persisters: StreamPersister[] = [];
+let closing = false;
+
+function shutdown(code: number): void {
+  if (closing) return;
+  closing = true;
+  void (async () => {
+    try {
+      for (const persister of persisters) await persister.stop();
+      redis?.disconnect();
+      await database?.close();
+      await wire?.close();
+      await db.close();
+    } catch (err) {
+      process.stderr.write(`closing the history store failed: ${(err as Error).message}\n`);
+      code = code || 1;
+    } finally {
+      lock.release();
+      process.exit(code);
+    }
+  })();
+}
+
+/** The first line of stdin; after it, stdin only tells us when the server is gone. */
+const config = new Promise<StoreProcessConfig>((resolve) => {
+  let buffered = "";
+  process.stdin.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const end = buffered.indexOf("\n");
+    if (end >= 0) resolve(JSON.parse(buffered.slice(0, end)) as StoreProcessConfig);
+  });
+});
+process.stdin.on("end", () => shutdown(0));
+process.stdin.on("error", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+process.on("SIGINT", () => shutdown(0));
+process.stdout.on("error", () => undefined);
+
+async function persist({ outbox }: StoreProcessConfig): Promise<void> {
+  if (!outbox) return;
+  const log = createLogger(outbox.logLevel, { instanceId: outbox.consumer, component: "history-store" });
+  database = connectStore({
+    host: "127.0.0.1",
+    port: Number(portArg),
+    user: "postgres",
+    database: "postgres",
+    password,
+  });
+  redis = await connectRedis(outbox.redisUrl, `claudebench:${outbox.consumer}:store`);
+  const keys = createKeys(outbox.keyPrefix);
+  for (const stream of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
+    const persister = new StreamPersister(redis, stream, outbox.consumer, log, LINGER_MS);
+    await persister.start();
+    persisters.push(persister);
+  }
+}
+
+try {
+  await db.waitReady;
+  // initdb leaves this process holding several hundred MB (a second PGlite and initdb's own
+  // WASM) that it would keep: end, and the server starts a fresh one on the new cluster.
+  if (firstStart) shutdown(INITIALISED_EXIT_CODE);
+  else {
+    wire = await serveWire(db, Number(portArg), password);
+    process.stdout.write(`ready ${wire.port}\n`);
+    await persist(await config);
+  }
+} catch (err) {
+  process.stderr.write(`the history store did not start: ${(err as Error).stack ?? err}\n`);
+  shutdown(1);
+}
