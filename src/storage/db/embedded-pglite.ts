@@ -68,7 +68,8 @@ const CHILD_SCRIPT = new URL(
  */
 const CHILD_NODE_FLAGS = ["--liftoff-only"];
 const CHILD_ARGS = [
-  ...(CHILD_SCRIPT.pathname.endsWith(".ts") ? ["--import", "tsx"] : []),
+  // tsx by its path: the server (a test) may run in a directory without node_modules
+  ...(CHILD_SCRIPT.pathname.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : []),
   fileURLToPath(CHILD_SCRIPT),
 ];
 
