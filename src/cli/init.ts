@@ -10,7 +10,7 @@ import {
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadClientConfig } from "../config.js";
+import { loadClientConfig } from "../client-config.js";
 import {
   type FilePlan,
   hookHandler,
