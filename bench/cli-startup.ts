@@ -2,7 +2,7 @@
  * How long the `claudebench` command takes to start, per subcommand, as a user (or Claude
  * Code, for `hook`) pays it: one process from spawn to exit.
  *
- *   npm run bench:cli [-- --n 30 --url http://127.0.0.1:3000]
+ *   npm run bench:cli [-- --n 30 --url http://127.0.0.1:3000 --bin <other build>/bin/claudebench.js]
  *
  * Against a running server (`--url`) or, by default, one started here from dist
  * (`claudebench serve --no-db` on a private redis-server), holding one task to read. Rows, each
@@ -12,7 +12,9 @@
  *   task get <id>        start-up plus one call to the server
  *   hook → server        the command bridge Claude Code runs for every tool call
  * Wall time is the median over --n runs (target < 150 ms for --version and task get); CPU
- * time is what the process itself reported when it exited (user + system, all threads).
+ * time is what the process itself reported when it exited (user + system, all threads);
+ * "over node" is the median, run by run, of the difference to `node -e 0` of the same round:
+ * what the CLI adds to Node's own start-up, which on a slow or busy machine is most of the total.
  * A benchmark, not a test: it prints figures and asserts nothing.
  */
 import { spawnSync } from "node:child_process";
@@ -51,6 +53,11 @@ const flags = benchFlags("bench:cli", {
     help: "read a task from this server instead of starting one (it must hold the task --task)",
   },
   task: { text: undefined, hint: "<id>", help: "with --url: the task to read (default: one created there)" },
+  bin: {
+    text: BIN,
+    hint: "<path>",
+    help: "the claudebench entry to time, e.g. an older build's for before/after (the server is this one's)",
+  },
 });
 
 interface Row {
@@ -130,29 +137,41 @@ try {
   });
   const rows = [
     row("node -e 0", ["-e", "0"], (status) => status === 0),
-    row("--version", [BIN, "--version"], (status, stdout) => status === 0 && /^\d+\.\d+\.\d+/.test(stdout)),
+    row(
+      "--version",
+      [flags.bin, "--version"],
+      (status, stdout) => status === 0 && /^\d+\.\d+\.\d+/.test(stdout),
+    ),
     row(
       "task get <id>",
-      [BIN, "task", "get", taskId, "--url", url],
+      [flags.bin, "task", "get", taskId, "--url", url],
       (s, out) => s === 0 && out.includes(taskId),
     ),
-    row("hook → server", [BIN, "hook", "--url", url], (status) => status === 0, hookPayload),
+    row("hook → server", [flags.bin, "hook", "--url", url], (status) => status === 0, hookPayload),
   ];
   for (const r of rows) run(r); // a warm-up each: the file cache, the server's first answer
   for (const r of rows) r.wallMs.length = r.cpuMs.length = 0;
   for (let i = 0; i < flags.n; i++) for (const r of rows) run(r);
 
   console.log(machineLine(SCRIPT));
-  console.log(`${flags.n} runs per row, in turn; server ${url}${server ? " (started here, --no-db)" : ""}\n`);
+  console.log(
+    `${flags.n} runs per row, in turn; ${flags.bin}; server ${url}${server ? " (started here, --no-db)" : ""}\n`,
+  );
   const targeted = new Set(["--version", "task get <id>"]);
+  const floor = rows[0] as Row;
+  // Over node's own start-up, run by run (the same round): what the CLI adds, steadier than
+  // the totals on a busy machine.
+  const over = (r: Row, of: "wallMs" | "cpuMs") => median(r[of].map((v, i) => v - (floor[of][i] as number)));
   console.log(
     table([
-      ["", "wall median ms", "wall min ms", "cpu median ms", `< ${TARGET_MS} ms`],
+      ["", "wall median ms", "wall min ms", "cpu median ms", "over node: wall", "cpu", `< ${TARGET_MS} ms`],
       ...rows.map((r) => [
         r.name,
         fmt(median(r.wallMs), 1),
         fmt(Math.min(...r.wallMs), 1),
         fmt(median(r.cpuMs), 1),
+        r === floor ? "" : fmt(over(r, "wallMs"), 1),
+        r === floor ? "" : fmt(over(r, "cpuMs"), 1),
         targeted.has(r.name) ? verdict(median(r.wallMs) < TARGET_MS) : "",
       ]),
     ]),
