@@ -1,5 +1,6 @@
 // Bundles the dashboard (src/dashboard/ui) into dist/dashboard/public, which
-// src/dashboard/static.ts serves: one script, one stylesheet, the page. No CDN at run time.
+// src/dashboard/static.ts serves: one script (with uPlot, the charting library, inside), one
+// stylesheet (with uPlot's rules inside), the page and its icon. No CDN at run time.
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -9,14 +10,13 @@ const src = join(root, "src/dashboard/ui");
 const out = join(root, "dist/dashboard/public");
 mkdirSync(out, { recursive: true });
 
+const common = { bundle: true, target: ["chrome120", "firefox120"], minify: true, logLevel: "warning" };
 await build({
+  ...common,
   entryPoints: [join(src, "main.ts")],
   outfile: join(out, "app.js"),
-  bundle: true,
   format: "esm",
-  target: ["chrome120", "firefox120"],
-  minify: true,
   sourcemap: true,
-  logLevel: "warning",
 });
-for (const file of ["index.html", "style.css", "icon.svg"]) copyFileSync(join(src, file), join(out, file));
+await build({ ...common, entryPoints: [join(src, "style.css")], outfile: join(out, "style.css") });
+for (const file of ["index.html", "icon.svg"]) copyFileSync(join(src, file), join(out, file));

@@ -3,10 +3,19 @@
 //   node scripts/run-tests.mjs unit|integration|e2e|<path>...
 // End-to-end files start several servers, PGlite and soak loads each: on a 2-core machine
 // they run one after another so that their timing-sensitive checks (heartbeats, leases,
-// failover bounds) measure the code, not a starved CPU. The last line sums up every phase.
+// failover bounds) measure the code, not a starved CPU. Each phase ends with a summary line.
+//
+// Tests own their state: they never read the working directory's .claudebench/, which is the
+// user's (plugins, policy, workflows). To hold them to it, the tests run in a temporary
+// directory whose .claudebench/ is hostile: the shipped example plugins and workflows (what
+// docs/extending.md has users install), a policy that denies every tool call and blocks every
+// prompt, and a plugin that leaves a mark when it is loaded; a mark fails the run.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
 
 function collect(dir) {
   return readdirSync(dir)
@@ -18,14 +27,48 @@ function collect(dir) {
     .sort();
 }
 
-function run(files, concurrency) {
+/** A temporary working directory with a hostile .claudebench/; returns it and its mark file. */
+function hostileCwd() {
+  const dir = mkdtempSync(join(tmpdir(), "cb-tests-cwd-"));
+  const state = join(dir, ".claudebench");
+  cpSync(join(root, "examples/plugins"), join(state, "plugins"), { recursive: true });
+  cpSync(join(root, "examples/workflows"), join(state, "workflows"), { recursive: true });
+  const reason = "a test read the working directory's .claudebench/policy.json instead of its own";
+  writeFileSync(
+    join(state, "policy.json"),
+    JSON.stringify({
+      rules: [{ id: "hostile-cwd", tool: "*", decision: "deny", reason }],
+      prompt: [{ id: "hostile-cwd", match: ".", decision: "block", reason }],
+      onServerUnavailable: "block",
+    }),
+  );
+  const mark = join(state, "plugins-were-loaded");
+  writeFileSync(
+    join(state, "plugins", "hostile-cwd.js"),
+    `import { appendFileSync } from "node:fs";\nappendFileSync(${JSON.stringify(mark)}, process.argv.slice(1).join(" ") + "\\n");\n`,
+  );
+  return { dir, mark };
+}
+
+function run(files, concurrency, cwd) {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=600000", ...files],
-      { stdio: ["ignore", "pipe", "inherit"] },
+      [
+        "--import",
+        import.meta.resolve("tsx"), // by path: the working directory has no node_modules
+        "--test",
+        `--test-concurrency=${concurrency}`,
+        "--test-timeout=600000",
+        ...files,
+      ],
+      {
+        cwd,
+        env: { ...process.env, TSX_TSCONFIG_PATH: join(root, "tsconfig.json") },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
     );
-    const totals = { pass: 0, fail: 0, skipped: 0 };
+    const totals = { pass: 0, fail: 0, skipped: 0, failures: [] };
     let pending = "";
     child.stdout.on("data", (chunk) => {
       process.stdout.write(chunk);
@@ -35,6 +78,8 @@ function run(files, concurrency) {
       for (const line of lines) {
         const m = /^# (pass|fail|skipped) (\d+)$/.exec(line);
         if (m) totals[m[1]] = Number(m[2]);
+        const failed = /^( *)not ok \d+ - (.*)$/.exec(line);
+        if (failed) totals.failures.push(`${failed[1]}${failed[2]}`);
       }
     });
     child.on("close", (code) => resolve({ code: code ?? 1, ...totals }));
@@ -45,24 +90,48 @@ const args = process.argv.slice(2);
 const phases =
   args.length === 0
     ? [
-        { files: [...collect("test/unit"), ...collect("test/integration")], concurrency: 2 },
-        { files: collect("test/e2e"), concurrency: 1 },
+        {
+          name: "unit+integration",
+          files: [...collect(join(root, "test/unit")), ...collect(join(root, "test/integration"))],
+          concurrency: 2,
+        },
+        { name: "e2e", files: collect(join(root, "test/e2e")), concurrency: 1 },
       ]
-    : [{ files: args.flatMap((a) => (a.endsWith(".ts") ? [a] : collect(join("test", a)))), concurrency: 2 }];
+    : [
+        {
+          name: args.length === 1 ? args[0] : `${args.length} selections`,
+          files: args.flatMap((a) => (a.endsWith(".ts") ? [resolve(a)] : collect(join(root, "test", a)))),
+          concurrency: 2,
+        },
+      ];
 
 if (phases.every((p) => p.files.length === 0)) {
   console.error("run-tests: no test files found");
   process.exit(1);
 }
+const { dir, mark } = hostileCwd();
+process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+process.once("SIGINT", () => process.exit(130));
+
 let failed = false;
-const sum = { pass: 0, fail: 0, skipped: 0 };
+const summary = [];
 for (const phase of phases) {
   if (phase.files.length === 0) continue;
-  const result = await run(phase.files, phase.concurrency);
+  const started = Date.now();
+  const result = await run(phase.files, phase.concurrency, dir);
   failed ||= result.code !== 0;
-  sum.pass += result.pass;
-  sum.fail += result.fail;
-  sum.skipped += result.skipped;
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  summary.push(
+    `${phase.name}: ${result.pass} passed, ${result.fail} failed, ${result.skipped} skipped (${seconds}s)`,
+    ...result.failures.map((name) => `  not ok: ${name}`),
+  );
+  if (existsSync(mark)) {
+    failed = true;
+    summary.push(
+      `  a test loaded the plugins of its working directory's .claudebench/ (${mark}): tests must use their own directories`,
+    );
+    rmSync(mark);
+  }
 }
-if (phases.length > 1) console.log(`\n${sum.pass} passed, ${sum.fail} failed, ${sum.skipped} skipped`);
+console.log(`\n${summary.join("\n")}`);
 process.exit(failed ? 1 : 0);

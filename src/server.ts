@@ -16,6 +16,7 @@ import type { HookLink } from "./domain/hooks/link.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
+import { queueGauges } from "./domain/tasks/stats.js";
 import type { Subscription } from "./extensions/subscriptions/define.js";
 import { SubscriptionService } from "./extensions/subscriptions/service.js";
 import { type WorkflowReport, WorkflowSource } from "./extensions/workflows/source.js";
@@ -23,6 +24,7 @@ import { builtinHandlers } from "./handlers/index.js";
 import { diagnosticHandlers } from "./handlers/test/circuit.js";
 import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
+import { QueueSampler } from "./observability/queue-sampler.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
 import { handlerKind } from "./plugins/handler-kind.js";
 import { hookLinkKind } from "./plugins/hook-link-kind.js";
@@ -58,7 +60,7 @@ export interface StartOptions {
   log?: Logger;
   /** The filter `log` was made with: it then holds back warnings a Redis outage causes. */
   logFilter?: LogFilter;
-  /** The clock of rate limits, circuit breakers and the response cache (tests control it). */
+  /** The clock of rate limits, circuit breakers, the response cache and the recent-call minutes (tests control it). */
   clock?: () => number;
   /** Hook links to run besides the built-in ones (docs/extending.md). */
   hookLinks?: readonly HookLink[];
@@ -193,6 +195,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       isLeader: () => leadership.state.leading,
       members: () => coordinator?.view.members ?? 1,
     });
+    const queueSamples = new QueueSampler(() => queueGauges(tasks), log, options.clock);
+    queueSamples.start();
+    closers.push(() => queueSamples.stop());
     const services: ServerServices = {
       redis,
       keys,
@@ -202,7 +207,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       startedAt: Date.now(),
       emit: eventLog.emit,
       registry,
-      stats: new CallStats(),
+      stats: new CallStats(options.clock),
+      queueSamples,
       database,
       tasks,
       archive: database,
@@ -215,6 +221,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cluster: {
         view: () => coordinator?.view ?? { members: 1, healthy: 1, partitioned: false, peers: [] },
         leadership: () => leadership.state,
+        ledForMs: () => leadership.ledForMs(),
         servers: async () => (membership ? membership.describe() : []),
       },
     };

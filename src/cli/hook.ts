@@ -47,7 +47,8 @@ const GATED_EVENTS = new Set(["PreToolUse", "PermissionRequest", "UserPromptSubm
 
 const USAGE = `usage: claudebench hook [--url <url>] [--token <token>] [--timeout-ms <ms>] [--on-unavailable allow|block]
 
-The command hook Claude Code runs (settings: {"type": "command", "command": "npx claudebench hook"}).
+The command hook Claude Code runs (settings: {"type": "command", "command": "<node> <claudebench> hook"},
+with absolute paths, as \`claudebench init --command\` writes it).
 Reads Claude Code's hook JSON on stdin, asks the ClaudeBench server (POST <url>/hook/claude) and
 answers in Claude Code's format: JSON on stdout and exit 0, or exit 2 with the reason on stderr
 when the action is blocked.

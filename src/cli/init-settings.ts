@@ -18,6 +18,11 @@ export interface InitOptions {
   url: string;
   /** A bearer token is configured: the entries send it, by reference to $CLAUDEBENCH_TOKEN. */
   token: boolean;
+  /**
+   * Command hooks: the shell words that run this `claudebench` wherever Claude Code runs the
+   * hook (absolute paths: `npx claudebench` fails outside a project that installed it).
+   */
+  cli: string;
 }
 
 export const DEFAULT_URL = "http://127.0.0.1:3000";
@@ -26,14 +31,19 @@ export const MCP_NAME = "claudebench";
 /** Seconds Claude Code waits for one hook (its default is 600). */
 export const HOOK_TIMEOUT_S = 10;
 
-/** The events ClaudeBench listens to, with their matcher (tool events only). */
+/**
+ * The events ClaudeBench listens to (docs/claude-code.md, "What each hook does"), with their
+ * matcher (tool events only). Every tool, after it too: post_tool hook links may act after any.
+ */
 export const HOOK_EVENTS: readonly { event: string; matcher?: string }[] = [
   { event: "PreToolUse", matcher: "*" },
-  { event: "PostToolUse", matcher: "TodoWrite|TaskCreate|TaskUpdate" },
+  { event: "PostToolUse", matcher: "*" },
+  { event: "PostToolUseFailure", matcher: "*" },
   { event: "UserPromptSubmit" },
   { event: "SessionStart" },
   { event: "SessionEnd" },
   { event: "Stop" },
+  { event: "SubagentStart" },
   { event: "SubagentStop" },
   { event: "Notification" },
   { event: "PreCompact" },
@@ -53,8 +63,7 @@ const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !==
 /** The hook handler ClaudeBench installs. */
 export function hookHandler(opts: InitOptions): JsonObject {
   if (opts.kind === "command") {
-    const command =
-      opts.url === DEFAULT_URL ? "npx claudebench hook" : `npx claudebench hook --url ${opts.url}`;
+    const command = `${opts.cli} hook${opts.url === DEFAULT_URL ? "" : ` --url ${shellWord(opts.url)}`}`;
     return { type: "command", command, timeout: HOOK_TIMEOUT_S };
   }
   return {
@@ -65,6 +74,11 @@ export function hookHandler(opts: InitOptions): JsonObject {
       ? { headers: { Authorization: `Bearer $${TOKEN_ENV}` }, allowedEnvVars: [TOKEN_ENV] }
       : {}),
   };
+}
+
+/** `word` as one shell word: as it is when that is safe, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** The `.mcp.json` server entry. */

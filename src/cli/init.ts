@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -9,6 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadClientConfig } from "../client-config.js";
 import {
@@ -18,6 +20,7 @@ import {
   type InitOptions,
   installHooks,
   installMcp,
+  shellWord,
   TOKEN_ENV,
   unifiedDiff,
   uninstallHooks,
@@ -74,6 +77,45 @@ function onServerUnavailable(project: string): string | null {
   }
 }
 
+/**
+ * The shell words that run this very `claudebench`: this node and this package's bin, by
+ * absolute path, so that the hook runs wherever Claude Code starts it (no PATH, no npx).
+ */
+function thisCli(): string {
+  const bin = fileURLToPath(new URL("../../bin/claudebench.js", import.meta.url));
+  return `${shellWord(process.execPath)} ${shellWord(bin)}`;
+}
+
+/** Runs the hook command as Claude Code will (through the shell), with --help; throws when it fails. */
+function checkHookCommand(command: string): Promise<void> {
+  return new Promise((done, fail) => {
+    execFile("/bin/sh", ["-c", `${command} --help`], { timeout: 15_000 }, (err, stdout, stderr) => {
+      if (!err && stdout.startsWith("usage: claudebench hook")) return done();
+      const why = err ? (err.killed ? "timed out" : `exit ${err.code}`) : "unexpected output";
+      const detail = (stderr || stdout).trim().split("\n")[0] ?? "";
+      fail(
+        new InitError(
+          `the hook command does not run (${why}${detail ? `: ${detail}` : ""}): ${command}; nothing was written`,
+        ),
+      );
+    });
+  });
+}
+
+/** What the server at `url` answers on /health: null when healthy or degraded, else what is wrong. */
+async function serverProblem(url: string): Promise<string | null> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3000) });
+    const body = (await res.json().catch(() => null)) as { status?: unknown } | null;
+    if (typeof body?.status !== "string")
+      return `${url}/health answers HTTP ${res.status}, not a ClaudeBench server`;
+    return res.ok ? null : `the server at ${url} is ${body.status} (HTTP ${res.status})`;
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    return `no ClaudeBench server answers ${url}/health (${cause})`;
+  }
+}
+
 /** ["added A", "added B", "updated C"] → "added A, B; updated C". */
 function summarize(changes: readonly string[]): string {
   const byVerb = new Map<string, string[]>();
@@ -94,6 +136,7 @@ export async function initCommand(flags: InitFlags): Promise<void> {
     kind: flags.command ? "command" : "http",
     url: client.urls[0].replace(/\/+$/, ""), // the settings name one server: the first of a list
     token: client.token !== undefined,
+    cli: thisCli(),
   };
   const settingsName = join(".claude", flags.local ? "settings.local.json" : "settings.json");
   const files: { name: string; plan: FilePlan }[] = [];
@@ -108,10 +151,13 @@ export async function initCommand(flags: InitFlags): Promise<void> {
     files.push({ name: ".mcp.json", plan: installMcp(mcpText, options, ".mcp.json") });
   }
 
+  const hookCommand = options.kind === "command" ? String(hookHandler(options).command) : null;
+  if (hookCommand && !flags.uninstall) await checkHookCommand(hookCommand);
+
   const header = flags.uninstall
     ? `claudebench init --uninstall in ${project}`
     : `claudebench init in ${project}: ${options.kind} hooks → ${
-        options.kind === "http" ? `${options.url}/hook/claude` : hookHandler(options).command
+        hookCommand ?? `${options.url}/hook/claude`
       }, MCP server → ${options.url}/mcp`;
   console.log(`${header}${flags.dryRun ? " (dry run)" : ""}`);
   for (const { name, plan } of files) {
@@ -130,6 +176,19 @@ export async function initCommand(flags: InitFlags): Promise<void> {
   if (flags.uninstall) return;
 
   const mode = onServerUnavailable(project);
+  const problem = await serverProblem(options.url);
+  if (problem) {
+    const meanwhile =
+      mode === "block" && hookCommand
+        ? "block tool calls and prompts"
+        : "check nothing (Claude Code proceeds)";
+    console.error(
+      `warning: ${problem}: until a server answers there, the hooks ${meanwhile}. ` +
+        "Start one with `claudebench serve`, or run init again with --url <its URL>.",
+    );
+  } else {
+    console.log(`server: ${options.url} answers /health`);
+  }
   if (mode === "block") {
     console.log(
       "onServerUnavailable: block (.claudebench/policy.json): if the server is down, tool calls and prompts are blocked" +
@@ -148,6 +207,11 @@ export async function initCommand(flags: InitFlags): Promise<void> {
       `The entries send the token as $${TOKEN_ENV} (the token itself is not written): export ${TOKEN_ENV} where Claude Code runs.`,
     );
   }
+  if (hookCommand && !flags.local) {
+    console.log(
+      "The hook command names this machine's node and ClaudeBench: use --local to keep it out of the shared .claude/settings.json, and run init again after moving either.",
+    );
+  }
   if (files.some((f) => f.plan.after !== f.plan.before) && !flags.dryRun) {
     console.log(
       "Restart Claude Code (or review them in /hooks) to load the hooks; it asks once to approve the MCP server.",
@@ -162,7 +226,10 @@ export function registerInitCommand(program: Command): void {
       "set a project up for Claude Code: ClaudeBench's hooks in .claude/settings.json, its MCP server in .mcp.json",
     )
     .option("--http", "HTTP hooks: Claude Code POSTs to <url>/hook/claude (the default)")
-    .option("--command", "command hooks: Claude Code runs `npx claudebench hook` (can fail closed)")
+    .option(
+      "--command",
+      "command hooks: Claude Code runs `<node> <this claudebench> hook` by absolute path (can fail closed)",
+    )
     .option("--local", "write .claude/settings.local.json (not committed) instead of .claude/settings.json")
     .option("--dry-run", "print the changes as a diff and write nothing")
     .option("--uninstall", "remove ClaudeBench's hooks and MCP server (and nothing else)")

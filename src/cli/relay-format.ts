@@ -1,18 +1,38 @@
-import type { DomainEvent } from "../storage/event-log.js";
-
 /**
  * How `claudebench relay` shows one event to a person: one line of aligned columns
  *   HH:MM:SS.mmm  event name  summary  source
  * where the summary names what the event is about (task id and status, its holder, the
  * session, tool, decision, ...) in at most SUMMARY_WIDTH characters. Colour, when wanted,
- * marks the event name by outcome and dims time and source.
+ * marks the event name by its tone (outcome or domain) and dims time and source.
+ *
+ * The web dashboard's Events view shows the same lines (clock, summarize, toneOf): this
+ * module uses nothing of Node's or the server's, so the page's bundle imports it as it is.
  */
 
 const EVENT_WIDTH = 28;
 const SUMMARY_WIDTH = 72;
 
+/** What a line needs of an event: storage/event-log.ts's DomainEvent, and the page's LiveEvent. */
+export interface EventLike {
+  ts: number;
+  event: string;
+  payload: Record<string, unknown>;
+  source?: string;
+}
+
+/** What an event name says at a glance: how it ended, else which part of the system it is about. */
+export type Tone = "failure" | "success" | "created" | "task" | "hook" | "fleet";
+
 const ANSI = { dim: "2", red: "31", green: "32", yellow: "33", blue: "34", magenta: "35", cyan: "36" };
 type Colour = keyof typeof ANSI;
+const COLOUR_OF: Record<Tone, Colour> = {
+  failure: "red",
+  success: "green",
+  created: "cyan",
+  task: "blue",
+  hook: "magenta",
+  fleet: "yellow",
+};
 
 type Payload = Record<string, unknown>;
 const record = (value: unknown): Payload | undefined =>
@@ -45,23 +65,24 @@ export function summarize(payload: Payload): string {
   return text.length > SUMMARY_WIDTH ? `${text.slice(0, SUMMARY_WIDTH - 1)}…` : text;
 }
 
-function colourOf(event: string): Colour | undefined {
-  if (/(failed|dead_lettered|expired|partition\.detected|blocked)$/.test(event)) return "red";
-  if (/(completed|cleared)$/.test(event)) return "green";
-  if (/(created|registered|elected)$/.test(event)) return "cyan";
-  if (event.startsWith("task.")) return "blue";
-  if (event.startsWith("hook.")) return "magenta";
-  if (event.startsWith("instance.") || event.startsWith("cluster.")) return "yellow";
+export function toneOf(event: string): Tone | undefined {
+  if (/(failed|dead_lettered|expired|partition\.detected|blocked)$/.test(event)) return "failure";
+  if (/(completed|cleared)$/.test(event)) return "success";
+  if (/(created|registered|elected)$/.test(event)) return "created";
+  if (event.startsWith("task.")) return "task";
+  if (event.startsWith("hook.")) return "hook";
+  if (event.startsWith("instance.") || event.startsWith("cluster.")) return "fleet";
   return undefined;
 }
 
-export function formatEvent(e: DomainEvent, colour: boolean): string {
+export function formatEvent(e: EventLike, colour: boolean): string {
   const paint = (text: string, c: Colour | undefined) =>
     colour && c ? `\x1b[${ANSI[c]}m${text}\x1b[0m` : text;
+  const tone = toneOf(e.event);
   return [
     paint(clock(e.ts), "dim"),
-    paint(e.event.padEnd(EVENT_WIDTH), colourOf(e.event)),
+    paint(e.event.padEnd(EVENT_WIDTH), tone && COLOUR_OF[tone]),
     summarize(e.payload).padEnd(SUMMARY_WIDTH),
-    paint(e.source, "dim"),
+    paint(e.source ?? "", "dim"),
   ].join("  ");
 }

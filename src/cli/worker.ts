@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { ClaudeBenchClient } from "../client/http-client.js";
 import { ShellWorker } from "../client/worker.js";
 import { loadClientConfig } from "../config.js";
@@ -9,14 +9,23 @@ import { action, URL_OPTION } from "./output.js";
 interface WorkerFlags {
   exec: string;
   id?: string;
-  concurrency: string;
-  leaseMs: string;
-  pollMs: string;
+  concurrency: number;
+  leaseMs: number;
+  pollMs: number;
   channel?: string;
   capabilities?: string;
+  drain?: boolean;
   url?: string[];
   token?: string;
 }
+
+/** A whole number from `min` to `max`, for an option (commander reports the option and value). */
+const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InvalidArgumentError(`a whole number from ${min} to ${max}`);
+  return n;
+};
 
 /** `claudebench worker --exec "<command>"`: run a shell command for each claimed task. */
 export function registerWorkerCommand(program: Command): void {
@@ -24,16 +33,21 @@ export function registerWorkerCommand(program: Command): void {
     .command("worker")
     .description("claim tasks and run a shell command for each (the task's JSON on stdin)")
     .requiredOption("-e, --exec <command>", "shell command run per task; exit 0 completes, other codes fail")
-    .option("--id <workerId>", "worker id (default worker-<host>-<pid>)")
-    .option("--concurrency <n>", "tasks run at once", "1")
+    .option("--id <workerId>", "worker id, also its instance id (default worker-<host>-<pid>)")
+    .option("--concurrency <n>", "tasks run at once (the instance's maxTasks)", wholeNumber(1, 10_000), 1)
     .option(
       "--lease-ms <ms>",
       "lease length, renewed every third of it while the command runs; a result no server takes is sent again until it ends",
-      "30000",
+      wholeNumber(1000, 3_600_000),
+      30_000,
     )
-    .option("--poll-ms <ms>", "wait between claims when the queue is empty", "1000")
+    .option("--poll-ms <ms>", "wait between claims when the queue is empty", wholeNumber(10, 3_600_000), 1000)
     .option("-c, --channel <channel>", "only tasks of this channel")
     .option("--capabilities <list>", "comma-separated capabilities this worker has")
+    .option(
+      "--drain",
+      "exit once nothing is left for this worker: a claim finds nothing, nothing runs or is being recorded here, and no task it failed waits for its retry",
+    )
     .option(...URL_OPTION)
     .option("--token <token>", "bearer token (env CLAUDEBENCH_TOKEN)")
     .action(
@@ -45,24 +59,28 @@ export function registerWorkerCommand(program: Command): void {
           client,
           workerId,
           command: opts.exec,
-          concurrency: Math.max(1, Number(opts.concurrency)),
-          leaseMs: Number(opts.leaseMs),
-          pollMs: Number(opts.pollMs),
+          concurrency: opts.concurrency,
+          leaseMs: opts.leaseMs,
+          pollMs: opts.pollMs,
           channel: opts.channel,
           capabilities: opts.capabilities
             ?.split(",")
             .map((c) => c.trim())
             .filter(Boolean),
+          drain: opts.drain,
           report: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`),
         });
+        // a first signal stops in order (the summary follows when the worker has stopped); a second one quits at once
         const stop = (signal: string) => {
           console.log(`${signal}: stopping; releasing held tasks`);
-          void worker.stop().then(() => process.exit(0));
+          void worker.stop();
         };
         process.once("SIGINT", () => stop("SIGINT"));
         process.once("SIGTERM", () => stop("SIGTERM"));
         console.log(`worker ${workerId} on ${urls.join(", then ")}: ${opts.exec}`);
         await worker.start();
+        console.log(worker.summary());
+        process.exit(0);
       }),
     );
 }

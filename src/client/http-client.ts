@@ -83,6 +83,14 @@ export interface ClientOptions {
   instanceId?: string;
 }
 
+/** What task.fail answers: whether the task waits for a retry (until retryAt) or went to the dead letters. */
+export interface FailAnswer {
+  retrying: boolean;
+  deadLettered: boolean;
+  retryAt?: string;
+  task: Task;
+}
+
 export interface ClaimResult {
   claimed: boolean;
   tasks: Task[];
@@ -195,7 +203,13 @@ export class ClaudeBenchClient {
   }
 
   fail(task: Pick<Task, "id" | "leaseToken">, workerId: string, error: string, retryable = true) {
-    return this.call("task.fail", { id: task.id, workerId, token: task.leaseToken, error, retryable });
+    return this.call<FailAnswer>("task.fail", {
+      id: task.id,
+      workerId,
+      token: task.leaseToken,
+      error,
+      retryable,
+    });
   }
 
   renew(task: Pick<Task, "id" | "leaseToken">, workerId: string, leaseMs?: number) {

@@ -8,6 +8,7 @@ import type { ProjectPolicies } from "../domain/policy/policy-file.js";
 import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { SubscriptionService } from "../extensions/subscriptions/service.js";
+import type { QueueSampler } from "../observability/queue-sampler.js";
 import type { Keys } from "../storage/keys.js";
 import type { Logger } from "./logger.js";
 import type { CallStats } from "./metrics.js";
@@ -43,6 +44,8 @@ export interface ServerServices {
   readonly registry: Registry;
   /** Calls, errors and latency per method, recorded by the dispatch pipeline. */
   readonly stats: CallStats;
+  /** The queue sampled every 10 s over the last hour (system.activity). */
+  readonly queueSamples: Pick<QueueSampler, "since">;
   /** The durable database, when one is configured. */
   readonly database: DatabaseProbe | null;
   /** The task queue (all transitions are atomic scripts). */
@@ -83,6 +86,8 @@ export interface CircuitView {
 export interface ClusterInfo {
   view(): ClusterView;
   leadership(): LeadershipState;
+  /** How long this process has led without a break (0 when it does not lead). */
+  ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
 }

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   "UNAUTHORIZED",
   "HOOK_BLOCKED",
   "UNAVAILABLE",
+  "SESSION_NOT_FOUND",
   "INTERNAL",
 ] as const;
 
@@ -58,6 +59,7 @@ export const JSONRPC_CODES: Record<ErrorCode, number> = {
   LEASE_LOST: -32009,
   QUEUE_FULL: -32010,
   UNAVAILABLE: -32011,
+  SESSION_NOT_FOUND: -32012,
 };
 
 /** HTTP status for the `POST /{domain}/{action}` routes (and for /rpc's auth failure). */
@@ -76,6 +78,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   HOOK_BLOCKED: 403,
   UNAVAILABLE: 503,
+  SESSION_NOT_FOUND: 404,
   INTERNAL: 500,
 };
 

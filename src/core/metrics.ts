@@ -1,19 +1,11 @@
 import type { ErrorCode } from "./errors.js";
+import { BUCKETS, bucketUpperMs, latencyBucket, percentileOfBuckets } from "./latency-buckets.js";
+import { RecentCalls } from "./recent-calls.js";
 
 /**
- * Latency histogram with logarithmic buckets (≈ 4.5 % wide), from 10 µs to ~100 s.
- * Recording is O(1) with no allocation; percentiles are read from bucket counts, so the
- * answer is within one bucket width of the exact value.
+ * Latency histogram over the shared buckets (latency-buckets.ts). Recording is O(1) with no
+ * allocation.
  */
-const BUCKET_GROWTH = 1.045;
-const MIN_MS = 0.01;
-const BUCKETS = Math.ceil(Math.log(1e7) / Math.log(BUCKET_GROWTH)) + 1;
-const LOG_GROWTH = Math.log(BUCKET_GROWTH);
-
-/** The largest value bucket `i` holds; the last bucket also holds everything above its range. */
-const bucketUpperMs = (i: number) =>
-  i === BUCKETS - 1 ? Number.POSITIVE_INFINITY : MIN_MS * BUCKET_GROWTH ** i;
-
 export class LatencyHistogram {
   readonly counts = new Float64Array(BUCKETS);
   count = 0;
@@ -21,7 +13,7 @@ export class LatencyHistogram {
   maxMs = 0;
 
   record(ms: number): void {
-    const index = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(ms / MIN_MS) / LOG_GROWTH));
+    const index = latencyBucket(ms);
     this.counts[index] = (this.counts[index] ?? 0) + 1;
     this.count++;
     this.sumMs += ms;
@@ -64,14 +56,7 @@ export class LatencyHistogram {
 
   /** The upper bound of the bucket holding the p-th percentile (p in 0..100), in ms. */
   percentile(p: number): number {
-    if (this.count === 0) return 0;
-    const rank = Math.ceil((p / 100) * this.count);
-    let seen = 0;
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += this.counts[i] ?? 0;
-      if (seen >= rank) return Math.min(this.maxMs, MIN_MS * BUCKET_GROWTH ** i);
-    }
-    return this.maxMs;
+    return percentileOfBuckets(this.export().buckets, this.count, this.maxMs, p);
   }
 }
 
@@ -101,14 +86,24 @@ export interface MethodReading {
   readonly errors: ReadonlyMap<ErrorCode, number>;
 }
 
-/** Calls, errors by code and latency per method, as measured by the dispatch pipeline. */
+/**
+ * Calls, errors by code and latency per method, as measured by the dispatch pipeline: since
+ * the start, and minute by minute for the last hour (`recent`, for figures over a recent window).
+ */
 export class CallStats {
   readonly #methods = new Map<string, { latency: LatencyHistogram; errors: Map<ErrorCode, number> }>();
+  readonly recent: RecentCalls;
+
+  /** `clock` dates the recent minutes (tests control it). */
+  constructor(clock: () => number = Date.now) {
+    this.recent = new RecentCalls(clock);
+  }
 
   record(method: string, ms: number, error?: ErrorCode): void {
     const entry = this.#entry(method);
     entry.latency.record(ms);
     if (error) entry.errors.set(error, (entry.errors.get(error) ?? 0) + 1);
+    this.recent.record(method, ms, error);
   }
 
   #entry(method: string) {

@@ -15,6 +15,7 @@ import { sessionAnnotateTask } from "./session/annotate-task.js";
 import { sessionInbox } from "./session/inbox.js";
 import { sessionNotify } from "./session/notify.js";
 import { sessionSetRole } from "./session/set-role.js";
+import { systemActivity } from "./system/activity.js";
 import { systemAudit } from "./system/audit.js";
 import { systemBatchProcess } from "./system/batch-process.js";
 import { systemCheckHealth } from "./system/check-health.js";
@@ -56,6 +57,7 @@ export const builtinHandlers: readonly AnyHandler[] = [
   systemPing,
   systemDiscover,
   systemMetrics,
+  systemActivity,
   systemAudit,
   systemRegister,
   systemHeartbeat,

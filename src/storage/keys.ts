@@ -28,8 +28,12 @@ export interface QueueKeys {
   worker(workerId: string): string;
   idempotency(key: string): string;
   completionsInMinute(minute: number): string;
+  /** Tasks that became failed in that minute (dead-lettered or expired). */
+  failuresInMinute(minute: number): string;
   /** Instances (agents, workers, sessions): records and liveness. */
   instance(id: string): string;
+  /** The instance another name of it means (the original hook bridge's name of a session → `cc-<session id>`; string, expires). */
+  instanceAlias(alias: string): string;
   readonly instances: string;
   readonly instancesAll: string;
   readonly autoAssign: string;
@@ -128,7 +132,9 @@ function queueKeys(prefix: string): QueueKeys {
     worker: (workerId) => `${base}w:${workerId}`,
     idempotency: (key) => `${base}idem:${key}`,
     completionsInMinute: (minute) => `${base}stat:done:${minute}`,
+    failuresInMinute: (minute) => `${base}stat:failed:${minute}`,
     instance: (id) => `${base}inst:${id}`,
+    instanceAlias: (alias) => `${base}inst-alias:${alias}`,
     instances: `${base}instances`,
     instancesAll: `${base}instances:all`,
     autoAssign: `${base}autoassign`,

@@ -93,7 +93,7 @@ function values(params: URLSearchParams, param: Param): string[] {
 }
 
 /**
- * Task events (written by the queue scripts) carry the task's full hash as `payload.task`;
+ * Task events (written by the queue scripts) carry the whole task as `payload.task`;
  * other events may name a task as `payload.taskId`.
  */
 function namesTask(payload: Payload, ids: ReadonlySet<string>): boolean {
@@ -119,22 +119,20 @@ function namesInstance(payload: Payload, ids: ReadonlySet<string>): boolean {
 
 /**
  * A session is named as `sessionId` (hook events), `instance.sessionId` (its registration),
- * by a task's metadata `sessionId` (tasks synced from its todos; the hash keeps metadata as
- * JSON text under `m:<key>`), and through the instance ClaudeBench registers for it
- * (`cc-<session id>`, src/domain/hooks/sessions.ts): tasks it holds, its hook decisions.
+ * by a task's metadata `sessionId` (tasks synced from its todos), and through the instance
+ * ClaudeBench registers for it (`cc-<session id>`, src/domain/hooks/sessions.ts): tasks it
+ * holds, its hook decisions.
  */
 function concernsSession(
   payload: Payload,
   ids: ReadonlySet<string>,
-  encoded: ReadonlySet<string>,
   instances: ReadonlySet<string>,
 ): boolean {
-  const task = record(payload.task);
   if (typeof payload.sessionId === "string" && ids.has(payload.sessionId)) return true;
   const instanceSession = record(payload.instance)?.sessionId;
   if (typeof instanceSession === "string" && ids.has(instanceSession)) return true;
-  const taskSession = task?.["m:sessionId"];
-  if (typeof taskSession === "string" && encoded.has(taskSession)) return true;
+  const taskSession = record(record(payload.task)?.metadata)?.sessionId;
+  if (typeof taskSession === "string" && ids.has(taskSession)) return true;
   return namesInstance(payload, instances);
 }
 
@@ -163,7 +161,6 @@ export function parseEventQuery(params: URLSearchParams, options: ParseOptions =
   const sessions = new Set(values(params, PARAMS.session));
   const instances = new Set(values(params, PARAMS.instance));
   const tasks = new Set(values(params, PARAMS.task));
-  const sessionJson = new Set([...sessions].map((s) => JSON.stringify(s)));
   const sessionInstances = new Set([...sessions].map(sessionInstanceId));
 
   const resume = options.lastEventId ?? params.get("lastEventId") ?? undefined;
@@ -182,6 +179,6 @@ export function parseEventQuery(params: URLSearchParams, options: ParseOptions =
     (prefixes.length === 0 || prefixes.some((p) => e.event.startsWith(p))) &&
     (tasks.size === 0 || namesTask(e.payload, tasks)) &&
     (instances.size === 0 || namesInstance(e.payload, instances)) &&
-    (sessions.size === 0 || concernsSession(e.payload, sessions, sessionJson, sessionInstances));
+    (sessions.size === 0 || concernsSession(e.payload, sessions, sessionInstances));
   return resume === undefined ? { matches } : { matches, afterId: resume };
 }

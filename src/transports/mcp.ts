@@ -31,7 +31,14 @@ import {
 import { z } from "zod";
 import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
-import { type AppError, errorPayload, toAppError } from "../core/errors.js";
+import {
+  type AppError,
+  type ErrorCode as AppErrorCode,
+  errorPayload,
+  HTTP_STATUS,
+  JSONRPC_CODES,
+  toAppError,
+} from "../core/errors.js";
 import { inputJsonSchema, outputJsonSchema } from "../core/json-schema.js";
 import type { Logger } from "../core/logger.js";
 import { fromToolName, toToolName } from "../core/naming.js";
@@ -194,6 +201,7 @@ export class McpEndpoint {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, meta: RequestMeta): Promise<void> {
+    ignoreTaskAugmentation(body);
     const sessionId = req.headers["mcp-session-id"];
     const session = typeof sessionId === "string" ? this.#sessions.get(sessionId) : undefined;
     if (session && typeof sessionId === "string") return this.#inSession(sessionId, session, req, res, body);
@@ -202,11 +210,21 @@ export class McpEndpoint {
     }
     if (req.method === "POST") return this.#stateless(req, res, body, meta);
     if (sessionId !== undefined) {
-      return sendRpcError(res, 404, -32001, "Session not found: it expired or lives in another process");
+      return sendRpcError(
+        res,
+        HTTP_STATUS.SESSION_NOT_FOUND,
+        "SESSION_NOT_FOUND",
+        "Session not found: it expired or lives in another process; initialize a new one",
+      );
     }
     // Without a session there is no stream to hold open and nothing to delete.
     res.setHeader("allow", "POST");
-    return sendRpcError(res, 405, -32000, "Method not allowed: GET and DELETE need an Mcp-Session-Id");
+    return sendRpcError(
+      res,
+      405,
+      "INVALID_REQUEST",
+      "Method not allowed: GET and DELETE need an Mcp-Session-Id",
+    );
   }
 
   async #openSession(
@@ -373,7 +391,25 @@ export class McpEndpoint {
   }
 }
 
-function sendRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+/**
+ * A request refused before the protocol server sees it, with a code of our table: the SDK answers
+ * the same cases -32001 and -32000, which mean CIRCUIT_OPEN and RATE_LIMITED here (the original's).
+ */
+function sendRpcError(res: ServerResponse, status: number, code: AppErrorCode, message: string): void {
   res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code, message } }));
+  const error = { code: JSONRPC_CODES[code], message, data: { code } };
+  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error }));
+}
+
+/**
+ * This server declares no `tasks` capability, and a receiver without it "MUST process requests
+ * of that type normally, ignoring any task-augmentation metadata" (MCP 2025-11-25, Tasks). The
+ * SDK instead refuses such a request with a plain Error, answered -32603 (internal error): the
+ * field is dropped before the SDK sees it, so `tools/call` with `task` runs the tool as usual.
+ */
+function ignoreTaskAugmentation(body: unknown): void {
+  for (const message of Array.isArray(body) ? body : [body]) {
+    const params = isPlainObject(message) ? message.params : undefined;
+    if (isPlainObject(params) && Object.hasOwn(params, "task")) delete params.task;
+  }
 }

@@ -1,40 +1,56 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import {
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { runCli } from "../helpers/cli.js";
+import { CLI, freePort, runCli, runDangerousPreToolUse } from "../helpers/cli.js";
+import { startTestRedis } from "../helpers/redis.js";
+import { startTestServer } from "../helpers/server.js";
 
 /** `claudebench init` as a user runs it: the built CLI in temporary project directories. */
 
+/** Every event docs/claude-code.md lists; the tool events for every tool. */
 const EVENTS = [
   "PreToolUse",
   "PostToolUse",
+  "PostToolUseFailure",
   "UserPromptSubmit",
   "SessionStart",
   "SessionEnd",
   "Stop",
+  "SubagentStart",
   "SubagentStop",
   "Notification",
   "PreCompact",
   "TaskCreated",
   "TaskCompleted",
 ];
-const OUR_HTTP = { type: "http", url: "http://127.0.0.1:3000/hook/claude", timeout: 10 };
+const TOOL_EVENTS = EVENTS.slice(0, 3);
+const ROOT = join(import.meta.dirname, "../..");
+/** Where no server answers (init warns, and writes all the same). */
+const NO_SERVER = `http://127.0.0.1:${await freePort()}`;
+const OUR_HTTP = { type: "http", url: `${NO_SERVER}/hook/claude`, timeout: 10 };
+/** The hook command init writes: this node and this package's bin, by absolute path. */
+const OUR_COMMAND = (url = NO_SERVER) => `${process.execPath} ${CLI} hook --url ${url}`;
 
-/** The environment without anything that would change init's URL or token. */
+/** The environment with init's URL set to NO_SERVER (unless `extra` says otherwise) and no token. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  for (const name of ["CLAUDEBENCH_URL", "CLAUDEBENCH_TOKEN", "AUTH_TOKEN", "PORT"]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, CLAUDEBENCH_URL: NO_SERVER, ...extra };
+  for (const name of ["CLAUDEBENCH_TOKEN", "AUTH_TOKEN", "PORT"]) {
     if (!(name in extra)) delete env[name];
   }
   return env;
@@ -101,18 +117,17 @@ describe("claudebench init", () => {
     const settings = json(dir, ".claude/settings.json");
     assert.deepEqual(Object.keys(settings), ["hooks"]);
     assert.deepEqual(Object.keys(settings.hooks), EVENTS);
-    assert.deepEqual(settings.hooks.PreToolUse, [{ matcher: "*", hooks: [OUR_HTTP] }]);
-    assert.deepEqual(settings.hooks.PostToolUse, [
-      { matcher: "TodoWrite|TaskCreate|TaskUpdate", hooks: [OUR_HTTP] },
-    ]);
-    for (const event of EVENTS.slice(2))
+    // Every tool, before and after: post_tool hook links may act after any tool.
+    for (const event of TOOL_EVENTS)
+      assert.deepEqual(settings.hooks[event], [{ matcher: "*", hooks: [OUR_HTTP] }], event);
+    for (const event of EVENTS.slice(TOOL_EVENTS.length))
       assert.deepEqual(settings.hooks[event], [{ hooks: [OUR_HTTP] }], event);
     assert.deepEqual(json(dir, ".mcp.json"), {
-      mcpServers: { claudebench: { type: "http", url: "http://127.0.0.1:3000/mcp" } },
+      mcpServers: { claudebench: { type: "http", url: `${NO_SERVER}/mcp` } },
     });
     assert.match(
       result.stdout,
-      /\.claude\/settings\.json: created: added PreToolUse, PostToolUse, UserPromptSubmit/,
+      /\.claude\/settings\.json: created: added PreToolUse, PostToolUse, PostToolUseFailure, UserPromptSubmit, SessionStart, SessionEnd, Stop, SubagentStart,/,
     );
     assert.match(result.stdout, /\.mcp\.json: created: added MCP server claudebench/);
     assert.match(
@@ -125,7 +140,10 @@ describe("claudebench init", () => {
     const dir = project({ ".claude/settings.json": THEIR_SETTINGS, ".mcp.json": THEIR_MCP });
     const result = await init(["--dir", dir]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /\.claude\/settings\.json: updated: added PreToolUse, PostToolUse/);
+    assert.match(
+      result.stdout,
+      /\.claude\/settings\.json: updated: added PreToolUse, PostToolUse, PostToolUseFailure/,
+    );
     const settingsText = read(dir, ".claude/settings.json");
     const settings = JSON.parse(settingsText);
     const theirs = JSON.parse(THEIR_SETTINGS);
@@ -164,8 +182,90 @@ describe("claudebench init", () => {
     assert.equal(statSync(join(dir, ".claude/settings.json")).mtimeMs, settingsBefore);
     assert.equal(read(dir, ".mcp.json"), mcpBefore);
     assert.deepEqual(json(dir, ".claude/settings.json").hooks.Stop, [
-      { hooks: [{ type: "command", command: "npx claudebench hook", timeout: 10 }] },
+      { hooks: [{ type: "command", command: OUR_COMMAND(), timeout: 10 }] },
     ]);
+  });
+
+  it("without --url or CLAUDEBENCH_URL, the entries name http://127.0.0.1:3000", async () => {
+    const dir = project();
+    const env = cleanEnv();
+    delete env.CLAUDEBENCH_URL;
+    const result = await init(["--dir", dir, "--dry-run"], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /http hooks → http:\/\/127\.0\.0\.1:3000\/hook\/claude, MCP server → http:\/\/127\.0\.0\.1:3000\/mcp/,
+    );
+  });
+
+  it("--command writes a command that runs from the project, outside this package: a real server's deny is exit 2", async () => {
+    const redis = await startTestRedis();
+    const server = await startTestServer({ redisUrl: redis.url });
+    try {
+      const dir = project();
+      const result = await init(["--dir", dir, "--command"], cleanEnv({ CLAUDEBENCH_URL: server.url }));
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`server: ${server.url} answers /health`));
+      assert.doesNotMatch(result.stderr, /warning/);
+      const settings = json(dir, ".claude/settings.json");
+      const command = settings.hooks.PreToolUse[0].hooks[0].command as string;
+      assert.equal(command, OUR_COMMAND(server.url));
+      for (const event of EVENTS) assert.equal(settings.hooks[event][0].hooks[0].command, command, event);
+
+      // As Claude Code runs it: a deny is exit 2, which Claude Code enforces.
+      const hook = await runDangerousPreToolUse(command, dir, cleanEnv());
+      assert.equal(hook.code, 2, hook.stderr);
+      assert.match(hook.stderr, /rm-critical/);
+    } finally {
+      await server.close();
+      await redis.stop();
+    }
+  });
+
+  it("warns, and still writes, when no server answers the URL it writes", async () => {
+    const dir = project({ ".claudebench/policy.json": '{ "onServerUnavailable": "block" }\n' });
+    const http = await init(["--dir", dir]);
+    assert.equal(http.code, 0, http.stderr);
+    const noServer = NO_SERVER.replaceAll(".", "\\.");
+    assert.match(
+      http.stderr,
+      new RegExp(
+        `^warning: no ClaudeBench server answers ${noServer}/health \\(ECONNREFUSED\\): until a server answers there, the hooks check nothing \\(Claude Code proceeds\\)\\. Start one with \`claudebench serve\`, or run init again with --url <its URL>\\.$`,
+        "m",
+      ),
+    );
+    assert.ok(existsSync(join(dir, ".claude/settings.json")));
+    const command = await init(["--dir", dir, "--command"]);
+    assert.equal(command.code, 0, command.stderr);
+    assert.match(command.stderr, /the hooks block tool calls and prompts\./);
+  });
+
+  it("refuses to write a hook command that does not run, and says why", async () => {
+    // A copy of the package whose hook module is missing (a broken install): init runs, the hook cannot.
+    const pkg = project();
+    for (const name of ["bin", "dist", "package.json"])
+      cpSync(join(ROOT, name), join(pkg, name), { recursive: true });
+    symlinkSync(realpathSync(join(ROOT, "node_modules")), join(pkg, "node_modules"));
+    rmSync(join(pkg, "dist/cli/hook.js"));
+    const dir = project();
+    const cli = spawn(
+      process.execPath,
+      [join(pkg, "bin/claudebench.js"), "init", "--command", "--dir", dir],
+      {
+        env: cleanEnv(),
+      },
+    );
+    let stderr = "";
+    cli.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(cli, "exit")) as [number];
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /^claudebench init: the hook command does not run \(exit 1: claudebench: the CLI is not built yet\. .*\): .*bin\/claudebench\.js hook --url .*; nothing was written$/m,
+    );
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it("--dry-run prints a diff of each file and writes nothing", async () => {

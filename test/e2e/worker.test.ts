@@ -2,16 +2,25 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
 import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
+import type { Instance } from "../../src/domain/instances/registry.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
-import { kill9, killAllServers, type Member, startGroup, startMember, until } from "../helpers/cluster.js";
+import {
+  CLUSTER_ENV,
+  kill9,
+  killAllServers,
+  type Member,
+  startGroup,
+  startMember,
+  until,
+} from "../helpers/cluster.js";
 import { parsePrometheus, sampleValue } from "../helpers/prometheus.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
@@ -308,6 +317,273 @@ describe("claudebench worker", () => {
       assert.equal(task.status, "failed");
       assert.equal(task.error, "it broke");
       assert.equal(task.deadLettered, true);
+      assert.match(
+        w.stdout(),
+        new RegExp(`✗ ${created.id} failed in [\\d.]+s \\(exit 4\\); dead-lettered\n    \\| it broke\n`),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+const instanceOf = async (url: string, id: string) =>
+  (await call<{ instances: Instance[] }>(url, "system.instances")).instances.find((i) => i.id === id);
+
+/** Resolves with the exit code, or fails after SLOW: a worker expected to exit by itself. */
+const exitOf = (w: SpawnedCli) =>
+  Promise.race([
+    w.exited,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the worker did not exit:\n${w.stdout()}`)), SLOW).unref(),
+    ),
+  ]);
+
+describe("claudebench worker as an instance of the cluster", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "cb-worker-instance-"));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("registers (role worker, maxTasks = concurrency, what it runs, where) and shows what it holds; says 'queue empty' once however often it polls; SIGTERM releases, unregisters and sums up", async () => {
+    // heartbeats every 2 s, so that the status they carry is seen soon
+    const server = await startTestServer({ redisUrl: redis.url, overrides: { heartbeatTimeoutMs: 6000 } });
+    const claims = async () =>
+      sampleValue(
+        parsePrometheus(await (await fetch(`${server.url}/metrics`)).text()),
+        "claudebench_calls_total",
+        { method: "task.claim" },
+      );
+    try {
+      const ids = [
+        (await call<Task>(server.url, "task.create", { text: "one" })).id,
+        (await call<Task>(server.url, "task.create", { text: "two" })).id,
+      ].sort();
+      const w = runCli(
+        ["worker", "--url", server.url, "--id", "worker-i", "--exec", "exec sleep 300"].concat(
+          ["--concurrency", "3", "--capabilities", "ts, gpu", "--lease-ms", String(2 * SLOW)],
+          ["--poll-ms", "100"],
+        ),
+      );
+      try {
+        const seen = await until(
+          async () => {
+            const i = await instanceOf(server.url, "worker-i");
+            return i?.activeTasks === 2 && i.statusText === "running 2 of 3" && i;
+          },
+          "the worker's instance to hold its two tasks and say so in a heartbeat",
+          SLOW,
+        );
+        assert.equal(seen.status, "active");
+        assert.deepEqual(seen.roles, ["worker"]);
+        assert.deepEqual(seen.capabilities, ["ts", "gpu"]);
+        assert.equal(seen.maxTasks, 3);
+        assert.deepEqual(seen.metadata, {
+          kind: "worker",
+          command: "exec sleep 300",
+          host: hostname(),
+          pid: w.child.pid,
+          concurrency: 3,
+        });
+        assert.deepEqual(seen.heldTaskIds, ids);
+        assert.deepEqual(seen.load, { running: 2, done: 0, failed: 0 });
+        for (const task of await Promise.all(ids.map((id) => getTask(server.url, id))))
+          assert.equal(task.assignedTo, "worker-i", "a task's holder is the instance");
+
+        // it polls every 100 ms with a free slot and finds nothing: said once
+        const before = await claims();
+        await until(async () => (await claims()) >= before + 5, "five more claims", SLOW);
+        assert.equal(w.stdout().match(/queue empty; waiting/g)?.length, 1, w.stdout());
+        assert.match(w.stdout(), /queue empty; waiting \(2 running\)/);
+
+        w.child.kill("SIGTERM");
+        assert.equal(await w.exited, 0);
+      } finally {
+        w.child.kill("SIGKILL");
+      }
+      for (const id of ids) assert.match(w.stdout(), new RegExp(`↺ ${id} released`));
+      assert.match(w.stdout(), /unregistered worker-i\n/);
+      assert.match(w.stdout(), /summary: done 0, failed 0, released 2; ran \S.*\n$/);
+      assert.equal((await instanceOf(server.url, "worker-i"))?.status, "unregistered");
+      for (const task of await Promise.all(ids.map((id) => getTask(server.url, id)))) {
+        assert.equal(task.status, "pending");
+        assert.equal(task.attempts, 0);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a live worker keeps its tasks through many heartbeat timeouts, even when check_health asks with a shorter one; killed with -9, its tasks go back at once, long before their leases end", async () => {
+    const timeoutMs = 3000;
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      overrides: { heartbeatTimeoutMs: timeoutMs, maintenanceIntervalMs: 100 },
+    });
+    const release = join(dir, "release-k");
+    try {
+      const ids = [
+        (await call<Task>(server.url, "task.create", { text: "one" })).id,
+        (await call<Task>(server.url, "task.create", { text: "two" })).id,
+      ];
+      // runs until the test ends it (a worker killed with -9 leaves its commands behind)
+      const command = `while [ ! -e ${release} ]; do sleep 0.2; done`;
+      const w = runCli(
+        ["worker", "--url", server.url, "--id", "worker-k", "--exec", command].concat([
+          "--concurrency",
+          "2",
+          "--lease-ms",
+          String(2 * SLOW),
+          "--poll-ms",
+          "100",
+        ]),
+      );
+      try {
+        await until(
+          async () => (await instanceOf(server.url, "worker-k"))?.activeTasks === 2,
+          "the worker to hold both tasks",
+          SLOW,
+        );
+        // three timeouts' worth of heartbeats, each poll asking the leader to fail what was
+        // silent for 100 ms: a worker that heartbeats as told is never failed
+        await until(
+          async () => {
+            const check = await call<{ failed: string[] }>(server.url, "system.check_health", {
+              timeout: 100,
+            });
+            assert.deepEqual(check.failed, [], "a live worker declared failed");
+            const i = await instanceOf(server.url, "worker-k");
+            return i && Date.parse(i.lastSeen) - Date.parse(i.registeredAt) >= 3 * timeoutMs;
+          },
+          "the worker to heartbeat through three timeouts",
+          SLOW,
+        );
+        assert.equal((await instanceOf(server.url, "worker-k"))?.status, "active");
+        for (const task of await Promise.all(ids.map((id) => getTask(server.url, id)))) {
+          assert.equal(task.status, "in_progress");
+          assert.equal(task.assignedTo, "worker-k");
+          assert.equal(task.attempts, 1);
+        }
+
+        w.child.kill("SIGKILL");
+        await w.exited;
+        // their leases (240 s) outlast this wait: only the instance's failure explains it
+        await until(
+          async () =>
+            (await Promise.all(ids.map((id) => getTask(server.url, id)))).every(
+              (t) => t.status === "pending" && t.error === "instance failed",
+            ),
+          "the worker's tasks to go back to the queue",
+          SLOW,
+        );
+        assert.equal((await instanceOf(server.url, "worker-k"))?.status, "failed");
+        for (const task of await Promise.all(ids.map((id) => getTask(server.url, id))))
+          assert.equal(task.attempts, 1, "the attempt stays counted");
+      } finally {
+        w.child.kill("SIGKILL");
+        writeFileSync(release, "");
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("registers again when the server no longer knows it", async () => {
+    const server = await startTestServer({ redisUrl: redis.url, overrides: { heartbeatTimeoutMs: 3000 } });
+    const w = startWorker(server.url, "worker-again", "true");
+    try {
+      await until(
+        async () => (await instanceOf(server.url, "worker-again"))?.status === "active",
+        "the worker to register",
+        SLOW,
+      );
+      await call(server.url, "system.unregister", { instanceId: "worker-again" });
+      await waitFor(() => w.stdout().includes("registered again"), "the worker to register again", SLOW);
+      assert.equal((await instanceOf(server.url, "worker-again"))?.status, "active");
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      await server.close();
+    }
+  });
+});
+
+describe("claudebench worker in daily use", () => {
+  it("a worker whose server is not up yet says so once, backs off, and starts when the server does", async () => {
+    // what a proxy answers while the server behind it is down (503), counting the worker's attempts
+    let attempts = 0;
+    const standIn = createServer((_req, res) => {
+      attempts++;
+      res.writeHead(503, { "content-type": "text/plain" }).end("no server behind this proxy");
+    });
+    await new Promise<void>((r) => standIn.listen(0, "127.0.0.1", r));
+    const port = (standIn.address() as AddressInfo).port;
+    const w = startWorker(`http://127.0.0.1:${port}`, "worker-early", `echo '{"ok":true}'`);
+    let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
+    try {
+      await until(async () => attempts >= 3, "three attempts to reach the server", SLOW);
+      assert.equal(w.stdout().match(/server (still )?unavailable/g)?.length, 1, w.stdout());
+      assert.match(
+        w.stdout(),
+        /! server unavailable \(UNAVAILABLE: unexpected HTTP 503 .*\); trying again with back-off, 1 s doubling up to 30 s\n/,
+      );
+      standIn.close();
+      standIn.closeAllConnections();
+      server = await startTestServer({ redisUrl: redis.url, overrides: { port } });
+      const created = await call<Task>(server.url, "task.create", { text: "at last" });
+      await until(
+        async () => (await getTask(server?.url as string, created.id)).status === "completed",
+        "the worker to complete the task",
+        SLOW,
+      );
+      assert.match(w.stdout(), /server answering again after \S+\n.*registered as instance worker-early/);
+      // (a refused connection between the stand-in and the server, if any, adds a "still unavailable")
+      assert.equal(w.stdout().match(/! server unavailable/g)?.length, 1, w.stdout());
+    } finally {
+      w.child.kill("SIGKILL");
+      await w.exited;
+      standIn.close();
+      await server?.close();
+    }
+  });
+
+  it("--drain runs until nothing is left (waiting for its own retries), shows each failure's stderr and fate, and sums up", async () => {
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      overrides: { maintenanceIntervalMs: 100, backoffBaseMs: 50, backoffMaxMs: 100 },
+    });
+    try {
+      const ok = [
+        (await call<Task>(server.url, "task.create", { text: "fine", priority: 90 })).id,
+        (await call<Task>(server.url, "task.create", { text: "fine too", priority: 80 })).id,
+      ];
+      const bad = (await call<Task>(server.url, "task.create", { text: "bad", maxAttempts: 2 })).id;
+      // "bad" writes eight lines to stderr and exits 3; the others print a result
+      const command = `input=$(cat); case "$input" in *'"text":"bad"'*) for i in 1 2 3 4 5 6 7; do echo "trace line $i" >&2; done; echo "the reason it broke" >&2; exit 3;; esac; echo '{"ok":true}'`;
+      const w = runCli(
+        ["worker", "--url", server.url, "--id", "worker-drain", "--exec", command, "--drain"].concat([
+          "--poll-ms",
+          "100",
+        ]),
+      );
+      assert.equal(await exitOf(w), 0, w.stderr());
+      const out = w.stdout();
+      const tail =
+        "\n    \\| trace line 4\n    \\| trace line 5\n    \\| trace line 6\n    \\| trace line 7\n    \\| the reason it broke\n";
+      assert.match(out, new RegExp(`✗ ${bad} failed in [\\d.]+s \\(exit 3\\); retry in [\\d.]+s${tail}`));
+      assert.match(out, new RegExp(`✗ ${bad} failed in [\\d.]+s \\(exit 3\\); dead-lettered${tail}`));
+      assert.doesNotMatch(out, /trace line 3/, "only the last five lines of stderr");
+      assert.match(out, /drained: no task left for this worker\n/);
+      assert.match(out, /unregistered worker-drain\n/);
+      assert.match(out, /summary: done 2, failed 2 \(1 to retry, 1 dead-lettered\); ran \S.*\n$/);
+      for (const id of ok) assert.equal((await getTask(server.url, id)).status, "completed");
+      const dead = await getTask(server.url, bad);
+      assert.equal(dead.status, "failed");
+      assert.equal(dead.deadLettered, true);
+      assert.equal(dead.attempts, 2, "drain waited for the retry of its own failure");
     } finally {
       await server.close();
     }
@@ -374,6 +650,70 @@ describe("claudebench worker when its server goes away", () => {
     } finally {
       w.child.kill("SIGKILL");
       await w.exited;
+      await kill9(server);
+    }
+  });
+
+  it("no server for longer than the heartbeat timeout: the restarted leader lets the live worker heartbeat again before failing it, so it keeps its task", async () => {
+    const release = join(dir, "release-o");
+    const prefix = uniquePrefix("wk");
+    const instanceKey = createKeys(prefix).queue.instance("worker-o");
+    const timeoutMs = Number(CLUSTER_ENV.HEARTBEAT_TIMEOUT_MS);
+    const admin = new Redis(redis.url);
+    /** Redis' clock, which the heartbeats are stamped with. */
+    const redisNow = async () => {
+      const [s, us] = await admin.time();
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    };
+    const port = await freePort();
+    let server = await startMember({ redisUrl: redis.url, prefix, id: "srv-o", port });
+    const created = await call<Task>(server.url, "task.create", { text: "outlive the outage" });
+    const w = runCli(
+      [
+        "worker",
+        "--url",
+        server.url,
+        "--id",
+        "worker-o",
+        "--exec",
+        `while [ ! -e ${release} ]; do sleep 0.2; done`,
+      ].concat(["--lease-ms", String(2 * SLOW), "--poll-ms", "100"]),
+    );
+    try {
+      await until(
+        async () => (await getTask(server.url, created.id)).assignedTo === "worker-o",
+        "the worker to take the task",
+        SLOW,
+      );
+      await kill9(server);
+      // no server for three heartbeat timeouts
+      await until(
+        async () => (await redisNow()) - Number(await admin.hget(instanceKey, "lastSeen")) > 3 * timeoutMs,
+        "three heartbeat timeouts without a server",
+        SLOW,
+      );
+      server = await startMember({ redisUrl: redis.url, prefix, id: "srv-o", port });
+      const restarted = await redisNow();
+      // the worker heartbeats through three timeouts of the new leader: never failed meanwhile
+      await until(
+        async () => {
+          const i = await instanceOf(server.url, "worker-o");
+          assert.equal(i?.status, "active", "the live worker was declared failed");
+          return Date.parse(i.lastSeen) - restarted > 3 * timeoutMs;
+        },
+        "the worker to heartbeat through three timeouts after the restart",
+        SLOW,
+      );
+      const task = await getTask(server.url, created.id);
+      assert.equal(task.status, "in_progress");
+      assert.equal(task.assignedTo, "worker-o");
+      assert.equal(task.attempts, 1);
+      assert.match(w.stdout(), /! server unavailable .*\n(.*\n)*.*server answering again after/);
+    } finally {
+      writeFileSync(release, "");
+      w.child.kill("SIGKILL");
+      await w.exited;
+      admin.disconnect();
       await kill9(server);
     }
   });

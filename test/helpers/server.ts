@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
@@ -23,10 +26,16 @@ export interface TestServerOptions {
   hookLinks?: readonly HookLink[];
 }
 
-/** An in-process server on a free port against the given Redis, logging only errors. */
+/**
+ * An in-process server on a free port against the given Redis, logging only errors. Its data
+ * directory, policy file, plugin and workflow directories are in a fresh temporary directory
+ * (removed when it closes), never the working directory's .claudebench/, which is the user's
+ * (`overrides` names others).
+ */
 export async function startTestServer(
   options: TestServerOptions,
 ): Promise<RunningServer & { config: Config }> {
+  const own = mkdtempSync(join(tmpdir(), "cb-server-"));
   const config = {
     ...loadConfig(
       {
@@ -40,16 +49,33 @@ export async function startTestServer(
       },
       {},
     ),
+    dataDir: join(own, "data"),
+    policyFile: join(own, "policy.json"),
+    pluginsDir: join(own, "plugins"),
+    workflowsDir: join(own, "workflows"),
     ...options.overrides,
   };
-  const server = await startServer(config, {
-    handlers: options.handlers ?? builtinHandlers,
-    log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
-    clock: options.clock,
-    hookLinks: options.hookLinks,
-    subscriptions: options.subscriptions,
+  let server: RunningServer;
+  try {
+    server = await startServer(config, {
+      handlers: options.handlers ?? builtinHandlers,
+      log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? "error"),
+      clock: options.clock,
+      hookLinks: options.hookLinks,
+      subscriptions: options.subscriptions,
+    });
+  } catch (err) {
+    rmSync(own, { recursive: true, force: true });
+    throw err;
+  }
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    config,
+    close: async () => {
+      await close();
+      rmSync(own, { recursive: true, force: true });
+    },
   });
-  return Object.assign(server, { config });
 }
 
 /** An HTTP answer with its JSON body parsed (null when empty). */

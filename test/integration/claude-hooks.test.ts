@@ -5,7 +5,7 @@ import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Task } from "../../src/domain/tasks/model.js";
-import { CLI, freePort } from "../helpers/cli.js";
+import { CLI, emptyDir, freePort } from "../helpers/cli.js";
 import { projectDir, removeProjectDirs } from "../helpers/project.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
@@ -45,7 +45,11 @@ interface BridgeResult {
 /** Runs `claudebench hook <args>` with `payload` on stdin, as Claude Code does. */
 function bridge(args: string[], payload: Payload | string, env = cleanEnv()): Promise<BridgeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, "hook", ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, "hook", ...args], {
+      env,
+      cwd: emptyDir(), // the bridge reads ./.claudebench/policy.json: not the user's
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {

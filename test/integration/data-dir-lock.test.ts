@@ -56,7 +56,9 @@ interface Contender {
 }
 
 function contender(): Contender {
-  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CONTENDER], {
+  // tsx by its path: the test may run in a directory without node_modules (scripts/run-tests.mjs)
+  const tsx = import.meta.resolve("tsx");
+  const child = spawn(process.execPath, ["--import", tsx, "--input-type=module", "-e", CONTENDER], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const lines: string[] = [];

@@ -390,6 +390,59 @@ describe("instances", () => {
   });
 });
 
+describe("a leader that has just taken over", () => {
+  it("waits a whole heartbeat timeout before failing anyone: an instance that could not reach a server meanwhile gets to heartbeat again", async () => {
+    // long enough that this test reads the new leader's first ticks well within it
+    const timeoutMs = 6000;
+    const overrides = { ...FAST, heartbeatTimeoutMs: timeoutMs };
+    const keyPrefix = uniquePrefix("in");
+    const keys = createKeys(keyPrefix);
+    const first = await startTestServer({
+      redisUrl: redis.url,
+      keyPrefix,
+      instanceId: `${keyPrefix}-a`,
+      overrides,
+    });
+    await register(first.url, { id: "patient", roles: ["worker"] });
+    await first.close(); // no server at all from here
+    const redisNow = async () => {
+      const [s, us] = await admin.time();
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    };
+    await until(
+      async () =>
+        (await redisNow()) - Number(await admin.hget(keys.queue.instance("patient"), "lastSeen")) > timeoutMs,
+      "a heartbeat timeout without any server",
+    );
+
+    const serverId = `${keyPrefix}-b`;
+    const next = await startTestServer({ redisUrl: redis.url, keyPrefix, instanceId: serverId, overrides });
+    servers.push(next);
+    await until(
+      async () => (await call<Health>(next.url, "system.health")).cluster.leader,
+      "the new server to lead",
+    );
+    // two more ticks (each beats, then does the leader's duties)
+    const beat = Number(await admin.zscore(keys.queue.servers, serverId));
+    await until(
+      async () =>
+        Number(await admin.zscore(keys.queue.servers, serverId)) >=
+        beat + 2 * Number(FAST.maintenanceIntervalMs),
+      "two ticks of the new leader",
+    );
+    assert.equal((await listInstances(next.url)).find((i) => i.id === "patient")?.status, "active");
+    const hb = await call<{ alive: boolean }>(next.url, "system.heartbeat", { instanceId: "patient" });
+    assert.equal(hb.alive, true, "its heartbeat is still taken");
+
+    // the leader fails it after all once it has led, and the instance stayed silent, for a timeout
+    await until(
+      async () => (await listInstances(next.url)).find((i) => i.id === "patient")?.status === "failed",
+      "the silent instance to be failed after the grace",
+      4 * timeoutMs,
+    );
+  });
+});
+
 describe("auto-assign", () => {
   it("pending tasks are pushed to the live auto-assign instances up to their maxTasks, none to the others", async () => {
     const { urls, keys } = await cluster(1);

@@ -104,6 +104,24 @@ describe("leadership", () => {
     assert.equal(state.token, "");
   });
 
+  it("ledForMs counts from the start of an unbroken leadership: renewals extend it, a lapsed term starts it again", async () => {
+    const keys = createKeys(uniquePrefix("lead"));
+    const a = candidate(keys, "a");
+    assert.equal(a.leadership.ledForMs(), 0, "not leading");
+    a.at.ms = 100;
+    await a.leadership.tick();
+    a.at.ms = 700;
+    assert.equal(a.leadership.ledForMs(), 600);
+    await a.leadership.tick(); // a renewal within the term
+    a.at.ms = 1500;
+    assert.equal(a.leadership.ledForMs(), 1400, "still counted from the first term");
+    a.at.ms = 700 + TERM_MS; // a stall: the term lapsed here (Redis still holds it)
+    assert.equal(a.leadership.ledForMs(), 0);
+    await a.leadership.tick(); // taken back at once: a leadership that starts again
+    a.at.ms += 50;
+    assert.equal(a.leadership.ledForMs(), 50);
+  });
+
   it("resigning gives back a term that lapsed here but is still held in Redis", async () => {
     const keys = createKeys(uniquePrefix("lead"));
     const a = candidate(keys, "a");

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createLogger } from "../../src/core/logger.js";
+import type { Task } from "../../src/domain/tasks/model.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";
 import { createKeys } from "../../src/storage/keys.js";
@@ -11,13 +12,18 @@ import { LiveEventBudget } from "../../src/transports/event-budget.js";
 import { EventTail } from "../../src/transports/event-tail.js";
 import type { JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
 import { CLOSE_GOING_AWAY, CLOSE_TOO_SLOW, EventSockets } from "../../src/transports/websocket.js";
+import { call } from "../helpers/cluster.js";
 import { testHandlers } from "../helpers/handlers.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
 import { SseReader } from "../helpers/sse.js";
 import { WsReader } from "../helpers/ws.js";
 
-/** Live events over WebSocket (GET /ws) and SSE (GET /events): filters, resume, auth, flow control. */
+/**
+ * Live events over WebSocket (GET /ws) and SSE (GET /events): filters, resume, auth, flow
+ * control, and task events carrying the task typed as task.get answers it (numbers as
+ * numbers, times as ISO 8601, metadata parsed), not the Redis hash the queue scripts store.
+ */
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -40,6 +46,37 @@ function byStreamId(a: string, b: string): number {
   const [aMs = 0, aSeq = 0] = a.split("-").map(Number);
   const [bMs = 0, bSeq = 0] = b.split("-").map(Number);
   return aMs - bMs || aSeq - bSeq;
+}
+
+type TaskEvent = { id: string; event: string; payload: Record<string, unknown> & { task: Task } };
+type Expected = [event: string, task: "before" | "after"][];
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/**
+ * Steps through task transitions on one SSE stream: a step makes one call and checks the
+ * events it caused, in order, each one's task against task.get's answer right before or right
+ * after the call (null once the task is gone).
+ */
+function stepper(url: string, stream: SseReader) {
+  const get = (id: string) => call<Task>(url, "task.get", { id }).catch(() => null);
+  let seen = 0;
+  return async (id: string | null, act: () => Promise<unknown>, expected: Expected): Promise<TaskEvent[]> => {
+    const before = id ? await get(id) : null;
+    const result = await act();
+    const after = await get(id ?? (result as Task).id);
+    await stream.waitFor(seen + expected.length, 10_000);
+    const fresh = stream.events<TaskEvent>().slice(seen);
+    seen += fresh.length;
+    assert.deepEqual(
+      fresh.map((e) => e.event),
+      expected.map(([event]) => event),
+    );
+    for (const [i, [event, when]] of expected.entries()) {
+      assert.deepEqual(fresh[i]?.payload.task, when === "before" ? before : after, `${event}'s task`);
+    }
+    return fresh;
+  };
 }
 
 /** Rejection of WsReader.open: the refused upgrade's status and JSON body. */
@@ -103,8 +140,8 @@ describe("live events over WebSocket and SSE", () => {
     const payloads: [string, Record<string, unknown>][] = [
       ["wsf.a.x", { n: 1, sessionId: "s-1" }],
       ["wsf.b", { n: 2, instanceId: "w-1" }],
-      // a task event as the queue scripts write it: the task hash, metadata as JSON text
-      ["wsf.b", { n: 3, task: { id: "t-7", assignedTo: "w-1", "m:sessionId": JSON.stringify("s-1") } }],
+      // a task event as subscribers get it: the typed task, a todo's session in its metadata
+      ["wsf.b", { n: 3, task: { id: "t-7", assignedTo: "w-1", metadata: { sessionId: "s-1" } } }],
       ["wsf.a.y", { n: 4, workerId: "w-2", task: { id: "t-8" } }],
       ["wsf.b", { n: 5, instance: { id: "w-1", sessionId: "s-2" } }],
       // the instance ClaudeBench registers for session s-1
@@ -163,6 +200,109 @@ describe("live events over WebSocket and SSE", () => {
         ["task.completed", id],
       ],
     );
+  });
+
+  it("gives every task event the task as task.get answers it at that transition", async () => {
+    const stream = await sse(first, "?prefix=task.");
+    const step = stepper(first.url, stream);
+    const [created] = await step(
+      null,
+      () =>
+        call(first.url, "task.create", {
+          text: "typed events",
+          priority: 75,
+          description: "shows every field",
+          channel: "ev",
+          maxAttempts: 2,
+          requires: ["node"],
+          metadata: { owner: "ann", tags: ["a", 1] },
+        }),
+      [["task.created", "after"]],
+    );
+    // the shape, spelled out: what the stored hash holds as text
+    const task = created?.payload.task as Task;
+    const id = task.id;
+    assert.equal(task.priority, 75);
+    assert.equal(task.attempts, 0);
+    assert.equal(task.maxAttempts, 2);
+    assert.match(task.createdAt, ISO);
+    assert.match(task.updatedAt, ISO);
+    assert.deepEqual(task.requires, ["node"]);
+    assert.deepEqual(task.metadata, { owner: "ann", tags: ["a", 1] });
+    assert.ok(!("seq" in task) && !("m:owner" in task), "no field of the hash itself");
+
+    const worker = { workerId: "w-1", capabilities: ["node"], channel: "ev" }; // this test's tasks only
+    const [updated] = await step(
+      id,
+      () => call(first.url, "task.update", { id, updates: { priority: 80, metadata: { owner: "bob" } } }),
+      [["task.updated", "after"]],
+    );
+    assert.deepEqual(updated?.payload.changed, ["priority", "metadata.owner"], "paths in the task");
+    const [claimed] = await step(id, () => call(first.url, "task.claim", worker), [
+      ["task.claimed", "after"],
+    ]);
+    assert.equal(typeof claimed?.payload.task.leaseToken, "number");
+    assert.match(String(claimed?.payload.task.leaseExpiresAt), ISO);
+    await step(id, () => call(first.url, "task.release", { id, workerId: "w-1" }), [
+      ["task.unassigned", "after"],
+    ]);
+    await step(id, () => call(first.url, "task.assign", { taskId: id, instanceId: "w-2" }), [
+      ["task.assigned", "after"],
+    ]);
+    const [, dead] = await step(
+      id,
+      () => call(first.url, "task.fail", { id, workerId: "w-2", error: "broke", retryable: false }),
+      [
+        ["task.failed", "before"], // recorded by the event after it
+        ["task.dead_lettered", "after"],
+      ],
+    );
+    assert.equal(dead?.payload.task.deadLettered, true);
+    await step(id, () => call(first.url, "task.retry", { id }), [["task.retried", "after"]]);
+    await step(id, () => call(first.url, "task.claim", worker), [["task.claimed", "after"]]);
+    const [completed] = await step(
+      id,
+      () => call(first.url, "task.complete", { id, workerId: "w-1", result: { ok: 1 } }),
+      [["task.completed", "after"]],
+    );
+    assert.deepEqual(completed?.payload.task.result, { ok: 1 });
+    assert.match(String(completed?.payload.task.completedAt), ISO);
+    await step(id, () => call(first.url, "task.delete", { id }), [["task.deleted", "before"]]);
+
+    // a retryable failure: pending again after a backoff, due at runAfter (= the event's retryAt)
+    const [again] = await step(
+      null,
+      () => call(first.url, "task.create", { text: "flaky", channel: "ev", maxAttempts: 3 }),
+      [["task.created", "after"]],
+    );
+    const other = again?.payload.task.id as string;
+    await step(other, () => call(first.url, "task.claim", { workerId: "w-3", channel: "ev" }), [
+      ["task.claimed", "after"],
+    ]);
+    const [, retrying] = await step(
+      other,
+      () => call(first.url, "task.fail", { id: other, workerId: "w-3", error: "flaky" }),
+      [
+        ["task.failed", "before"],
+        ["task.retrying", "after"],
+      ],
+    );
+    assert.match(String(retrying?.payload.task.runAfter), ISO);
+    assert.equal(retrying?.payload.retryAt, retrying?.payload.task.runAfter);
+    await step(other, () => call(first.url, "task.cancel", { id: other }), [["task.cancelled", "after"]]);
+  });
+
+  it("finds a real task by the session its metadata names", async () => {
+    const stream = await sse(first, "?prefix=task.&session=s-typed");
+    await call(first.url, "task.create", { text: "someone else's", metadata: { sessionId: "s-other" } });
+    const mine = await call<Task>(first.url, "task.create", {
+      text: "mine",
+      metadata: { sessionId: "s-typed" },
+    });
+    await stream.waitFor(1, 10_000);
+    const [event] = stream.events<TaskEvent>();
+    assert.equal(event?.payload.task.id, mine.id);
+    assert.deepEqual(event?.payload.task.metadata, { sessionId: "s-typed" });
   });
 
   it("resumes a WebSocket with lastEventId: exactly the missed events, in order, none twice", async () => {

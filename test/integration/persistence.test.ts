@@ -381,23 +381,25 @@ async function assertIdempotent(db: TaskDatabase, idBase: number, counts: () => 
   const T0 = 1_700_000_000_000;
   const a = `t-${idBase}`;
   const b = `t-${idBase + 1}`;
-  const snapshot = (id: string, status: string, extra: Record<string, string> = {}) => ({
+  const iso = (ms: number) => new Date(ms).toISOString();
+  // the task as a DomainEvent carries it (typed by parseEventEntry)
+  const snapshot = (id: string, status: TaskStatus, extra: Partial<Task> = {}): Task => ({
     id,
-    seq: String(idBase),
     text: `idempotent ${id}`,
-    priority: "50",
+    priority: 50,
     status,
-    attempts: "0",
-    maxAttempts: "3",
-    createdAt: String(T0),
-    updatedAt: String(T0),
+    attempts: 0,
+    maxAttempts: 3,
+    metadata: {},
+    createdAt: iso(T0),
+    updatedAt: iso(T0),
     ...extra,
   });
   const event = (
     ms: number,
     seq: number,
     name: string,
-    task: Record<string, string>,
+    task: Task | Record<string, never>,
     extra = {},
   ): DomainEvent => ({
     id: `${ms}-${seq}`,
@@ -413,10 +415,10 @@ async function assertIdempotent(db: TaskDatabase, idBase: number, counts: () => 
     0,
     "task.claimed",
     snapshot(a, "in_progress", {
-      attempts: "1",
+      attempts: 1,
       assignedTo: "w",
-      claimedAt: String(T0 + 5),
-      updatedAt: String(T0 + 5),
+      claimedAt: iso(T0 + 5),
+      updatedAt: iso(T0 + 5),
     }),
     { workerId: "w" },
   );
@@ -425,16 +427,16 @@ async function assertIdempotent(db: TaskDatabase, idBase: number, counts: () => 
     0,
     "task.completed",
     snapshot(a, "completed", {
-      attempts: "1",
+      attempts: 1,
       assignedTo: "w",
-      claimedAt: String(T0 + 5),
-      completedAt: String(T0 + 9),
-      updatedAt: String(T0 + 9),
-      result: JSON.stringify({ ok: true }),
+      claimedAt: iso(T0 + 5),
+      completedAt: iso(T0 + 9),
+      updatedAt: iso(T0 + 9),
+      result: { ok: true },
     }),
     { workerId: "w", runMs: 4 },
   );
-  const noise = event(T0 + 9, 1, "hook.pre_tool", {} as Record<string, string>);
+  const noise = event(T0 + 9, 1, "hook.pre_tool", {});
   const batch = [createdA, createdB, claimedA, completedA, noise];
 
   const before = await counts();
@@ -466,7 +468,7 @@ async function assertIdempotent(db: TaskDatabase, idBase: number, counts: () => 
   );
 
   // a newer event does apply, and a late one does not resurrect a deleted task
-  const deletedB = event(T0 + 20, 0, "task.deleted", snapshot(b, "pending", { updatedAt: String(T0 + 20) }));
+  const deletedB = event(T0 + 20, 0, "task.deleted", snapshot(b, "pending", { updatedAt: iso(T0 + 20) }));
   await db.applyEvents([deletedB]);
   assert.equal(await db.getTask(b), null, "deleted");
   await db.applyEvents([createdB]);
@@ -800,13 +802,14 @@ describe("persistence with PostgreSQL (DATABASE_URL)", { skip: POSTGRES_SKIP }, 
       payload: {
         task: {
           id: `t-${n}`,
-          seq: String(n),
           text: "cut",
-          priority: "50",
+          priority: 50,
           status: "pending",
-          attempts: "0",
-          maxAttempts: "3",
-          createdAt: "1700000000000",
+          attempts: 0,
+          maxAttempts: 3,
+          metadata: {},
+          createdAt: "2023-11-14T22:13:20.000Z",
+          updatedAt: "2023-11-14T22:13:20.000Z",
         },
       },
       source: "test",

@@ -33,12 +33,14 @@ describe("error tables", () => {
     assert.equal(JSONRPC_CODES.LEASE_LOST, -32009);
     assert.equal(JSONRPC_CODES.QUEUE_FULL, -32010);
     assert.equal(JSONRPC_CODES.UNAVAILABLE, -32011);
+    assert.equal(JSONRPC_CODES.SESSION_NOT_FOUND, -32012);
   });
 
   it("gives HTTP statuses that say what happened", () => {
     assert.equal(HTTP_STATUS.VALIDATION, 400);
     assert.equal(HTTP_STATUS.UNAUTHORIZED, 401);
     assert.equal(HTTP_STATUS.NOT_FOUND, 404);
+    assert.equal(HTTP_STATUS.SESSION_NOT_FOUND, 404);
     assert.equal(HTTP_STATUS.CONFLICT, 409);
     assert.equal(HTTP_STATUS.LEASE_LOST, 409);
     assert.equal(HTTP_STATUS.RATE_LIMITED, 429);

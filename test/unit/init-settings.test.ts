@@ -8,6 +8,7 @@ import {
   installHooks,
   installMcp,
   isOurHook,
+  shellWord,
   unifiedDiff,
   uninstallHooks,
   uninstallMcp,
@@ -15,8 +16,9 @@ import {
 
 /** `claudebench init`'s merge logic: Claude Code's settings and .mcp.json, edited in place. */
 
-const HTTP: InitOptions = { kind: "http", url: "http://127.0.0.1:3000", token: false };
-const COMMAND: InitOptions = { kind: "command", url: "http://127.0.0.1:3000", token: false };
+const CLI = "/usr/bin/node /opt/claudebench/bin/claudebench.js";
+const HTTP: InitOptions = { kind: "http", url: "http://127.0.0.1:3000", token: false, cli: CLI };
+const COMMAND: InitOptions = { kind: "command", url: "http://127.0.0.1:3000", token: false, cli: CLI };
 const OUR_HTTP = { type: "http", url: "http://127.0.0.1:3000/hook/claude", timeout: 10 };
 const pretty = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -61,22 +63,30 @@ describe("init: hook entries", () => {
       Object.keys(settings.hooks),
       HOOK_EVENTS.map((e) => e.event),
     );
-    assert.deepEqual(settings.hooks.PreToolUse, [{ matcher: "*", hooks: [OUR_HTTP] }]);
-    assert.deepEqual(settings.hooks.PostToolUse, [
-      { matcher: "TodoWrite|TaskCreate|TaskUpdate", hooks: [OUR_HTTP] },
-    ]);
+    // Every tool, before and after: post_tool hook links may act after any tool.
+    for (const event of ["PreToolUse", "PostToolUse", "PostToolUseFailure"])
+      assert.deepEqual(settings.hooks[event], [{ matcher: "*", hooks: [OUR_HTTP] }], event);
     assert.deepEqual(settings.hooks.UserPromptSubmit, [{ hooks: [OUR_HTTP] }]);
+    assert.deepEqual(settings.hooks.SubagentStart, [{ hooks: [OUR_HTTP] }]);
     assert.deepEqual(settings.hooks.TaskCompleted, [{ hooks: [OUR_HTTP] }]);
     assert.equal(plan.changes.length, HOOK_EVENTS.length);
   });
 
-  it("--command writes the bridge, with --url only when the URL is not the default", () => {
-    assert.deepEqual(hookHandler(COMMAND), { type: "command", command: "npx claudebench hook", timeout: 10 });
+  it("--command writes the bridge as the given CLI, with --url only when the URL is not the default", () => {
+    assert.deepEqual(hookHandler(COMMAND), { type: "command", command: `${CLI} hook`, timeout: 10 });
     assert.deepEqual(hookHandler({ ...COMMAND, url: "http://10.0.0.5:4000" }), {
       type: "command",
-      command: "npx claudebench hook --url http://10.0.0.5:4000",
+      command: `${CLI} hook --url http://10.0.0.5:4000`,
       timeout: 10,
     });
+    const spaced = { ...COMMAND, cli: `/usr/bin/node '/home/me/my tools/claudebench/bin/claudebench.js'` };
+    assert.ok(isOurHook(hookHandler(spaced)));
+  });
+
+  it("shellWord leaves safe words alone and single-quotes the rest", () => {
+    assert.equal(shellWord("/usr/local/bin/node"), "/usr/local/bin/node");
+    assert.equal(shellWord("http://127.0.0.1:3000/x?a=1"), "'http://127.0.0.1:3000/x?a=1'");
+    assert.equal(shellWord("/home/me/it's here"), `'/home/me/it'\\''s here'`);
   });
 
   it("with a token, the HTTP hooks send it by reference to $CLAUDEBENCH_TOKEN, never the token itself", () => {
@@ -100,7 +110,7 @@ describe("init: hook entries", () => {
     ]);
     assert.deepEqual(after.hooks.PostToolUse, [
       ...before.hooks.PostToolUse,
-      { matcher: "TodoWrite|TaskCreate|TaskUpdate", hooks: [OUR_HTTP] },
+      { matcher: "*", hooks: [OUR_HTTP] },
     ]);
     // Their lines are all still there, in order, unchanged (only a comma may follow a last element).
     const lines = plan.after.split("\n");

@@ -41,7 +41,10 @@ export function filterTasks(tasks: Iterable<TaskView>, f: TaskFilter): TaskView[
   return out.sort(byQueueOrder);
 }
 
-/** Tasks grouped by status for the board, each column in queue order. */
+/**
+ * The tasks that pass every filter, grouped by status for the board, each column in queue
+ * order: with a status filter, the other columns are empty.
+ */
 export function boardColumns(tasks: Iterable<TaskView>, f: TaskFilter = {}): Record<TaskStatus, TaskView[]> {
   const columns: Record<TaskStatus, TaskView[]> = {
     pending: [],
@@ -50,7 +53,7 @@ export function boardColumns(tasks: Iterable<TaskView>, f: TaskFilter = {}): Rec
     failed: [],
     cancelled: [],
   };
-  for (const t of filterTasks(tasks, { ...f, status: "" })) columns[t.status].push(t);
+  for (const t of filterTasks(tasks, f)) columns[t.status].push(t);
   return columns;
 }
 
@@ -89,9 +92,9 @@ export function filterEvents(events: readonly LiveEvent[], f: EventFilter): Live
   );
 }
 
-/** An instance's tasks: those it holds now. */
+/** The tasks an instance holds now: in progress under its lease (a finished task keeps its last holder). */
 export function tasksOf(tasks: Iterable<TaskView>, instanceId: string): TaskView[] {
   const out: TaskView[] = [];
-  for (const t of tasks) if (t.assignedTo === instanceId) out.push(t);
+  for (const t of tasks) if (t.assignedTo === instanceId && t.status === "in_progress") out.push(t);
   return out.sort(byQueueOrder);
 }

@@ -1,8 +1,9 @@
 /**
- * The dashboard's view of tasks and instances. Two sources describe the same things in two
- * spellings: the API answers (numbers, ISO dates, parsed JSON) and the events that the Lua
- * scripts append (the raw Redis hash: every field a string, epoch-ms dates, JSON as text).
- * These functions read either into one shape, so the rest of the dashboard never cares.
+ * The dashboard's view of tasks and instances. Tasks come typed from the API answers and
+ * from the events alike (numbers, ISO dates, parsed JSON: docs/api.md, "Task events"); an
+ * instance's registration event carries its Redis hash (every field a string, epoch-ms dates,
+ * JSON as text) while the API answers it typed. These functions read either into one shape,
+ * so the rest of the dashboard never cares.
  */
 
 export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
@@ -28,14 +29,24 @@ export interface TaskView {
   leaseExpiresAt?: number;
 }
 
+/** What an instance is, for the Instances view: a `claudebench worker`, a Claude Code session, or another agent. */
+export type InstanceKind = "worker" | "session" | "agent";
+
 export interface InstanceView {
   id: string;
+  kind: InstanceKind;
   roles: string[];
+  capabilities: string[];
+  /** What it told at registration (a worker: command, host, pid, channel, concurrency). */
+  metadata: Record<string, unknown>;
   sessionId?: string;
   cwd?: string;
+  /** 0: no limit. A worker registers its concurrency here. */
   maxTasks: number;
   activeTasks?: number;
   status: string;
+  statusText?: string;
+  registeredAt?: number;
   lastSeen?: number;
 }
 
@@ -84,7 +95,7 @@ export function toTask(raw: unknown): TaskView | undefined {
     priority: toNum(r.priority, 50),
     attempts: toNum(r.attempts, 0),
     maxAttempts: toNum(r.maxAttempts, 1),
-    deadLettered: r.deadLettered === true || r.deadLettered === "1",
+    deadLettered: r.deadLettered === true,
     metadata: metadata && typeof metadata === "object" ? (metadata as Record<string, unknown>) : {},
     createdAt,
     updatedAt: toMs(r.updatedAt) ?? createdAt,
@@ -108,22 +119,38 @@ function toStrings(value: unknown): string[] {
   return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
 }
 
+/** A worker says so in its metadata (`kind: "worker"`) or roles; Claude Code sessions register with the role `claude-code`. */
+function kindOf(roles: readonly string[], metadata: Raw): InstanceKind {
+  if (metadata.kind === "worker" || roles.includes("worker")) return "worker";
+  if (roles.includes("claude-code")) return "session";
+  return "agent";
+}
+
 export function toInstance(raw: unknown): InstanceView | undefined {
   if (!raw || typeof raw !== "object") return undefined;
   const r = raw as Raw;
   if (typeof r.id !== "string") return undefined;
-  const metadata = parsed(r.metadata) as Raw | undefined;
+  const parsedMetadata = parsed(r.metadata);
+  const metadata = parsedMetadata && typeof parsedMetadata === "object" ? (parsedMetadata as Raw) : {};
+  const roles = toStrings(r.roles);
   const instance: InstanceView = {
     id: r.id,
-    roles: toStrings(r.roles),
+    kind: kindOf(roles, metadata),
+    roles,
+    capabilities: toStrings(r.capabilities),
+    metadata,
     maxTasks: toNum(r.maxTasks, 0),
     status: optStr(r.status) ?? "active",
   };
   const sessionId = optStr(r.sessionId);
   if (sessionId !== undefined) instance.sessionId = sessionId;
-  const cwd = optStr(metadata && typeof metadata === "object" ? metadata.cwd : undefined);
+  const cwd = optStr(metadata.cwd);
   if (cwd !== undefined) instance.cwd = cwd;
+  const statusText = optStr(r.statusText);
+  if (statusText !== undefined) instance.statusText = statusText;
   if (r.activeTasks !== undefined) instance.activeTasks = toNum(r.activeTasks, 0);
+  const registeredAt = toMs(r.registeredAt);
+  if (registeredAt !== undefined) instance.registeredAt = registeredAt;
   const lastSeen = toMs(r.lastSeen);
   if (lastSeen !== undefined) instance.lastSeen = lastSeen;
   return instance;

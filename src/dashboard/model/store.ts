@@ -28,8 +28,10 @@ export interface HistoryEntry {
   event: string;
   ts: number;
   status: TaskStatus;
-  /** Who caused it, when the event says: the worker, or the holder it was taken from. */
+  /** The worker that caused it (claimed, completed, failed), when the event says. */
   actor?: string;
+  /** The worker that held the task until then (cancelled, unassigned): not who acted. */
+  heldBy?: string;
   detail?: string;
 }
 
@@ -183,8 +185,10 @@ export class DashboardStore {
       this.#evict();
     }
     const entry: HistoryEntry = { id: e.id, event: e.event, ts: e.ts, status: task.status };
-    const actor = str(p.workerId) ?? str(p.previousAssignment);
+    const actor = str(p.workerId);
     if (actor) entry.actor = actor;
+    const heldBy = str(p.previousAssignment);
+    if (heldBy) entry.heldBy = heldBy;
     const detail =
       str(p.reason) ??
       str(p.error) ??

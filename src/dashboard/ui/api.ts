@@ -1,9 +1,14 @@
 /**
  * The server, as the page reaches it: JSON-RPC on /rpc with the bearer token when the server
- * has one. The token is asked once and kept in sessionStorage (this tab only).
+ * has one. The token is asked once and kept in sessionStorage (this tab only). What a person
+ * does here (`act`) names the dashboard as its caller (`x-instance-id: dashboard`), so the
+ * audit trail, and the task history the page shows from it, tell it from what agents did.
+ * Reads go without it: they are not audited, and a rate limit keeps counting them per address.
  */
 
 const TOKEN_KEY = "claudebench.token";
+/** The caller the audit trail records for the page's calls (docs/dashboard.md, "Actions"). */
+export const DASHBOARD_ACTOR = "dashboard";
 
 export class RpcError extends Error {
   constructor(
@@ -28,10 +33,19 @@ export class Api {
     else sessionStorage.removeItem(TOKEN_KEY);
   }
 
-  async call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+  /** A call made by a person on the page (create, cancel, ...): the audit trail records the dashboard as its caller. */
+  act<T>(method: string, params: Record<string, unknown>): Promise<T> {
+    return this.call(method, params, { "x-instance-id": DASHBOARD_ACTOR });
+  }
+
+  async call<T>(
+    method: string,
+    params: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const res = await this.#fetch("/rpc", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify({ jsonrpc: "2.0", id: ++this.#id, method, params }),
     });
     const body = (await res.json()) as {
@@ -40,12 +54,6 @@ export class Api {
     };
     if (body.error) throw new RpcError(body.error.message, body.error.data?.code);
     return body.result as T;
-  }
-
-  /** `GET /metrics` (Prometheus text). */
-  async metricsText(): Promise<string> {
-    const res = await this.#fetch("/metrics", {});
-    return res.text();
   }
 
   async #fetch(path: string, init: RequestInit): Promise<Response> {

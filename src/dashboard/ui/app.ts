@@ -1,5 +1,4 @@
-import type { MetricsReading } from "../model/metrics-text.js";
-import { Series } from "../model/series.js";
+import type { Activity } from "../model/activity.js";
 import type { DashboardStore } from "../model/store.js";
 import type { Api } from "./api.js";
 
@@ -11,10 +10,14 @@ export interface App {
   schedule(): void;
   /** Shows the outcome of an action in the status line. */
   notify(message: string, isError?: boolean): void;
+  /** Polls now (a view changed what it asks for). */
+  refresh(): void;
   health: Health | undefined;
   stats: TaskStats | undefined;
-  metrics: MetricsReading | undefined;
-  series: Record<"calls" | "errors" | "p99" | "queue", Series>;
+  /** `system.activity`: headline figures over the last minutes and the last hour for the charts. */
+  activity: Activity | undefined;
+  /** The method whose latency the charts follow; all methods when undefined. */
+  latencyMethod: string | undefined;
   /** Bumped by each poll: the views that show polled figures redraw on it. */
   pollVersion: number;
 }
@@ -38,10 +41,3 @@ export interface View {
   /** Redraws from the current state; called only while the view is visible. */
   update(): void;
 }
-
-export const newSeries = () => ({
-  calls: new Series(),
-  errors: new Series(),
-  p99: new Series(),
-  queue: new Series(),
-});

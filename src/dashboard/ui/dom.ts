@@ -1,7 +1,7 @@
 /** Builds elements without HTML strings: every text goes in as text, so nothing is injected. */
 
-type Child = Node | string | number | null | undefined | false;
-type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
+export type Child = Node | string | number | null | undefined | false;
+export type Attrs = Record<string, string | number | boolean | undefined | ((e: Event) => void)>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -32,20 +32,46 @@ export function fill(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-const SVG = "http://www.w3.org/2000/svg";
+/**
+ * A table whose cells carry their column's name (`data-label`): below 640 px wide the
+ * stylesheet lays each row out as a card of "label: value" lines, so no table needs a phone
+ * to scroll sideways. `rows` are the cells' contents, one list per row.
+ */
+export function dataTable(
+  attrs: Attrs,
+  columns: readonly string[],
+  rows: readonly { attrs?: Attrs; cells: Child[] }[],
+  caption?: Child,
+): HTMLTableElement {
+  return h(
+    "table",
+    { ...attrs, class: `data ${attrs.class ?? ""}`.trim() },
+    caption ? h("caption", { class: "muted" }, caption) : null,
+    h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, c)))),
+    h(
+      "tbody",
+      {},
+      ...rows.map((r) =>
+        h("tr", r.attrs ?? {}, ...r.cells.map((cell, i) => h("td", { "data-label": columns[i] }, cell))),
+      ),
+    ),
+  );
+}
 
-/** A line chart of `points` (see model/series.ts) with an accessible name. */
-export function chart(label: string, points: string): SVGSVGElement {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("class", "chart");
-  svg.setAttribute("viewBox", "0 0 300 80");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", label);
-  const line = document.createElementNS(SVG, "polyline");
-  line.setAttribute("points", points);
-  svg.append(line);
-  return svg;
+/** A form's fields by name, trimmed. */
+export const formValues = (form: HTMLFormElement): Record<string, string> =>
+  Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
+
+/** "1 worker", "3 workers". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** How long ago, for a person: "4 s ago", "3 min ago", "2 h ago". */
+export function ago(ms: number | undefined, now = Date.now()): string {
+  if (!ms) return "—";
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
 }
 
 export const time = (ms: number | undefined) => (ms ? new Date(ms).toLocaleTimeString() : "—");

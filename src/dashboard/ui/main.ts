@@ -1,10 +1,11 @@
-import { readMetrics } from "../model/metrics-text.js";
-import { rate } from "../model/series.js";
+import type { Activity } from "../model/activity.js";
 import { type Breaker, DashboardStore } from "../model/store.js";
 import { Api } from "./api.js";
-import { type App, type Health, newSeries, type TaskStats, type View } from "./app.js";
+import type { App, Health, TaskStats, View } from "./app.js";
 import { h } from "./dom.js";
-import { eventsView, hooksView, instancesView } from "./fleet.js";
+import { eventsView } from "./events.js";
+import { hooksView } from "./hooks.js";
+import { instancesView } from "./instances.js";
 import { connectLive } from "./live.js";
 import { metricsView } from "./metrics.js";
 import { overviewView } from "./overview.js";
@@ -12,8 +13,9 @@ import { tasksView } from "./tasks.js";
 
 /**
  * The dashboard: the live store fed by /ws, a light poller for the figures no event carries
- * (health, queue stats, /metrics: one round every POLL_MS while the tab is visible), and the
- * views, redrawn at most once per animation frame whatever the event rate.
+ * (health, queue stats, instances' heartbeats, system.activity: one round every POLL_MS while
+ * the tab is visible), and the views, redrawn at most once per animation frame whatever the
+ * event rate.
  */
 
 const POLL_MS = 5_000;
@@ -30,6 +32,9 @@ const main = document.getElementById("main") as HTMLElement;
 const nav = document.getElementById("nav") as HTMLElement;
 const notice = h("p", { role: "status", "aria-live": "polite", class: "muted" });
 
+/** How long the outcome of an action stays in the status line (errors stay). */
+const NOTICE_MS = 6_000;
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 let frame = 0;
 let drawnVersion = -1;
 let drawnPoll = -1;
@@ -46,11 +51,14 @@ const app: App = {
   notify(message, isError = false) {
     notice.textContent = message;
     notice.className = isError ? "error-text" : "muted";
+    clearTimeout(noticeTimer);
+    if (!isError) noticeTimer = setTimeout(() => notice.replaceChildren(), NOTICE_MS); // an outcome, not a state
   },
+  refresh: () => void poll(),
   health: undefined,
   stats: undefined,
-  metrics: undefined,
-  series: newSeries(),
+  activity: undefined,
+  latencyMethod: undefined,
   pollVersion: 0,
 };
 
@@ -91,6 +99,7 @@ function draw(): void {
 function setTheme(theme: string | null): void {
   if (theme) document.documentElement.dataset.theme = theme;
   else delete document.documentElement.dataset.theme;
+  document.dispatchEvent(new Event("themechange")); // the charts redraw in the new colours
 }
 
 function askToken(): Promise<string> {
@@ -133,31 +142,19 @@ async function loadTasks(): Promise<unknown[]> {
   return all;
 }
 
-let lastPoll: { at: number; calls: number; errors: number } | undefined;
-
 async function poll(): Promise<void> {
   if (document.hidden) return;
   try {
-    const [health, stats, text, instances] = await Promise.all([
+    const [health, stats, instances, activity] = await Promise.all([
       api.call<Health>("system.health"),
       api.call<TaskStats>("task.stats"),
-      api.metricsText(),
       api.call<{ instances: unknown[] }>("system.instances"),
+      api.call<Activity>("system.activity", app.latencyMethod ? { method: app.latencyMethod } : {}),
     ]);
     app.health = health;
     app.stats = stats;
-    const reading = readMetrics(text);
-    app.metrics = reading;
+    app.activity = activity;
     store.loadInstances(instances.instances); // heartbeats are not events: lastSeen comes from here
-    const now = Date.now();
-    if (lastPoll) {
-      const seconds = (now - lastPoll.at) / 1000;
-      app.series.calls.push(rate(lastPoll.calls, reading.calls, seconds));
-      app.series.errors.push(rate(lastPoll.errors, reading.errors, seconds));
-    }
-    lastPoll = { at: now, calls: reading.calls, errors: reading.errors };
-    app.series.p99.push(Math.max(0, ...reading.methods.map((m) => m.p99 ?? 0)));
-    app.series.queue.push(stats.queueDepth);
     app.pollVersion++;
     app.schedule();
   } catch (err) {
@@ -175,6 +172,9 @@ async function start(): Promise<void> {
     localStorage.setItem(THEME_KEY, next);
     setTheme(next);
   });
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () =>
+    document.dispatchEvent(new Event("themechange")),
+  );
   for (const v of views) {
     v.root.hidden = true;
     main.append(v.root);

@@ -1,81 +1,82 @@
-import { polylinePoints } from "../model/series.js";
+import {
+  callsChart,
+  errorsByCodeChart,
+  finishedChart,
+  latencyChart,
+  methodTable,
+  queueChart,
+  workersChart,
+} from "./activity-charts.js";
 import type { App, View } from "./app.js";
-import { chart, fill, h } from "./dom.js";
+import { fill, h } from "./dom.js";
 
-const ms = (v: number | undefined) => (v === undefined ? "—" : v.toFixed(1));
-
-/** Charts from the poller's series (one `GET /metrics` every few seconds), and the per-method table. */
+/**
+ * The last hour in charts (system.activity, polled every few seconds), errors by code as a
+ * bar chart, and per-method figures over the last minutes. The latency chart follows all
+ * methods or the one picked.
+ */
 export function metricsView(app: App): View {
-  const body = h("div");
+  const calls = callsChart();
+  const latency = latencyChart();
+  const queue = queueChart();
+  const finished = finishedChart();
+  const workers = workersChart();
+  const errors = errorsByCodeChart();
+  const method = h("select", { name: "method" }, h("option", { value: "" }, "all methods"));
+  let offered = "";
+  method.addEventListener("change", () => {
+    app.latencyMethod = method.value || undefined;
+    app.refresh();
+  });
+  const table = h("div");
+  const tableTitle = h("h2", {}, "Per method");
   const root = h(
     "section",
     { "aria-labelledby": "metrics-title" },
     h("h2", { id: "metrics-title" }, "Metrics"),
-    body,
-  );
-  const figure = (label: string, values: number[]) =>
     h(
-      "figure",
-      {},
-      chart(label, polylinePoints(values, 300, 80)),
-      h("figcaption", {}, `${label}: ${(values.at(-1) ?? 0).toFixed(2)}`),
-    );
+      "form",
+      { class: "bar", "aria-label": "Chart options" },
+      h("label", {}, "Calls and latency of", method),
+    ),
+    h(
+      "div",
+      { class: "charts" },
+      calls.root,
+      latency.root,
+      queue.root,
+      finished.root,
+      workers.root,
+      errors.root,
+    ),
+    tableTitle,
+    table,
+  );
   return {
     id: "metrics",
     title: "Metrics",
     root,
     update() {
-      const { series, metrics } = app;
-      fill(
-        body,
-        h(
-          "div",
-          { class: "charts" },
-          figure("Calls per second", series.calls.values),
-          figure("Errors per second", series.errors.values),
-          figure("p99 latency ms (slowest method)", series.p99.values),
-          figure("Queue depth", series.queue.values),
-        ),
-        h("h2", {}, "Errors by code (since the server started)"),
-        metrics && Object.keys(metrics.errorsByCode).length
-          ? h(
-              "ul",
-              {},
-              ...Object.entries(metrics.errorsByCode).map(([code, n]) => h("li", {}, `${code}: ${n}`)),
-            )
-          : h("p", { class: "muted" }, "none"),
-        h("h2", {}, "Per method (this server process)"),
-        h(
-          "table",
-          {},
-          h(
-            "thead",
-            {},
-            h(
-              "tr",
-              {},
-              ...["Method", "Calls", "Errors", "p50 ms", "p99 ms"].map((c) => h("th", { scope: "col" }, c)),
-            ),
-          ),
-          h(
-            "tbody",
-            {},
-            ...(metrics?.methods ?? [])
-              .filter((m) => m.calls > 0)
-              .map((m) =>
-                h(
-                  "tr",
-                  {},
-                  h("td", {}, m.method),
-                  h("td", {}, m.calls),
-                  h("td", {}, m.errors),
-                  h("td", {}, ms(m.p50)),
-                  h("td", {}, ms(m.p99)),
-                ),
-              ),
-          ),
-        ),
-      );
+      const { activity } = app;
+      if (!activity) return;
+      const names = activity.window.methods.map((m) => m.method).sort();
+      if (app.latencyMethod && !names.includes(app.latencyMethod)) names.push(app.latencyMethod);
+      if (names.join("\n") !== offered) {
+        offered = names.join("\n");
+        fill(
+          method,
+          h("option", { value: "" }, "all methods"),
+          ...names.map((n) => h("option", { value: n, selected: n === app.latencyMethod }, n)),
+        );
+      }
+      calls.update(activity);
+      latency.update(activity, app.latencyMethod);
+      queue.update(activity);
+      finished.update(activity);
+      workers.update(activity, app.store.instances);
+      errors.update(activity);
+      tableTitle.textContent = `Per method, last ${activity.window.minutes} minutes (this server)`;
+      fill(table, methodTable("Per-method figures", activity.window.methods));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { App } from "./app.js";
-import { fill, h } from "./dom.js";
+import { dataTable, fill, h } from "./dom.js";
 
 /**
  * The Hooks view's "Active rules": what `hook.policy` says is in force for a project — the
@@ -82,65 +82,29 @@ export function policySection(app: App): PolicySection {
         ` · protected branches: ${p.protectedBranches.join(", ") || "none"} · sudo: ${p.sudo}`,
       ),
       p.error ? h("p", { class: "error-text" }, `Not in force: ${p.error}`) : null,
-      h(
-        "table",
+      dataTable(
         { "aria-label": "Active policy rules" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ...["Rule", "Hook", "Decisions", "Matches", "Source", "In force"].map((c) =>
-              h("th", { scope: "col" }, c),
-            ),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          ...p.rules.map((r) =>
-            h(
-              "tr",
-              { "data-rule": r.id, class: r.active ? undefined : "muted" },
-              h("td", {}, r.id),
-              h("td", {}, r.hook),
-              h("td", {}, ...r.decisions.map((d, i) => h("span", { class: d }, i ? `, ${d}` : d))),
-              h("td", {}, r.matches, r.reason ? ` — ${r.reason}` : ""),
-              h("td", {}, r.source),
-              h("td", {}, r.active ? "yes" : "disabled"),
-            ),
-          ),
-        ),
+        ["Rule", "Hook", "Decisions", "Matches", "Source", "In force"],
+        p.rules.map((r) => ({
+          attrs: { "data-rule": r.id, class: r.active ? undefined : "muted" },
+          cells: [
+            r.id,
+            r.hook,
+            h("span", {}, ...r.decisions.map((d, i) => h("span", { class: d }, i ? `, ${d}` : d))),
+            `${r.matches}${r.reason ? ` — ${r.reason}` : ""}`,
+            r.source,
+            r.active ? "yes" : "disabled",
+          ],
+        })),
       ),
-      h(
-        "table",
+      dataTable(
         { "aria-label": "Hook chain links" },
-        h("caption", { class: "muted" }, "Hook chain links, in the order they run"),
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ...["Link", "Hook", "Priority", "Tools", "Timeout"].map((c) => h("th", { scope: "col" }, c)),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          ...p.links.map((l) =>
-            h(
-              "tr",
-              { "data-link": l.name },
-              h("td", {}, l.name),
-              h("td", {}, l.hook),
-              h("td", {}, l.priority),
-              h("td", {}, l.tools?.join(", ") ?? "all"),
-              h("td", {}, `${l.timeoutMs} ms`),
-            ),
-          ),
-        ),
+        ["Link", "Hook", "Priority", "Tools", "Timeout"],
+        p.links.map((l) => ({
+          attrs: { "data-link": l.name },
+          cells: [l.name, l.hook, String(l.priority), l.tools?.join(", ") ?? "all", `${l.timeoutMs} ms`],
+        })),
+        "Hook chain links, in the order they run",
       ),
     );
   }

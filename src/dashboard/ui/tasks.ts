@@ -1,11 +1,13 @@
 import { boardColumns, filterTasks, type TaskFilter } from "../model/filters.js";
 import { TASK_STATUSES, type TaskView } from "../model/records.js";
+import type { HistoryEntry } from "../model/store.js";
 import type { App, View } from "./app.js";
+import { confirmAction } from "./confirm.js";
 import { dateTime, fill, h, keyedChildren, redraw, setText, time } from "./dom.js";
 
 const ROW_HEIGHT = 28;
-/** Cards per board column: the table below lists every match. */
-const CARDS_PER_COLUMN = 25;
+/** Cards a column shows at first, and how many more each "Show more" adds; the table lists every match. */
+const CARDS_STEP = 25;
 /** The table's columns, in the order drawRows fills a row's cells. */
 const TABLE_COLUMNS = ["id", "text", "status", "prio", "assignee", "updated"];
 /** The detail panel's fields: a label and the selected task's value for it. */
@@ -18,8 +20,56 @@ const DETAIL_FIELDS: [string, (t: TaskView) => string][] = [
   ["Attempts", (t) => `${t.attempts} of ${t.maxAttempts}`],
   ["Created", (t) => dateTime(t.createdAt)],
 ];
+/** After a transition of the selected task, its calls are read again once the audit trail has them (written every 200 ms). */
+const AUDIT_DELAY_MS = 600;
 
-/** The board, the virtualised table, the detail of the selected task, and its actions. */
+/** The names the CLI accepts for priorities (low=25, medium=50, high=75, critical=100). */
+const priorityLevel = (p: number) => (p >= 100 ? "critical" : p >= 75 ? "high" : p >= 50 ? "medium" : "low");
+
+/** One call on a task, from the audit trail (system.audit): who did what. */
+interface AuditCall {
+  id: string;
+  at: string;
+  method: string;
+  outcome: string;
+  transport: string;
+  instanceId: string | null;
+  sessionId: string | null;
+  remoteAddress: string | null;
+}
+
+/** "dashboard (127.0.0.1)" for a caller that named itself, else its address and transport. */
+function callerOf(c: AuditCall): string {
+  const named = c.instanceId ?? c.sessionId;
+  if (named) return c.remoteAddress ? `${named} (${c.remoteAddress})` : named;
+  return `${c.remoteAddress ?? "a client"} over ${c.transport}`;
+}
+
+/** A line of the history: a transition seen on the event stream, or a call from the audit trail. */
+type HistoryLine = { key: string; ts: number; text: string; kind: "transition" | "call" };
+
+function transitionLine(e: HistoryEntry): HistoryLine {
+  const by = e.actor ? ` by ${e.actor}` : "";
+  const held = e.heldBy ? ` (held by ${e.heldBy})` : "";
+  return {
+    key: `e:${e.id}`,
+    ts: e.ts,
+    kind: "transition",
+    text: `${time(e.ts)} ${e.event} → ${e.status}${by}${held}${e.detail ? ` — ${e.detail}` : ""}`,
+  };
+}
+
+function callLine(c: AuditCall): HistoryLine {
+  const ts = Date.parse(c.at);
+  const outcome = c.outcome === "ok" ? "" : ` → ${c.outcome}`;
+  return { key: `c:${c.id}`, ts, kind: "call", text: `${time(ts)} ${c.method} by ${callerOf(c)}${outcome}` };
+}
+
+/**
+ * The board (cards with priority, holder and error; every filter applies; "Show more" per
+ * column), the virtualised table of every match, and the selected task's detail in a panel
+ * fixed to the viewport beside them, wherever the click was, with its actions and history.
+ */
 export function tasksView(app: App): View {
   const filter: TaskFilter = {};
   let selected: string | undefined;
@@ -27,7 +77,7 @@ export function tasksView(app: App): View {
 
   const act = async (label: string, method: string, params: Record<string, unknown>) => {
     try {
-      await app.api.call(method, params);
+      await app.api.act(method, params);
       app.notify(`${label}: done`);
     } catch (err) {
       app.notify(`${label}: ${(err as Error).message}`, true);
@@ -89,29 +139,68 @@ export function tasksView(app: App): View {
   /** One column per status, made once; its cards keep their element while they stay shown. */
   const boardColumnViews = TASK_STATUSES.map((status) => {
     const title = h("h3");
+    const cards = h("div", { class: "cards-list" });
+    const more = h("button", { type: "button", class: "more", hidden: true });
     const root = h(
       "div",
       { class: "column", "data-status": status, role: "region", "aria-label": `${status} tasks` },
       title,
+      cards,
+      more,
     );
+    const column = {
+      status,
+      title,
+      cards,
+      more,
+      root,
+      limit: CARDS_STEP,
+      rendered: new Map<string, HTMLElement>(),
+    };
+    more.addEventListener("click", () => {
+      column.limit += CARDS_STEP;
+      app.schedule();
+    });
     board.append(root);
-    return { status, title, root, cards: new Map<string, HTMLElement>() };
+    return column;
   });
   const makeCard = (t: TaskView) =>
-    h("button", {
-      type: "button",
-      class: "task-card",
-      "data-task-id": t.id,
-      "data-key": `card:${t.id}`,
-      onclick: () => select(t.id),
-    });
+    h(
+      "button",
+      {
+        type: "button",
+        class: "task-card",
+        "data-task-id": t.id,
+        "data-key": `card:${t.id}`,
+        onclick: () => select(t.id),
+      },
+      h("span", { class: "card-head" }, h("span", { class: "task-id" }), h("span", { class: "prio" })),
+      h("span", { class: "card-text" }),
+      h("span", { class: "holder" }),
+      h("span", { class: "card-error" }),
+    );
+  const updateCard = (card: HTMLElement, t: TaskView) => {
+    const [head, text, holder, error] = card.children as unknown as HTMLElement[];
+    const [id, prio] = (head as HTMLElement).children as unknown as HTMLElement[];
+    setText(id as HTMLElement, t.id);
+    setText(prio as HTMLElement, String(t.priority));
+    (prio as HTMLElement).className = `prio ${priorityLevel(t.priority)}`;
+    (prio as HTMLElement).title = `priority ${t.priority} (${priorityLevel(t.priority)})`;
+    setText(text as HTMLElement, t.text);
+    setText(holder as HTMLElement, t.assignedTo ? `held by ${t.assignedTo}` : "");
+    (holder as HTMLElement).hidden = !t.assignedTo;
+    setText(error as HTMLElement, t.error ?? "");
+    (error as HTMLElement).hidden = !t.error;
+    card.setAttribute("aria-pressed", String(t.id === selected));
+  };
+
   const count = h("p", { class: "muted", "aria-live": "polite" });
   const spacer = h("div");
   const scroller = h("div", { class: "scroller", tabindex: 0, "aria-label": "Tasks table" }, spacer);
   scroller.addEventListener("scroll", () => drawRows());
-  const detail = h("aside", { id: "detail", "aria-label": "Task detail" });
+  const detail = h("aside", { id: "detail", class: "drawer", "aria-label": "Task detail", hidden: true });
 
-  const select = (id: string) => {
+  const select = (id: string | undefined) => {
     selected = id;
     app.schedule();
   };
@@ -126,6 +215,9 @@ export function tasksView(app: App): View {
     });
   selectOnPress(board);
   selectOnPress(scroller);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && selected && !document.querySelector("dialog[open]")) select(undefined);
+  });
 
   const head = h(
     "div",
@@ -182,7 +274,7 @@ export function tasksView(app: App): View {
    * place: its buttons stay the same nodes while the task's events arrive, so a press and its
    * release land on one button and the click is not lost.
    */
-  let panel: { id: string; update(t: TaskView): void } | undefined;
+  let panel: { id: string; update(t: TaskView): void; close(): void } | undefined;
 
   const makePanel = (id: string): NonNullable<typeof panel> => {
     const heading = h("h2");
@@ -190,18 +282,56 @@ export function tasksView(app: App): View {
     const error = h("p", { class: "error-text" });
     const result = h("pre", { "aria-label": "Result" });
     const priority = h("input", { type: "number", min: 0, max: 100, "aria-label": "New priority" });
-    const button = (label: string, onclick: () => void) => h("button", { type: "button", onclick }, label);
-    const cancel = button("Cancel task", () =>
-      act("cancel", "task.cancel", { id, reason: "cancelled from the dashboard" }),
+    const button = (label: string, onclick: () => void, cls?: string) =>
+      h("button", { type: "button", onclick, class: cls }, label);
+    const cancel = button(
+      "Cancel task",
+      () =>
+        void confirmAction({
+          title: `Cancel ${id}?`,
+          message:
+            "It will not be handed out again, and its holder's completion will be refused. Retry brings it back.",
+          confirm: "Yes, cancel it",
+          keep: "Keep it",
+          reasonLabel: "Reason (optional)",
+        }).then((reason) => {
+          if (reason !== undefined)
+            return act("cancel", "task.cancel", { id, reason: reason || "cancelled from the dashboard" });
+        }),
+      "danger",
     );
     const retry = button("Retry", () => act("retry", "task.retry", { id }));
     const release = button("Release", () => act("release", "task.unassign", { taskId: id }));
-    const history = h("ol", { "aria-label": "Task history" });
+    const history = h("ol", { class: "history", "aria-label": "Task history" });
     const historyItems = new Map<string, HTMLElement>();
-    const noHistory = h("p", { class: "muted" }, "No transitions seen since the page opened.");
+    const noHistory = h("p", { class: "muted" }, "No transitions or calls seen yet.");
+
+    // The calls on this task (who acted) from the audit trail, read when the panel opens and
+    // again shortly after each transition the page sees.
+    let calls: AuditCall[] = [];
+    let seenTransitions = -1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let closed = false;
+    const loadCalls = async () => {
+      timer = undefined;
+      try {
+        const answer = await app.api.call<{ records: AuditCall[] }>("system.audit", {
+          target: id,
+          limit: 50,
+        });
+        if (closed) return;
+        calls = answer.records;
+        app.schedule();
+      } catch {
+        // no audit trail to show (an older server): the transitions stand alone
+      }
+    };
+
+    const close = h("button", { type: "button", class: "close", "aria-label": "Close" }, "×");
+    close.addEventListener("click", () => select(undefined));
     fill(
       detail,
-      heading,
+      h("div", { class: "drawer-head" }, heading, close),
       h("dl", {}, ...fields.flatMap((f) => [h("dt", {}, f.label), f.dd])),
       error,
       result,
@@ -222,6 +352,10 @@ export function tasksView(app: App): View {
     );
     return {
       id,
+      close() {
+        closed = true;
+        clearTimeout(timer);
+      },
       update(t) {
         setText(heading, `${t.id}: ${t.text}`);
         for (const f of fields) setText(f.dd, f.value(t));
@@ -237,21 +371,28 @@ export function tasksView(app: App): View {
         cancel.disabled = finished;
         retry.disabled = t.status !== "failed" && t.status !== "cancelled";
         release.disabled = t.status !== "in_progress";
-        const entries = app.store.history.get(t.id) ?? [];
-        history.hidden = entries.length === 0;
-        noHistory.hidden = entries.length > 0;
+        const transitions = app.store.history.get(t.id) ?? [];
+        if (transitions.length !== seenTransitions) {
+          if (seenTransitions === -1) void loadCalls();
+          else {
+            clearTimeout(timer);
+            timer = setTimeout(() => void loadCalls(), AUDIT_DELAY_MS);
+          }
+          seenTransitions = transitions.length;
+        }
+        const lines = [...transitions.map(transitionLine), ...calls.map(callLine)].sort(
+          (a, b) => a.ts - b.ts || (a.kind === b.kind ? 0 : a.kind === "call" ? -1 : 1),
+        );
+        history.hidden = lines.length === 0;
+        noHistory.hidden = lines.length > 0;
         keyedChildren(
           history,
           0,
-          entries,
+          lines,
           historyItems,
-          (e) => e.id,
-          () => h("li"),
-          (li, e) =>
-            setText(
-              li,
-              `${time(e.ts)} ${e.event} → ${e.status}${e.actor ? ` by ${e.actor}` : ""}${e.detail ? ` (${e.detail})` : ""}`,
-            ),
+          (l) => l.key,
+          (l) => h("li", { class: l.kind }),
+          (li, l) => setText(li, l.text),
         );
       },
     };
@@ -261,12 +402,17 @@ export function tasksView(app: App): View {
     const t = selected ? app.store.tasks.get(selected) : undefined;
     // Not while the person types a new priority: the redraw would wipe it.
     if (document.activeElement instanceof HTMLInputElement && detail.contains(document.activeElement)) return;
+    detail.hidden = !t;
+    root.classList.toggle("detail-open", Boolean(t)); // wide screens make room for the panel
     if (!t) {
+      panel?.close();
       panel = undefined;
-      fill(detail, h("p", { class: "muted" }, "Select a task to see its history and act on it."));
       return;
     }
-    if (panel?.id !== t.id) panel = makePanel(t.id);
+    if (panel?.id !== t.id) {
+      panel?.close();
+      panel = makePanel(t.id);
+    }
     panel.update(t);
   }
 
@@ -277,7 +423,9 @@ export function tasksView(app: App): View {
     createForm,
     filterForm,
     board,
-    h("div", { class: "split" }, h("div", {}, count, scroller), detail),
+    count,
+    scroller,
+    detail,
   );
 
   return {
@@ -289,19 +437,19 @@ export function tasksView(app: App): View {
       redraw(board, () => {
         for (const column of boardColumnViews) {
           const tasks = columns[column.status];
-          setText(column.title, `${column.status} (${tasks.length})`);
+          const hidden = Math.max(0, tasks.length - column.limit);
+          setText(column.title, `${column.status.replace("_", " ")} (${tasks.length})`);
           keyedChildren(
-            column.root,
-            1,
-            tasks.slice(0, CARDS_PER_COLUMN),
             column.cards,
+            0,
+            tasks.slice(0, column.limit),
+            column.rendered,
             (t) => t.id,
             makeCard,
-            (card, t) => {
-              setText(card, `${t.id} · ${t.text}`);
-              card.setAttribute("aria-pressed", String(t.id === selected));
-            },
+            updateCard,
           );
+          column.more.hidden = hidden === 0;
+          setText(column.more, `Show ${Math.min(CARDS_STEP, hidden)} more (${hidden} not shown)`);
         }
       });
       rows = filterTasks(app.store.tasks.values(), filter);

@@ -189,11 +189,16 @@ export class Coordinator {
   async #leaderDuties(token: string): Promise<void> {
     const { instances, tasks, log } = this.deps;
     const cutoff = Date.now() - instances.heartbeatTimeoutMs;
-    for (const id of await instances.stale(cutoff)) {
-      const outcome = await instances.fail(id, cutoff, token);
-      if (outcome === null) return; // leadership moved on: stop
-      if (outcome.failed)
-        log.warn({ instanceId: id, ...outcome }, "instance failed: its tasks went back to the queue");
+    // Silence counts only while a leader is there to hear it: after a restart, or an outage of
+    // Redis or of every server, instances that could not reach one get a whole timeout to
+    // heartbeat again before they are failed (their tasks would go to others)
+    if (this.deps.leadership.ledForMs() >= instances.heartbeatTimeoutMs) {
+      for (const id of await instances.stale(cutoff)) {
+        const outcome = await instances.fail(id, cutoff, token);
+        if (outcome === null) return; // leadership moved on: stop
+        if (outcome.failed)
+          log.warn({ instanceId: id, ...outcome }, "instance failed: its tasks went back to the queue");
+      }
     }
     await maintainQueue(tasks, token, this.settings.retentionMs, log);
     const assigned = Number(

@@ -33,6 +33,8 @@ export class Leadership {
   #state: LeadershipState = { leading: false, epoch: 0, token: "", leaderId: null };
   /** While leading: the end of our term on `clock`. */
   #termEnds = 0;
+  /** While leading: when this leadership began on `clock`; a term that lapsed or was lost ends it. */
+  #since = 0;
 
   constructor(
     private readonly scripts: QueueScripts,
@@ -57,16 +59,26 @@ export class Leadership {
   /** Takes or extends leadership when possible; call every `renewMs`. */
   async tick(): Promise<LeadershipState> {
     const sentAt = this.clock();
+    const wasLeading = this.state.leading;
     const [epoch, leading, holder] = (await this.scripts.run("acquireLeadership", this.q.leader, [
       this.candidateId,
       this.termMs,
     ])) as [number, number, string?];
     this.#termEnds = sentAt + this.termMs;
+    if (leading === 1 && !wasLeading) this.#since = sentAt;
     this.#state =
       leading === 1
         ? { leading: true, epoch, token: `${this.candidateId}|${epoch}`, leaderId: this.candidateId }
         : { leading: false, epoch, token: "", leaderId: holder ?? null };
     return this.state;
+  }
+
+  /**
+   * How long this process has led without a break, on `clock` (0 when it does not lead). A
+   * leader that lost its term (a stall, an outage of Redis) and took it back starts again from 0.
+   */
+  ledForMs(): number {
+    return this.state.leading ? this.clock() - this.#since : 0;
   }
 
   /**

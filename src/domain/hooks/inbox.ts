@@ -59,6 +59,10 @@ export async function readInbox(
   return raw.map((m) => JSON.parse(m) as InboxMessage);
 }
 
+/** How many messages wait for the session. */
+export const inboxSize = (redis: Redis, keys: Keys, sessionId: string): Promise<number> =>
+  redis.llen(keys.sessions.inbox(sessionId));
+
 /** The messages as context for a model: one line each, with who sent it and when. */
 export function inboxContext(messages: readonly InboxMessage[]): string {
   const lines = messages.map(

@@ -34,3 +34,16 @@ export const decidePostTool = (ctx: HandlerContext, input: PostToolInput) =>
 
 export const decidePrompt = (ctx: HandlerContext, input: PromptInput) =>
   decide(ctx, "user_prompt", input, {});
+
+/**
+ * What a post_tool call tells the session, one line each (the original hook bridge passes these
+ * on as `notifications`): a link's block reason or each line of context the links added, then how
+ * many messages wait in the session's inbox.
+ */
+export function postToolNotifications(decision: ChainDecision<"post_tool">, waiting: number): string[] {
+  const said =
+    decision.decision === "block" ? [decision.reason] : (decision.additionalContext?.split("\n") ?? []);
+  return waiting > 0
+    ? [...said, `${waiting} message(s) for this session wait in its inbox (session.inbox)`]
+    : said;
+}

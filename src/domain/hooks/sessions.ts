@@ -1,16 +1,16 @@
+import { sessionInstanceId } from "../instances/identity.js";
 import type { InstanceRegistry } from "../instances/registry.js";
 
 /**
  * Each Claude Code session is an instance of the cluster (`cc-<session id>`, role
- * `claude-code`), so its todos become tasks it holds and other sessions see who does what.
- * Sessions idle for minutes between prompts, so theirs is a long heartbeat timeout; every hook
- * call is a heartbeat, and a session first seen mid-way (no SessionStart) registers then.
+ * `claude-code`; domain/instances/identity.ts), so its todos become tasks it holds and other
+ * sessions see who does what. Sessions idle for minutes between prompts, so theirs is a long
+ * heartbeat timeout; every hook call is a heartbeat, and a session first seen mid-way (no
+ * SessionStart) registers then.
  */
 
-export const SESSION_TIMEOUT_MS = 30 * 60_000;
-
-export const sessionInstanceId = (sessionId: string) =>
-  `cc-${sessionId.replace(/[^A-Za-z0-9._:@/-]/g, "_").slice(0, 120)}`;
+// The session's identity is the instances' business; re-exported for the hooks' many users.
+export { SESSION_TIMEOUT_MS, sessionInstanceId } from "../instances/identity.js";
 
 export interface SessionInfo {
   sessionId: string;
@@ -41,9 +41,18 @@ export async function touchSession(
     roles: ["claude-code"],
     metadata,
     sessionId: session.sessionId,
-    heartbeatTimeoutMs: SESSION_TIMEOUT_MS,
   });
   return id;
+}
+
+/**
+ * The working directory a session registered with: `cwd` from our hooks, `projectDir` from the
+ * original hook bridge (which sends none with its later calls, e.g. hook.todo_write).
+ */
+export async function sessionDirectory(instances: InstanceRegistry, id: string): Promise<string | undefined> {
+  const metadata = (await instances.get(id))?.metadata;
+  const dir = metadata?.cwd ?? metadata?.projectDir;
+  return typeof dir === "string" && dir.startsWith("/") ? dir : undefined;
 }
 
 /** The project a working directory belongs to: its last path segment (a channel name). */

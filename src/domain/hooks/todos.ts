@@ -48,6 +48,42 @@ export interface TodoOutcome {
 export interface TodoSyncResult {
   todos: TodoOutcome[];
   cancelled: string[];
+  /** Todos kept from the previous list whose task moved to their status now (started, completed, given back). */
+  statusChanged: number;
+}
+
+/**
+ * What a TodoWrite changed, in the original ClaudeBench's terms (its handler's statistics and
+ * changes; its hook bridge passes this on as `summary`): the list as written, and what became
+ * of it here.
+ */
+export interface TodoSummary {
+  total: number;
+  pending: number;
+  in_progress: number;
+  completed: number;
+  /** New todos: a task created for each. */
+  added: number;
+  /** Todos gone from the list: their tasks cancelled. */
+  removed: number;
+  statusChanged: number;
+  /** Todos whose task another session holds or that was finished elsewhere: left alone. */
+  conflicts: number;
+}
+
+export function summarizeTodos(todos: readonly Todo[], result: TodoSyncResult): TodoSummary {
+  const count = (status: Todo["status"]) => todos.filter((t) => t.status === status).length;
+  const actions = (action: TodoOutcome["action"]) => result.todos.filter((t) => t.action === action).length;
+  return {
+    total: todos.length,
+    pending: count("pending"),
+    in_progress: count("in_progress"),
+    completed: count("completed"),
+    added: actions("created"),
+    removed: result.cancelled.length,
+    statusChanged: result.statusChanged,
+    conflicts: actions("conflict"),
+  };
 }
 
 const PRIORITY: Record<string, number> = { low: 25, medium: 50, high: 75 };
@@ -146,6 +182,7 @@ async function applyTodos(deps: TodoSyncDeps, key: string, todos: readonly Todo[
   const matches = matchTodos(previous, todos);
   const outcomes: TodoOutcome[] = [];
   const next: Mapped[] = [];
+  let statusChanged = 0;
 
   for (const [i, todo] of todos.entries()) {
     const text = todo.content.slice(0, 2000) || "(empty todo)";
@@ -170,7 +207,7 @@ async function applyTodos(deps: TodoSyncDeps, key: string, todos: readonly Todo[
       action = "reworded";
     }
     try {
-      await follow(deps, task, todo.status);
+      if ((await follow(deps, task, todo.status)) && action !== "created") statusChanged++;
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       action = "conflict"; // someone else holds it, or it was finished elsewhere: leave it
@@ -191,30 +228,34 @@ async function applyTodos(deps: TodoSyncDeps, key: string, todos: readonly Todo[
     }
   }
   await deps.redis.set(key, JSON.stringify(next), "EX", 7 * 24 * 3600);
-  return { todos: outcomes, cancelled };
+  return { todos: outcomes, cancelled, statusChanged };
 }
 
-/** Moves the task toward the todo's status, as the session. */
-async function follow(deps: TodoSyncDeps, task: Task, status: Todo["status"]): Promise<void> {
+/** Moves the task toward the todo's status, as the session; true when it moved. */
+async function follow(deps: TodoSyncDeps, task: Task, status: Todo["status"]): Promise<boolean> {
   const mine = task.status === "in_progress" && task.assignedTo === deps.holder;
   switch (status) {
     case "in_progress":
-      if (mine) await deps.tasks.renew(task.id, { workerId: deps.holder }, SESSION_TIMEOUT_MS);
-      else if (task.status === "pending")
-        await deps.tasks.assign(task.id, deps.holder, 0, SESSION_TIMEOUT_MS);
+      if (mine) {
+        await deps.tasks.renew(task.id, { workerId: deps.holder }, SESSION_TIMEOUT_MS);
+        return false;
+      }
+      if (task.status === "pending") await deps.tasks.assign(task.id, deps.holder, 0, SESSION_TIMEOUT_MS);
       else if (task.status !== "in_progress")
         await deps.tasks
           .retry(task.id)
           .then((t) => deps.tasks.assign(t.id, deps.holder, 0, SESSION_TIMEOUT_MS));
-      return;
+      else return false; // another holder's: left alone
+      return true;
     case "completed":
-      if (task.status === "completed") return;
+      if (task.status === "completed") return false;
       if (task.status === "pending") await deps.tasks.assign(task.id, deps.holder);
       else if (!mine) throw new AppError("CONFLICT", `task ${task.id} is ${task.status}`);
       await deps.tasks.complete(task.id, { workerId: deps.holder });
-      return;
+      return true;
     case "pending":
-      if (mine) await deps.tasks.release(task.id, { workerId: deps.holder });
-      return;
+      if (!mine) return false;
+      await deps.tasks.release(task.id, { workerId: deps.holder });
+      return true;
   }
 }

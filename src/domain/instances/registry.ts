@@ -2,11 +2,21 @@ import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
 import type { QueueKeys } from "../../storage/keys.js";
 import type { QueueScripts } from "../../storage/scripts.js";
+import {
+  bridgeInstanceId,
+  instanceOf,
+  isBridgeInstanceId,
+  isSessionInstance,
+  SESSION_TIMEOUT_MS,
+} from "./identity.js";
 
 /**
  * Instances: the agents, workers and Claude Code sessions that register with the cluster.
  * An instance is live while it heartbeats; the leader declares one failed when its last
  * heartbeat is older than the timeout, which hands its tasks back to the queue at once.
+ * A Claude Code session is one instance under every name it is given (identity.ts): register,
+ * heartbeat and unregister go to `cc-<session id>` when called with the original hook bridge's
+ * name of the session.
  */
 
 export interface Instance {
@@ -24,7 +34,15 @@ export interface Instance {
   load?: Record<string, unknown>;
   /** Tasks it holds now. */
   activeTasks: number;
+  /** Ids of the tasks it holds now, sorted: all of them up to HELD_TASK_IDS_SHOWN, else that many of them. */
+  heldTaskIds: string[];
 }
+
+/**
+ * Most held task ids listed per instance. An instance registered with maxTasks 0 (no limit)
+ * may hold many; the list stays small, `activeTasks` counts them all.
+ */
+export const HELD_TASK_IDS_SHOWN = 100;
 
 export interface RegisterInput {
   id: string;
@@ -34,9 +52,15 @@ export interface RegisterInput {
   metadata?: Record<string, unknown>;
   sessionId?: string;
   autoAssign?: boolean;
-  /** Its own heartbeat timeout, when longer than the cluster's (Claude Code sessions idle for minutes). */
+  /**
+   * Its own heartbeat timeout, when longer than the cluster's. A Claude Code session's instance
+   * gets SESSION_TIMEOUT_MS without it (sessions idle for minutes).
+   */
   heartbeatTimeoutMs?: number;
 }
+
+/** How long the bridge's name of a session keeps pointing at it after its last registration. */
+const ALIAS_TTL_S = 7 * 24 * 3600;
 
 const json = <T>(text: string | undefined, fallback: T): T => {
   try {
@@ -46,7 +70,7 @@ const json = <T>(text: string | undefined, fallback: T): T => {
   }
 };
 
-function instanceFromHash(h: Record<string, string>, activeTasks: number): Instance {
+function instanceFromHash(h: Record<string, string>, activeTasks: number, held: string[]): Instance {
   const instance: Instance = {
     id: h.id as string,
     roles: json(h.roles, []),
@@ -58,6 +82,7 @@ function instanceFromHash(h: Record<string, string>, activeTasks: number): Insta
     registeredAt: new Date(Number(h.registeredAt)).toISOString(),
     lastSeen: new Date(Number(h.lastSeen)).toISOString(),
     activeTasks,
+    heldTaskIds: held.sort(),
   };
   if (h.sessionId) instance.sessionId = h.sessionId;
   if (h.statusText) instance.statusText = h.statusText;
@@ -74,22 +99,43 @@ export class InstanceRegistry {
     readonly heartbeatTimeoutMs: number,
   ) {}
 
-  async register(input: RegisterInput): Promise<{ registeredAt: string; reregistered: boolean }> {
-    const [at, again] = (await this.scripts.run("registerInstance", this.q.instance(input.id), [
-      input.id,
+  /** Registers (again) the instance `input.id` means; resolves with that instance's id. */
+  async register(
+    input: RegisterInput,
+  ): Promise<{ instanceId: string; registeredAt: string; reregistered: boolean }> {
+    const id = instanceOf(input.id, input.sessionId);
+    const session = isSessionInstance(id, input.sessionId);
+    const timeoutMs = input.heartbeatTimeoutMs ?? (session ? SESSION_TIMEOUT_MS : undefined);
+    const [at, again] = (await this.scripts.run("registerInstance", this.q.instance(id), [
+      id,
       JSON.stringify(input.roles),
       JSON.stringify(input.capabilities ?? []),
       input.maxTasks ?? 0,
       JSON.stringify(input.metadata ?? {}),
       input.sessionId ?? "",
       input.autoAssign ? "1" : "0",
-      input.heartbeatTimeoutMs ?? "",
+      timeoutMs ?? "",
     ])) as [number, number];
-    return { registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
+    if (session) {
+      // so that the bridge's name finds the session without its id (a bare heartbeat)
+      const alias = bridgeInstanceId(input.sessionId as string);
+      await this.redis.set(this.q.instanceAlias(alias), id, "EX", ALIAS_TTL_S);
+    }
+    return { instanceId: id, registeredAt: new Date(at).toISOString(), reregistered: again === 1 };
+  }
+
+  /**
+   * The instance `id` names: with `sessionId`, the session's own for the bridge's name of it;
+   * without, a bridge name's session from its alias record; else `id` (no Redis call).
+   */
+  async #resolve(id: string, sessionId?: string): Promise<string> {
+    if (sessionId !== undefined || !isBridgeInstanceId(id)) return instanceOf(id, sessionId);
+    return (await this.redis.get(this.q.instanceAlias(id))) ?? id;
   }
 
   /** False when the instance is unknown, failed or unregistered: it must register again. */
-  async heartbeat(id: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
+  async heartbeat(name: string, statusText?: string, load?: Record<string, unknown>): Promise<boolean> {
+    const id = await this.#resolve(name);
     const alive = await this.scripts.run("heartbeatInstance", this.q.instance(id), [
       id,
       statusText ?? "",
@@ -98,7 +144,9 @@ export class InstanceRegistry {
     return alive === 1;
   }
 
-  async unregister(id: string): Promise<number> {
+  /** Unregisters the instance `name` (with `sessionId`) means; resolves with how many tasks it released. */
+  async unregister(name: string, sessionId?: string): Promise<number> {
+    const id = await this.#resolve(name, sessionId);
     const [code, released] = (await this.scripts.run("unregisterInstance", this.q.instance(id), [id])) as [
       string,
       number?,
@@ -109,11 +157,12 @@ export class InstanceRegistry {
   }
 
   async get(id: string): Promise<Instance | null> {
-    const [h, held] = await Promise.all([
+    const [h, count, held] = await Promise.all([
       this.redis.hgetall(this.q.instance(id)),
       this.redis.scard(this.q.worker(id)),
+      this.redis.srandmember(this.q.worker(id), HELD_TASK_IDS_SHOWN),
     ]);
-    return h.id ? instanceFromHash(h, held) : null;
+    return h.id ? instanceFromHash(h, count, held) : null;
   }
 
   /** Every instance with a record (live, failed or unregistered within the last hour), newest first. */
@@ -121,13 +170,19 @@ export class InstanceRegistry {
     const ids = await this.redis.zrange(this.q.instancesAll, 0, -1, "REV");
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.q.instance(id)).scard(this.q.worker(id));
+    // SRANDMEMBER with a count: the whole set when it is smaller, else that many distinct ids
+    for (const id of ids)
+      pipeline
+        .hgetall(this.q.instance(id))
+        .scard(this.q.worker(id))
+        .srandmember(this.q.worker(id), HELD_TASK_IDS_SHOWN);
     const replies = (await pipeline.exec()) ?? [];
     const out: Instance[] = [];
     const gone: string[] = [];
     ids.forEach((id, i) => {
-      const h = replies[2 * i]?.[1] as Record<string, string> | undefined;
-      if (h?.id) out.push(instanceFromHash(h, Number(replies[2 * i + 1]?.[1] ?? 0)));
+      const [hash, count, held] = replies.slice(3 * i, 3 * i + 3).map((reply) => reply?.[1]);
+      const h = hash as Record<string, string> | undefined;
+      if (h?.id) out.push(instanceFromHash(h, Number(count ?? 0), (held as string[] | undefined) ?? []));
       else gone.push(id);
     });
     if (gone.length > 0) await this.redis.zrem(this.q.instancesAll, ...gone); // their records expired

@@ -73,11 +73,6 @@ export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
   const workerIds = next() as string[];
 
   const oldest = oldestId ? await queue.get(oldestId) : null;
-  const loads = workerIds.length
-    ? await Promise.all(
-        workerIds.map(async (w) => ({ workerId: w, activeTasks: await redis.scard(q.worker(w)) })),
-      )
-    : [];
   return {
     byStatus,
     queueDepth,
@@ -89,6 +84,58 @@ export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
     runTime: percentiles(runs),
     completionsThisMinute: perMinute[0] ?? 0,
     completionsPerMinute: perMinute.slice(1).reduce((a, b) => a + b, 0) / MINUTES,
-    workers: loads.filter((l) => l.activeTasks > 0).sort((a, b) => b.activeTasks - a.activeTasks),
+    workers: await workerLoads(queue, workerIds),
   };
+}
+
+/** The tasks each of `workerIds` holds now, the busiest first; those holding none are left out. */
+async function workerLoads(queue: TaskQueue, workerIds: string[]): Promise<QueueStats["workers"]> {
+  const { q, redis } = queue;
+  const loads = await Promise.all(
+    workerIds.map(async (w) => ({ workerId: w, activeTasks: await redis.scard(q.worker(w)) })),
+  );
+  return loads.filter((l) => l.activeTasks > 0).sort((a, b) => b.activeTasks - a.activeTasks);
+}
+
+/** What a time series of the queue samples: tasks by status and the tasks each worker holds. */
+export interface QueueGauges {
+  byStatus: Record<TaskStatus, number>;
+  workers: QueueStats["workers"];
+}
+
+/** Tasks by status and per-worker loads, in two round trips. */
+export async function queueGauges(queue: TaskQueue): Promise<QueueGauges> {
+  const { q, redis } = queue;
+  const pipeline = redis.pipeline();
+  for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
+  pipeline.smembers(q.workers);
+  const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+  const byStatus = Object.fromEntries(TASK_STATUSES.map((s, i) => [s, Number(results[i])])) as Record<
+    TaskStatus,
+    number
+  >;
+  return { byStatus, workers: await workerLoads(queue, results[TASK_STATUSES.length] as string[]) };
+}
+
+/**
+ * Tasks completed and tasks that became failed in each of `count` minutes from `firstMinute`
+ * (minutes since the epoch), cluster-wide, from the scripts' per-minute counters (kept two hours).
+ */
+export async function finishedPerMinute(
+  queue: TaskQueue,
+  firstMinute: number,
+  count: number,
+): Promise<{ completed: number[]; failed: number[] }> {
+  if (count === 0) return { completed: [], failed: [] };
+  const { q, redis } = queue;
+  const minutes = Array.from({ length: count }, (_, i) => firstMinute + i);
+  const values = await redis.mget(
+    ...minutes.map((m) => q.completionsInMinute(m)),
+    ...minutes.map((m) => q.failuresInMinute(m)),
+  );
+  const counts = values.map((v) => Number(v ?? 0));
+  return { completed: counts.slice(0, count), failed: counts.slice(count) };
 }

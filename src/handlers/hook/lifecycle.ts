@@ -1,15 +1,16 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
-import { decidePostTool } from "../../domain/hooks/reports.js";
+import { inboxSize } from "../../domain/hooks/inbox.js";
+import { decidePostTool, postToolNotifications } from "../../domain/hooks/reports.js";
 import { touchSession } from "../../domain/hooks/sessions.js";
-import { hookContext, linkRecords, toolInput } from "./schemas.js";
+import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 
 /** The original ClaudeBench's later lifecycle hooks: each is recorded as an event. */
 
 export const hookPostTool = defineHandler({
   name: "hook.post_tool",
   description:
-    "Records that a tool ran (tool, success, execution time) on the event stream for the session, and runs the post_tool hook links: block = feedback for the model (reason), additionalContext = context for it.",
+    "Records that a tool ran (tool, success, execution time) on the event stream for the session, and runs the post_tool hook links: block = feedback for the model (reason), additionalContext = context for it. notifications: those, and the messages waiting in the session's inbox, one line each.",
   input: z.object({
     tool: z.string().min(1).max(200),
     result: z.unknown(),
@@ -24,6 +25,7 @@ export const hookPostTool = defineHandler({
     block: z.boolean().optional(),
     reason: z.string().optional(),
     additionalContext: z.string().optional(),
+    notifications: z.array(z.string()),
     links: linkRecords,
   }),
   expose: { mcp: false },
@@ -42,12 +44,14 @@ export const hookPostTool = defineHandler({
       success: input.success,
       cwd: input.cwd,
       sessionId,
-      instanceId: input.instanceId ?? ctx.meta.instanceId,
+      instanceId: hookInstance(input.instanceId, ctx.meta.instanceId, sessionId),
     });
+    const waiting = sessionId ? await inboxSize(ctx.redis, ctx.keys, sessionId) : 0;
     return {
       processed: true,
       ...(decision.decision === "block" ? { block: true, reason: decision.reason } : {}),
       ...(decision.additionalContext ? { additionalContext: decision.additionalContext } : {}),
+      notifications: postToolNotifications(decision, waiting),
       links: decision.links,
     };
   },
@@ -67,12 +71,35 @@ export const hookAgentStop = defineHandler({
   },
 });
 
+/**
+ * The original's notification levels, and Claude Code's `notification_type`s that its hook bridge
+ * passes on as `type`. Any other short name is accepted too: Claude Code adds types.
+ */
+const NOTIFICATION_TYPES = [
+  "info",
+  "warning",
+  "error",
+  "success",
+  "permission_prompt",
+  "idle_prompt",
+  "auth_success",
+  "elicitation_dialog",
+  "elicitation_complete",
+  "elicitation_response",
+] as const;
+
 export const hookNotification = defineHandler({
   name: "hook.notification",
   description: "Broadcasts a session's notification to everyone watching the event stream.",
   input: z.object({
     message: z.string().max(10_000),
-    type: z.enum(["info", "warning", "error", "success"]).default("info"),
+    type: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "a notification type: letters, digits and . _ - (max 64)")
+      .default("info")
+      .describe(
+        `The notification's type: ${NOTIFICATION_TYPES.join(", ")}, or a newer type of Claude Code's`,
+      ),
     ...hookContext,
   }),
   output: z.object({ received: z.boolean(), broadcasted: z.boolean() }),

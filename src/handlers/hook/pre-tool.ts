@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
-import { hookContext, linkRecords, toolInput } from "./schemas.js";
+import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 
 export const hookPreTool = defineHandler({
   name: "hook.pre_tool",
@@ -27,11 +27,12 @@ export const hookPreTool = defineHandler({
   handle: async (input, ctx) => {
     const cwd =
       input.cwd ?? (typeof input.metadata?.projectDir === "string" ? input.metadata.projectDir : undefined);
+    const sessionId = input.sessionId ?? ctx.meta.sessionId;
     const decision = await decidePreTool(ctx, {
       tool: input.tool,
       input: toolInput(input.tool, input.params),
-      sessionId: input.sessionId ?? ctx.meta.sessionId,
-      instanceId: input.instanceId ?? ctx.meta.instanceId,
+      sessionId,
+      instanceId: hookInstance(input.instanceId, ctx.meta.instanceId, sessionId),
       cwd,
     });
     const refused = decision.decision === "deny" || decision.decision === "ask";

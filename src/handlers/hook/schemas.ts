@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { instanceOf } from "../../domain/instances/identity.js";
 
 /** Fields the original ClaudeBench hook bridge sends with every hook method. */
 export const hookContext = {
@@ -6,6 +7,19 @@ export const hookContext = {
   instanceId: z.string().max(200).optional(),
   timestamp: z.number().optional(),
 };
+
+/**
+ * The instance a hook call is about: the one it names (else the caller's metadata), the session's
+ * own `cc-<session id>` when that is the original bridge's name of the session.
+ */
+export function hookInstance(
+  named: string | undefined,
+  fromMeta: string | undefined,
+  sessionId: string | undefined,
+): string | undefined {
+  const id = named ?? fromMeta;
+  return id === undefined ? undefined : instanceOf(id, sessionId);
+}
 
 export const todo = z.object({
   content: z.string().max(10_000),

@@ -1,28 +1,51 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
-import { projectOf, touchSession } from "../../domain/hooks/sessions.js";
+import { projectOf, sessionDirectory, touchSession } from "../../domain/hooks/sessions.js";
 import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
-import { syncTodos } from "../../domain/hooks/todos.js";
+import { summarizeTodos, syncTodos } from "../../domain/hooks/todos.js";
 import { hookContext, todo, todoOutcome } from "./schemas.js";
 
 export const hookTodoWrite = defineHandler({
   name: "hook.todo_write",
   description:
-    "Mirrors a session's TodoWrite list as tasks: new todos become tasks, in_progress claims them for the session, completed completes them, removed todos are cancelled. Other sessions see them in task.list.",
+    "Mirrors a session's TodoWrite list as tasks: new todos become tasks, in_progress claims them for the session, completed completes them, removed todos are cancelled. Other sessions see them in task.list. summary counts the list and what changed.",
   input: z.object({
     todos: z.array(todo).max(500),
     previousTodos: z
       .array(todo)
       .optional()
       .describe("Ignored: the server keeps each session's previous list"),
-    cwd: z.string().max(4096).optional(),
+    cwd: z
+      .string()
+      .max(4096)
+      .optional()
+      .describe("The session's working directory (default: the one it registered with)"),
     ...hookContext,
   }),
-  output: z.object({ processed: z.boolean(), todos: z.array(todoOutcome), cancelled: z.array(z.string()) }),
+  output: z.object({
+    processed: z.boolean(),
+    todos: z.array(todoOutcome),
+    cancelled: z.array(z.string()),
+    summary: z
+      .object({
+        total: z.number(),
+        pending: z.number(),
+        in_progress: z.number(),
+        completed: z.number(),
+        added: z.number(),
+        removed: z.number(),
+        statusChanged: z.number(),
+        conflicts: z.number(),
+      })
+      .describe(
+        "The list by status; todos added (tasks created), removed (tasks cancelled), whose task moved to their status (statusChanged), and left alone because another session holds their task (conflicts)",
+      ),
+  }),
   expose: { mcp: false },
   handle: async (input, ctx) => {
     const sessionId = input.sessionId ?? ctx.meta.sessionId ?? "default";
     const holder = await touchSession(ctx.instances, { sessionId, cwd: input.cwd });
+    const cwd = input.cwd ?? (await sessionDirectory(ctx.instances, holder));
     const result = await syncTodos(
       {
         redis: ctx.redis,
@@ -30,15 +53,20 @@ export const hookTodoWrite = defineHandler({
         tasks: ctx.tasks,
         holder,
         sessionId,
-        channel: input.cwd ? projectOf(input.cwd) : `session-${holder.slice(3, 60)}`,
+        channel: cwd ? projectOf(cwd) : `session-${holder.slice(3, 60)}`,
       },
       input.todos,
     );
-    const who = { sessionId, instanceId: holder, cwd: input.cwd };
+    const who = { sessionId, instanceId: holder, cwd };
     await ctx.emit(
       "hook.todo_write.executed",
       await todoWriteEvent(ctx.redis, ctx.keys, who, input.todos, result),
     );
-    return { processed: true, ...result };
+    return {
+      processed: true,
+      todos: result.todos,
+      cancelled: result.cancelled,
+      summary: summarizeTodos(input.todos, result),
+    };
   },
 });

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
 import { decidePrompt } from "../../domain/hooks/reports.js";
-import { hookContext, linkRecords } from "./schemas.js";
+import { hookContext, hookInstance, linkRecords } from "./schemas.js";
 
 export const hookUserPrompt = defineHandler({
   name: "hook.user_prompt",
   description:
-    "Looks at a prompt before the model sees it: warns about secrets and destructive requests (modified = the prompt with the warnings appended), or blocks it by a project rule.",
+    "Looks at a prompt before the model sees it: warns about secrets and destructive requests (modified = the prompt with the warnings appended), or blocks it by a project rule (block: true and continue: false, with the reason).",
   input: z.object({
     prompt: z.string().max(1_000_000),
     context: z.record(z.string(), z.unknown()).default({}),
@@ -16,6 +16,9 @@ export const hookUserPrompt = defineHandler({
     modified: z.string().optional(),
     additionalContext: z.string().optional(),
     block: z.boolean(),
+    continue: z
+      .boolean()
+      .describe("The original hook bridge's field: false = the prompt is blocked (it exits 2); !block"),
     reason: z.string().optional(),
     rule: z.string().optional(),
     links: linkRecords,
@@ -28,7 +31,7 @@ export const hookUserPrompt = defineHandler({
       prompt: input.prompt,
       cwd,
       sessionId,
-      instanceId: input.instanceId ?? ctx.meta.instanceId,
+      instanceId: hookInstance(input.instanceId, ctx.meta.instanceId, sessionId),
     });
     await ctx.emit("hook.user_prompt.executed", {
       sessionId: sessionId ?? null,
@@ -37,18 +40,19 @@ export const hookUserPrompt = defineHandler({
     });
     const rule = decision.rule ? { rule: decision.rule } : {};
     if (decision.decision === "block") {
-      return { block: true, reason: decision.reason, ...rule, links: decision.links };
+      return { block: true, continue: false, reason: decision.reason, ...rule, links: decision.links };
     }
     if (decision.additionalContext) {
       const context = decision.additionalContext;
       return {
         block: false,
+        continue: true,
         modified: `${input.prompt}\n\n[ClaudeBench] ${context}`,
         additionalContext: context,
         ...rule,
         links: decision.links,
       };
     }
-    return { block: false, links: decision.links };
+    return { block: false, continue: true, links: decision.links };
   },
 });

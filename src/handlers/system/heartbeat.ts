@@ -6,7 +6,7 @@ import { instanceId } from "./schemas.js";
 export const systemHeartbeat = defineHandler({
   name: "system.heartbeat",
   description:
-    "Tells the cluster this instance is still alive. alive: false means it is unknown or was declared failed (its tasks went to others): register again.",
+    "Tells the cluster this instance is still alive. alive: false means it is unknown or was declared failed (its tasks went to others): register again. The original hook bridge's name of a Claude Code session (claude-code-...) keeps the session's instance cc-<session id> alive.",
   input: z.object({
     instanceId,
     status: z.string().max(200).optional().describe("Free text shown to others, e.g. 'running tests'"),

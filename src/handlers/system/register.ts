@@ -6,7 +6,7 @@ import { instanceId } from "./schemas.js";
 export const systemRegister = defineHandler({
   name: "system.register",
   description:
-    "Registers an agent, worker or session with the cluster (again: its record is replaced). Heartbeat every heartbeatIntervalMs with system.heartbeat, or it is declared failed and its tasks go to others. maxTasks caps how many tasks it holds at once; autoAssign asks for work to be pushed to it.",
+    "Registers an agent, worker or session with the cluster (again: its record is replaced). Heartbeat every heartbeatIntervalMs with system.heartbeat, or it is declared failed and its tasks go to others. maxTasks caps how many tasks it holds at once; autoAssign asks for work to be pushed to it. A Claude Code session is the instance cc-<sessionId>, also when registered under the original hook bridge's name claude-code-<first 8 characters of sessionId>: instanceId says which instance was registered.",
   input: z.object({
     id: instanceId,
     roles: z.array(z.string().min(1).max(64)).max(32),
@@ -35,14 +35,14 @@ export const systemRegister = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async (input, ctx) => {
-    const { registeredAt, reregistered } = await ctx.instances.register({
+    const { instanceId, registeredAt, reregistered } = await ctx.instances.register({
       ...input,
       sessionId: input.sessionId ?? ctx.meta.sessionId,
     });
     const timeout = ctx.instances.heartbeatTimeoutMs;
     return {
       registered: true,
-      instanceId: input.id,
+      instanceId,
       registeredAt,
       reregistered,
       heartbeatIntervalMs: Math.floor(timeout / 3),

@@ -126,5 +126,7 @@ export const instance = z.object({
   statusText: z.string().optional(),
   load: z.record(z.string(), z.unknown()).optional(),
   activeTasks: z.number(),
+  /** Ids of the tasks it holds (up to 100, sorted; activeTasks counts them all). */
+  heldTaskIds: z.array(z.string()),
   leader: z.boolean().optional(),
 });

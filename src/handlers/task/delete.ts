@@ -27,7 +27,7 @@ export const taskDelete = defineHandler({
     deletedAt: z.string(),
     ids: z.array(z.string()).optional(),
   }),
-  expose: { mcp: false },
+  expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false } } },
   handle: async (input, ctx) => {
     const deletedAt = new Date().toISOString();
     if (input.id) {

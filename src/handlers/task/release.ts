@@ -46,7 +46,7 @@ export const taskUnassign = defineHandler({
     "Takes a task away from whoever holds it and puts it back in the queue at its original place (an operator action; the holder's later completion is refused).",
   input: z.object({ taskId }),
   output: releaseOutput,
-  expose: { mcp: false },
+  expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false } } },
   handle: async (input, ctx) => {
     const { task: t, previousHolder } = await ctx.tasks.release(input.taskId);
     return released(t, previousHolder);

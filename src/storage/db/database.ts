@@ -10,7 +10,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import pg from "pg";
 import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
-import { type Task, type TaskStatus, taskFromHash } from "../../domain/tasks/model.js";
+import { seqOf, type Task, type TaskStatus } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
 import { auditLog, hookDecisions, taskEvents, tasks } from "./schema.js";
 
@@ -178,10 +178,10 @@ class DrizzleTaskDatabase implements TaskDatabase {
         decisions.push(hookDecisionRow(e));
         continue;
       }
-      const raw = e.payload.task as Record<string, string> | undefined;
-      if (!e.event.startsWith("task.") || !raw?.id) continue;
+      // the typed task (parseEventEntry reads the scripts' hash into the Task task.get answers)
+      const task = e.payload.task as Task | undefined;
+      if (!e.event.startsWith("task.") || !task?.id) continue;
       const [eventMs, eventSeq] = streamIdParts(e.id);
-      const task = taskFromHash(raw);
       const { task: _snapshot, ...details } = e.payload;
       history.push({
         eventMs,
@@ -196,7 +196,7 @@ class DrizzleTaskDatabase implements TaskDatabase {
       });
       latest.set(task.id, {
         id: task.id,
-        seq: Number(raw.seq),
+        seq: seqOf(task.id),
         text: task.text,
         description: task.description ?? null,
         priority: task.priority,

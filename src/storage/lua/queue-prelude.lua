@@ -27,6 +27,7 @@ Keys under base:
   stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms, newest
                         first; the first SAMPLE_KEEP + 1 are the samples (trimmed in steps, see add_sample)
   stat:done:<minute>    counter: completions in that minute (expires)
+  stat:failed:<minute>  counter: tasks that became failed in that minute (dead-lettered, expired; expires)
   events          stream: domain events, payload = JSON { task = <hash>, ... }
   inst:<id>       hash: a registered instance (agent, worker, session);  instances: zset id → last heartbeat ms
   instances:all   zset: every instance with a record (live or recently gone) → registration time
@@ -262,11 +263,19 @@ local function check_holder(task, worker, token)
 end
 
 -- Ends a task for good (completed, failed or cancelled).
+-- Counts one more in `name`'s counter for the minute of `now`; it lives two hours from the
+-- minute's first count (system.activity reads the last hour).
+local function count_in_minute(name, now)
+  local key = BASE .. name .. math.floor(now / 60000)
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, 7200) end
+end
+
 local function finish(task, status, now)
   dequeue(task)
   drop_lease(task)
   move_status(task, status, now)
   redis.call('ZADD', BASE .. 'finished', as_text(now), task.id)
+  if status == 'failed' then count_in_minute('stat:failed:', now) end
 end
 
 -- A task as a script's answer: its hash as one JSON object. One bulk string costs Redis and the
@@ -285,9 +294,7 @@ local function complete_task(task, result, now)
   unset(task, 'error')
   if result ~= '' then set(task, 'result', result) end
   add_sample(BASE .. 'stat:run', run_ms)
-  local minute = BASE .. 'stat:done:' .. math.floor(now / 60000)
-  -- the counter lives two hours from the minute's first completion
-  if redis.call('INCR', minute) == 1 then redis.call('EXPIRE', minute, 7200) end
+  count_in_minute('stat:done:', now)
   emit('task.completed', task, { workerId = worker, runMs = run_ms })
 end
 
