@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
+import { formatDuration } from "../client/duration.js";
 import { ClaudeBenchClient } from "../client/http-client.js";
 import { commaList, loadClientConfig } from "../client-config.js";
 import { PRIORITY_NAMES, type Task } from "../domain/tasks/model.js";
@@ -77,13 +78,8 @@ function printTask(task: Task): void {
   printTable(lines.filter(([, v]) => v !== undefined).map(([k, v]) => [`${k}:`, String(v)]));
 }
 
-/** 850 → "850 ms", 12_300 → "12.3 s", 252_000 → "4.2 min". */
-function duration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
-}
+/** A wait or run time: milliseconds below a second (the percentiles of a quick queue), else as the worker prints them. */
+const duration = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms));
 
 function printStats(stats: QueueStats): void {
   printTable([
