@@ -12,8 +12,6 @@ import { handlerPoliciesSchema, type PolicyDefaults } from "./resilience/policy.
  * src/client-config.ts, without Zod, so that they start fast.
  */
 
-/** src/cli/worker.ts reads its servers through this module; the other client commands import client-config.ts. */
-export { loadClientConfig } from "./client-config.js";
 export { ConfigError };
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);

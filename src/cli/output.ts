@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "commander";
 import { ClaudeBenchError } from "../client/http-client.js";
 import { ConfigError } from "../client-config.js";
 
@@ -10,6 +11,14 @@ export const URL_OPTION = [
   "server URL; repeat it (or give a comma list) for several servers of one cluster, used in turn when one cannot be reached (env CLAUDEBENCH_URL, default http://127.0.0.1:3000)",
   (value: string, previous: string[] = []) => [...previous, value],
 ] as const;
+
+/** An option's whole number from `min` to `max`; commander reports a bad one with the option and value. */
+export const wholeNumber = (min: number, max: number) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new InvalidArgumentError(`Use a whole number from ${min} to ${max}.`);
+  return n;
+};
 
 /** Prints rows as aligned columns (the first row is the header). */
 export function printTable(rows: string[][]): void {

@@ -4,7 +4,7 @@ import { ClaudeBenchClient } from "../client/http-client.js";
 import { commaList, loadClientConfig } from "../client-config.js";
 import { PRIORITY_NAMES, type Task } from "../domain/tasks/model.js";
 import type { QueueStats } from "../domain/tasks/stats.js";
-import { action, printTable, URL_OPTION } from "./output.js";
+import { action, printTable, URL_OPTION, wholeNumber } from "./output.js";
 
 /**
  * `claudebench task create|list|get|stats|set-priority|release|cancel|retry`: the task API from
@@ -33,13 +33,6 @@ function priorityArg(value: string): number | string {
   if (Object.hasOwn(PRIORITY_NAMES, value)) return value;
   throw new InvalidArgumentError(`Use ${PRIORITIES}.`);
 }
-
-const wholeNumberArg = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max)
-    throw new InvalidArgumentError(`Use a whole number ${min}..${max}.`);
-  return n;
-};
 
 function metadataArg(value: string): Record<string, unknown> {
   const example = `e.g. --metadata '{"team":"web"}'`;
@@ -133,7 +126,7 @@ export function registerTaskCommands(program: Command): void {
     .option("-p, --priority <priority>", PRIORITIES, priorityArg, 50)
     .option("-c, --channel <channel>", "grouping label")
     .option("--requires <capabilities>", "capabilities a worker must have to claim it (comma list)", listArg)
-    .option("--max-attempts <n>", "tries before dead-lettering (1..100)", wholeNumberArg(1, 100), 3)
+    .option("--max-attempts <n>", "tries before dead-lettering (1..100)", wholeNumber(1, 100), 3)
     .option("--metadata <json>", "JSON object of metadata", metadataArg)
     .action(
       action(
@@ -165,7 +158,7 @@ export function registerTaskCommands(program: Command): void {
     .option("-s, --status <status>", "pending|in_progress|completed|failed|cancelled")
     .option("-c, --channel <channel>")
     .option("--assigned-to <worker>")
-    .option("-n, --limit <n>", "how many (1..1000)", wholeNumberArg(1, 1000), 20)
+    .option("-n, --limit <n>", "how many (1..1000)", wholeNumber(1, 1000), 20)
     .action(
       action(
         async (opts: Common & { status?: string; channel?: string; assignedTo?: string; limit: number }) => {
