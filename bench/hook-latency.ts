@@ -11,7 +11,7 @@
  *   node -e 0                 the floor: starting node and exiting
  *   hook, server down         the bridge alone (connection refused, onServerUnavailable allow)
  *   hook → server             the real thing: start, POST /hook/claude, print the answer
- *   full CLI --version        what the bridge would cost if it loaded the whole CLI (commander, zod, ...)
+ *   full CLI --version        the CLI's entry instead (commander, main.ts): what the bridge would cost through it
  *   npx claudebench hook      with --npx: the command `init --command` writes (npx's own start-up included)
  *   POST /hook/claude         the server's share: the same request from this process, no spawn
  * A benchmark, not a test: it prints figures and asserts nothing.

@@ -2,13 +2,17 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { blankToUndefined, ConfigError, commaList } from "./client-config.js";
 import { handlerPoliciesSchema, type PolicyDefaults } from "./resilience/policy.js";
 
 /**
- * The only reader of process.env. Every setting comes from a CLI flag, else an environment
- * variable, else a default, and is validated here once so the rest of the server receives
- * a typed, trusted `Config`.
+ * The server's only reader of process.env. Every setting comes from a CLI flag, else an
+ * environment variable, else a default, and is validated here once so the rest of the server
+ * receives a typed, trusted `Config`. The client commands' few settings are read in
+ * src/client-config.ts, without Zod, so that they start fast.
  */
+
+export { ConfigError };
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 
@@ -16,13 +20,6 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1"]);
 const onOff = z
   .enum(["on", "off", "true", "false", "1", "0"])
   .transform((v) => v === "on" || v === "true" || v === "1");
-
-/** The entries of a comma-separated list, trimmed, empty ones dropped. */
-const commaList = (text: string) =>
-  text
-    .split(",")
-    .map((v) => v.trim())
-    .filter(Boolean);
 
 const list = z.string().transform(commaList);
 
@@ -146,13 +143,6 @@ export type ConfigFlags = Partial<{
   watch: boolean;
 }>;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigError";
-  }
-}
-
 /** Maps each config field to the environment variable that sets it, for error messages. */
 const ENV_NAMES: Record<string, string> = {
   port: "PORT",
@@ -207,8 +197,6 @@ const ENV_NAMES: Record<string, string> = {
   mcpSessionIdleMs: "MCP_SESSION_IDLE_MS",
   mcpMaxSessions: "MCP_MAX_SESSIONS",
 };
-
-const blankToUndefined = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
 
 /**
  * The auth token: --auth-token, else AUTH_TOKEN, else the first line of --auth-token-file /
@@ -344,39 +332,3 @@ export function policyDefaults(config: Config): PolicyDefaults {
 
 /** Whether the configured host only accepts connections from this machine. */
 export const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host);
-
-export interface ClientConfig {
-  /** One server, or several of one cluster (same Redis) that a client fails over between, in order. */
-  urls: [string, ...string[]];
-  token?: string;
-}
-
-/**
- * Where the CLI's client commands (task, worker) find the server: flags, else env, else localhost.
- * `--url` may be repeated and each value, like CLAUDEBENCH_URL, may be a comma-separated list:
- * servers of one cluster, tried in that order.
- */
-export function loadClientConfig(
-  flags: { url?: string | string[]; token?: string },
-  env: NodeJS.ProcessEnv = process.env,
-): ClientConfig {
-  const given = [flags.url ?? []].flat().join(",");
-  const list =
-    blankToUndefined(given) ??
-    blankToUndefined(env.CLAUDEBENCH_URL) ??
-    `http://127.0.0.1:${blankToUndefined(env.PORT) ?? 3000}`;
-  const urls = commaList(list);
-  const bad = urls.filter((u) => !/^https?:\/\/[^/]+/.test(u));
-  if (urls.length === 0 || bad.length > 0) {
-    throw new ConfigError([
-      `url (CLAUDEBENCH_URL) = ${JSON.stringify(list)}: each URL must start with http:// or https://`,
-    ]);
-  }
-  const token = flags.token ?? blankToUndefined(env.CLAUDEBENCH_TOKEN) ?? blankToUndefined(env.AUTH_TOKEN);
-  const servers = urls as [string, ...string[]];
-  return token ? { urls: servers, token } : { urls: servers };
-}
-
-/** Whether to colour a terminal's output: only on a TTY, and never when NO_COLOR is set (no-color.org). */
-export const wantsColour = (isTTY: boolean | undefined, env: NodeJS.ProcessEnv = process.env) =>
-  isTTY === true && blankToUndefined(env.NO_COLOR) === undefined;

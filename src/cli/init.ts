@@ -12,7 +12,7 @@ import {
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { loadClientConfig } from "../config.js";
+import { loadClientConfig } from "../client-config.js";
 import {
   type FilePlan,
   hookHandler,

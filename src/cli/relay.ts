@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { follow } from "../client/event-stream.js";
-import { loadClientConfig, wantsColour } from "../config.js";
+import { loadClientConfig, wantsColour } from "../client-config.js";
 import { action } from "./output.js";
 import { formatEvent } from "./relay-format.js";
 

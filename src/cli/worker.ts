@@ -1,9 +1,9 @@
 import { hostname } from "node:os";
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { ClaudeBenchClient } from "../client/http-client.js";
 import { ShellWorker } from "../client/worker.js";
-import { loadClientConfig } from "../config.js";
-import { action, URL_OPTION } from "./output.js";
+import { loadClientConfig } from "../client-config.js";
+import { action, URL_OPTION, wholeNumber } from "./output.js";
 
 /** The worker command's options as commander hands them over (defaults filled in). */
 interface WorkerFlags {
@@ -18,14 +18,6 @@ interface WorkerFlags {
   url?: string[];
   token?: string;
 }
-
-/** A whole number from `min` to `max`, for an option (commander reports the option and value). */
-const wholeNumber = (min: number, max: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new InvalidArgumentError(`a whole number from ${min} to ${max}`);
-  return n;
-};
 
 /** `claudebench worker --exec "<command>"`: run a shell command for each claimed task. */
 export function registerWorkerCommand(program: Command): void {

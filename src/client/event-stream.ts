@@ -59,7 +59,7 @@ export async function follow(options: FollowOptions): Promise<void> {
         if (!connectedOnce) {
           throw new ClaudeBenchError(
             "NETWORK",
-            `cannot reach ClaudeBench at ${base} (${(err.cause as Error | undefined)?.message ?? err.message}): start it with \`claudebench serve\` or pass --url`,
+            `cannot reach ClaudeBench at ${base} (${(err.cause as Error | undefined)?.message ?? err.message})`,
           );
         }
         return err;
@@ -99,17 +99,13 @@ export async function follow(options: FollowOptions): Promise<void> {
   }
 }
 
-/** A non-200 answer: the server's error, with what to do about it. */
+/** A non-200 answer: the server's error (the CLI adds what to do about it, by its code). */
 async function refused(response: Response, base: string): Promise<never> {
   const body = (await response.json().catch(() => null)) as {
     error?: { code?: string; message?: string };
   } | null;
   const message = body?.error?.message ?? `HTTP ${response.status}`;
-  if (response.status === 401)
-    throw new ClaudeBenchError(
-      "UNAUTHORIZED",
-      `${base} wants a token: pass --token or set CLAUDEBENCH_TOKEN`,
-    );
+  if (response.status === 401) throw new ClaudeBenchError("UNAUTHORIZED", `${base} wants a token`);
   if (response.status === 404)
     throw new ClaudeBenchError(
       "METHOD_NOT_FOUND",

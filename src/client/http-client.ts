@@ -1,5 +1,6 @@
 import type { ErrorCode } from "../core/errors.js";
 import type { Task } from "../domain/tasks/model.js";
+import { CONNECT_TIMEOUT, HttpPoster, type PostAnswer } from "./http-post.js";
 
 /**
  * A small JSON-RPC client for workers, scripts and tests: one `call` plus typed helpers for
@@ -55,17 +56,23 @@ const NOT_JSON_RPC: Readonly<Record<number, ErrorCode>> = {
   504: "UNAVAILABLE",
 };
 
-/** fetch failures (undici's cause codes) that prove the request was not sent. */
+/** Failures to connect (node's error codes) that prove the request was not sent. */
 const NOT_SENT = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",
   "EHOSTUNREACH",
   "ENETUNREACH",
-  "UND_ERR_CONNECT_TIMEOUT",
+  CONNECT_TIMEOUT,
 ]);
-/** Why fetch failed, e.g. ECONNREFUSED or UND_ERR_SOCKET (its own message says only "fetch failed"). */
-const causeOf = (err: unknown) => (err as { cause?: { code?: unknown } }).cause?.code;
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+};
 
 export interface ClientOptions {
   /** Base URL of a server, e.g. http://127.0.0.1:3000, or several servers of one cluster. */
@@ -95,6 +102,7 @@ export class ClaudeBenchClient {
   #current = 0;
   readonly #headers: Record<string, string>;
   readonly #metadata: Record<string, string>;
+  readonly #http = new HttpPoster();
   #id = 0;
 
   constructor(readonly options: ClientOptions) {
@@ -118,35 +126,38 @@ export class ClaudeBenchClient {
     signal?: AbortSignal,
   ): Promise<T> {
     const body = JSON.stringify({ jsonrpc: "2.0", id: ++this.#id, method, params, metadata: this.#metadata });
-    let response: Response;
+    let answer: PostAnswer;
+    let endpoint: string;
     for (let tried = 1; ; tried++) {
       const index = this.#current;
       const url = this.#urls[index] as string;
+      endpoint = `${url}/rpc`;
       try {
-        response = await fetch(`${url}/rpc`, { method: "POST", headers: this.#headers, body, signal });
+        answer = await this.#http.post(new URL(endpoint), body, this.#headers, signal);
         break;
       } catch (err) {
-        const cause = causeOf(err);
+        const code = (err as NodeJS.ErrnoException).code;
         if (!signal?.aborted) {
           // move on, unless a concurrent call did already
           if (this.#current === index) this.#current = (index + 1) % this.#urls.length;
-          if (tried < this.#urls.length && NOT_SENT.has(String(cause))) continue;
+          if (tried < this.#urls.length && NOT_SENT.has(String(code))) continue;
         }
+        const message = (err as Error).message;
         throw new ClaudeBenchError(
           "NETWORK",
-          `cannot reach ClaudeBench at ${url}${tried > 1 ? ` (nor ${tried - 1} other server(s))` : ""}: ${(err as Error).message}${typeof cause === "string" ? ` (${cause})` : ""}. Is the server running?`,
+          `cannot reach ClaudeBench at ${url}${tried > 1 ? ` (nor ${tried - 1} other server(s))` : ""}: ${message}${typeof code === "string" && !message.includes(code) ? ` (${code})` : ""}. Is the server running?`,
         );
       }
     }
-    const reply = (await response.json().catch(() => null)) as {
+    const reply = parseJson(answer.body) as {
       jsonrpc?: unknown;
       result?: T;
       error?: { code: number; message: string; data?: Record<string, unknown> };
     } | null;
     if (reply?.jsonrpc !== "2.0")
       throw new ClaudeBenchError(
-        NOT_JSON_RPC[response.status] ?? "INTERNAL",
-        `unexpected HTTP ${response.status} from ${response.url}`,
+        NOT_JSON_RPC[answer.status] ?? "INTERNAL",
+        `unexpected HTTP ${answer.status} from ${endpoint}`,
       );
     if (reply.error) {
       const code = (reply.error.data?.code as ErrorCode | undefined) ?? "INTERNAL";

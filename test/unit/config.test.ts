@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError, loadClientConfig, loadConfig } from "../../src/config.js";
+import { ConfigError, loadClientConfig } from "../../src/client-config.js";
+import { loadConfig } from "../../src/config.js";
 
 describe("config", () => {
   it("has working defaults", () => {
