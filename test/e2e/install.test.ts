@@ -198,9 +198,14 @@ describe("the packed package, installed globally", () => {
   it("serve by default: a private Redis and PGlite in its data directory", async () => {
     const dataDir = join(work, "default-data");
     const url = await serve(work, ["--data-dir", dataDir], 180_000);
-    const health = (await (await fetch(`${url}/health`)).json()) as {
-      checks: { database: { ok: boolean; kind: string } };
-    };
+    // The store starts in its own process after the server is healthy: wait until it answers.
+    type Health = { checks: { database: { ok: boolean; kind: string } } };
+    const deadline = Date.now() + 180_000;
+    let health: Health;
+    do {
+      health = (await (await fetch(`${url}/health`)).json()) as Health;
+      if (!health.checks.database.ok) await new Promise((resolve) => setTimeout(resolve, 250));
+    } while (!health.checks.database.ok && Date.now() < deadline);
     assert.deepEqual([health.checks.database.kind, health.checks.database.ok], ["pglite", true]);
   });
 });
