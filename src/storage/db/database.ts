@@ -9,7 +9,7 @@ import type { Logger } from "../../core/logger.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { seqOf, type Task, type TaskStatus } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
-import { type EmbeddedPglite, startEmbeddedPglite } from "./embedded-pglite.js";
+import { type EmbeddedPglite, type StoreOutbox, startEmbeddedPglite } from "./embedded-pglite.js";
 import { auditLog, hookDecisions, taskEvents, tasks } from "./schema.js";
 
 /**
@@ -38,16 +38,6 @@ export interface TaskDatabase extends DatabaseProbe, TaskArchive, AuditArchive {
 const MIGRATIONS = fileURLToPath(new URL("./migrations/", import.meta.url));
 
 type Db = PgDatabase<PgQueryResultHKT>;
-
-/** What the embedded store's process needs to consume the outbox itself (embedded-pglite.ts). */
-export interface StoreOutbox {
-  /** Carries the private Redis' password: never print or log it. */
-  readonly redisUrl: string;
-  readonly keyPrefix: string;
-  /** The consumer name in the `persist` groups: the server's instance id. */
-  readonly consumer: string;
-  readonly logLevel: string;
-}
 
 /**
  * Opens the database without waiting for it: the embedded store starts in its own process

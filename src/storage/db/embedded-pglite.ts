@@ -5,7 +5,6 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "../../core/logger.js";
 import { freePort } from "../embedded-redis.js";
 import { ensurePassword, PASSWORD_FILE, privateDir } from "../private-dir.js";
-import type { StoreOutbox } from "./database.js";
 
 /**
  * The embedded history store: PGlite in a child process that the server starts and owns, as
@@ -52,6 +51,16 @@ export interface EmbeddedPglite {
 export const INITIALISED_EXIT_CODE = 75;
 const PORT_FILE = "port";
 const PGDATA = "pgdata";
+/** What the embedded store's process needs to consume the outbox itself (embedded-pglite.ts). */
+export interface StoreOutbox {
+  /** Carries the private Redis' password: never print or log it. */
+  readonly redisUrl: string;
+  readonly keyPrefix: string;
+  /** The consumer name in the `persist` groups: the server's instance id. */
+  readonly consumer: string;
+  readonly logLevel: string;
+}
+
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
