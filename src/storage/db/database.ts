@@ -173,7 +173,7 @@ function hookDecisionRow(e: DomainEvent): Record<string, unknown> {
  * The batch writes. Each takes its rows as one JSON array (`jsonb_to_recordset`): the statement
  * text never changes with the batch's size, and nothing is built per row but the JSON (drizzle's
  * multi-row VALUES builder was a fifth of the embedded store's CPU). One statement writes a whole
- * task batch (data-modifying CTEs), so it is atomic without BEGIN/COMMIT round trips. The same
+ * task batch (data-modifying CTEs): one round trip between BEGIN and COMMIT, not one per table. The same
  * SQL on PostgreSQL and PGlite; the row keys are the column names (schema.ts). A JSON null is an
  * SQL NULL, as drizzle wrote it.
  */
