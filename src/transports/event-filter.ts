@@ -1,5 +1,5 @@
 import { AppError } from "../core/errors.js";
-import { sessionInstanceId } from "../domain/hooks/sessions.js";
+import { sessionInstanceId } from "../domain/instances/identity.js";
 import type { DomainEvent } from "../storage/event-log.js";
 
 /**

@@ -9,9 +9,6 @@ import type { InstanceRegistry } from "../instances/registry.js";
  * SessionStart) registers then.
  */
 
-// The session's identity is the instances' business; re-exported for the hooks' many users.
-export { SESSION_TIMEOUT_MS, sessionInstanceId } from "../instances/identity.js";
-
 export interface SessionInfo {
   sessionId: string;
   cwd?: string;

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
 import type { QueueKeys } from "../../storage/keys.js";
+import { SESSION_TIMEOUT_MS } from "../instances/identity.js";
 import type { Task } from "../tasks/model.js";
 import type { TaskQueue } from "../tasks/queue.js";
-import { SESSION_TIMEOUT_MS } from "./sessions.js";
 
 /**
  * TodoWrite → tasks. Each session keeps a mapping todo → task (in Redis, per session, so

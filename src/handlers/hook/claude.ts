@@ -6,9 +6,10 @@ import type { ChainDecision } from "../../domain/hooks/chain.js";
 import { inboxContext, readInbox } from "../../domain/hooks/inbox.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
 import { decidePostTool, decidePrompt } from "../../domain/hooks/reports.js";
-import { projectOf, sessionInstanceId, touchSession } from "../../domain/hooks/sessions.js";
+import { projectOf, touchSession } from "../../domain/hooks/sessions.js";
 import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
+import { sessionInstanceId } from "../../domain/instances/identity.js";
 import { toolInput } from "./schemas.js";
 
 /**

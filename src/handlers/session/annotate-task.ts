@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
-import { sessionInstanceId } from "../../domain/hooks/sessions.js";
+import { sessionInstanceId } from "../../domain/instances/identity.js";
 import { sessionId } from "./schemas.js";
 
 export const sessionAnnotateTask = defineHandler({

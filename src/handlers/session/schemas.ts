@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
-import { projectOf, sessionInstanceId } from "../../domain/hooks/sessions.js";
+import { projectOf } from "../../domain/hooks/sessions.js";
+import { sessionInstanceId } from "../../domain/instances/identity.js";
 
 export const sessionId = z
   .string()
