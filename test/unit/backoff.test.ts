@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Backoff } from "../../src/client/backoff.js";
 import { ClaudeBenchError } from "../../src/client/http-client.js";
 import { ServerContact } from "../../src/client/server-contact.js";
+import { Backoff } from "../../src/core/backoff.js";
 
 /** A worker that cannot reach its server: waits that grow to a cap, and one line per outage. */
 

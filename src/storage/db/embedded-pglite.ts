@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Backoff } from "../../core/backoff.js";
 import type { Logger } from "../../core/logger.js";
 import { freePort } from "../embedded-redis.js";
 import { ensurePassword, PASSWORD_FILE, privateDir } from "../private-dir.js";
@@ -119,7 +120,7 @@ export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promi
   let state: StoreState = "starting";
   let child: ChildProcess | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
-  let backoff = RESTART_MIN_MS;
+  const backoff = new Backoff(RESTART_MIN_MS, RESTART_MAX_MS);
   let exited: Promise<void> = Promise.resolve();
 
   const launch = () => {
@@ -142,7 +143,7 @@ export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promi
       if (state === "stopped" || !chunk.toString().startsWith("ready")) return;
       log.info({ pid: proc.pid, port, ms: Date.now() - started }, "history store (PGlite) ready");
       state = "up";
-      backoff = RESTART_MIN_MS;
+      backoff.reset();
     });
     // An EPIPE on its stdin while it is ending must not reach the server as an unhandled error.
     proc.stdin?.on("error", () => undefined);
@@ -157,12 +158,12 @@ export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promi
           return;
         }
         state = "down";
+        const restartInMs = backoff.next();
         log.error(
-          { code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | "), restartInMs: backoff },
+          { code, signal, stderr: stderr.trim().split("\n").slice(-3).join(" | "), restartInMs },
           "the history store (PGlite) stopped; starting it again (history catches up from the event stream)",
         );
-        restartTimer = setTimeout(launch, backoff);
-        backoff = Math.min(backoff * 2, RESTART_MAX_MS);
+        restartTimer = setTimeout(launch, restartInMs);
       }),
     );
   };
