@@ -35,8 +35,8 @@ import { Resilience } from "./resilience/middleware.js";
 import { overridesFor, resolvePolicies } from "./resilience/policy.js";
 import { RateLimiter } from "./resilience/rate-limiter.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
-import { openDatabase } from "./storage/db/database.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
+import { openDatabase } from "./storage/db/open-database.js";
 import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
@@ -46,7 +46,7 @@ import { redactUrl } from "./storage/redact-url.js";
 import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
 import { EventTail } from "./transports/event-tail.js";
 import { HttpTransport } from "./transports/http.js";
-import { McpEndpoint } from "./transports/mcp.js";
+import { mcpOnDemand } from "./transports/mcp-on-demand.js";
 import { RedisRequestConsumer } from "./transports/redis-requests.js";
 import { VERSION } from "./version.js";
 
@@ -296,10 +296,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const http = new HttpTransport({
       dispatcher,
-      mcp: new McpEndpoint(dispatcher, VERSION, {
-        sessionIdleMs: config.mcpSessionIdleMs,
-        maxSessions: config.mcpMaxSessions,
-        log,
+      mcp: mcpOnDemand(async () => {
+        const { McpEndpoint } = await import("./transports/mcp.js");
+        return new McpEndpoint(dispatcher as Dispatcher, VERSION, {
+          sessionIdleMs: config.mcpSessionIdleMs,
+          maxSessions: config.mcpMaxSessions,
+          log,
+        });
       }),
       tail,
       metrics: metrics.registry,

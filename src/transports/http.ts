@@ -13,7 +13,7 @@ import { LiveEventBudget } from "./event-budget.js";
 import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
 import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
-import type { McpEndpoint } from "./mcp.js";
+import type { McpHandler } from "./mcp-on-demand.js";
 import { buildOpenApi } from "./openapi.js";
 import { isJsonContentType, RequestGuard, requestTarget } from "./request-guard.js";
 import { requestMeta } from "./request-meta.js";
@@ -40,7 +40,7 @@ import { EventSockets, refuse } from "./websocket.js";
 
 export interface HttpTransportOptions {
   dispatcher: Dispatcher;
-  mcp: McpEndpoint;
+  mcp: McpHandler;
   tail: EventTail;
   /** Renders `GET /metrics`. */
   metrics: { render(): Promise<string> };

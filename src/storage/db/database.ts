@@ -5,11 +5,10 @@ import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
-import type { Logger } from "../../core/logger.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { seqOf, type Task, type TaskStatus } from "../../domain/tasks/model.js";
 import type { DomainEvent } from "../event-log.js";
-import { type EmbeddedPglite, type StoreOutbox, startEmbeddedPglite } from "./embedded-pglite.js";
+import type { EmbeddedPglite } from "./embedded-pglite.js";
 import { auditLog, taskEvents, tasks } from "./schema.js";
 
 /**
@@ -39,32 +38,13 @@ const MIGRATIONS = fileURLToPath(new URL("./migrations/", import.meta.url));
 
 type Db = PgDatabase<PgQueryResultHKT>;
 
-/**
- * Opens the database without waiting for it: the embedded store starts in its own process
- * (seconds of WASM on a first start) and PostgreSQL may be down. The server serves at once; the
- * persister prepares (migrates) the database when it answers and catches up from the event
- * stream. Both kinds are reached through the same `pg` pool, SQL and migrations. The embedded
- * store's process consumes the outbox itself (`outbox`), so that the server's event loop does
- * no persistence work; with PostgreSQL the server runs the persister (server.ts).
- */
-export async function openDatabase(
-  target: DatabaseTarget,
-  log: Logger,
-  outbox?: StoreOutbox,
-): Promise<TaskDatabase> {
-  if (target.kind === "pglite") {
-    const store = await startEmbeddedPglite({ dir: target.dir, log, outbox });
-    return poolDatabase("pglite", store.connection, store);
-  }
-  return poolDatabase("postgres", { connectionString: target.url }, null);
-}
-
 /** The embedded store seen from inside its own process: its wire server, as the server sees it. */
 export function connectStore(connection: pg.PoolConfig): TaskDatabase {
   return poolDatabase("pglite", connection, null);
 }
 
-function poolDatabase(
+/** The database behind a `pg` pool: PostgreSQL, or the embedded store that `store` runs. */
+export function poolDatabase(
   kind: TaskDatabase["kind"],
   config: pg.PoolConfig,
   store: EmbeddedPglite | null,

@@ -26,14 +26,14 @@ import { serveWire, type WireServer } from "./pglite-wire.js";
  * server started again at once cannot open the same files before this one has closed them.
  */
 
+/** The outbox consumers gather entries this long between batches (persister.ts, lingerMs). */
+const LINGER_MS = 250;
+
 /**
  * PostgreSQL's memory, smaller than PGlite's defaults (128 MB of shared buffers, sized for 100
  * connections): the history is written in batches and read a row at a time, by one connection.
  * docs/performance.md ("A light default") has the figures.
  */
-/** The outbox consumers gather entries this long between batches (persister.ts, lingerMs). */
-const LINGER_MS = 250;
-
 const SETTINGS = {
   shared_buffers: "8MB",
   wal_buffers: "512kB",
