@@ -70,7 +70,7 @@ const config = loadConfig(
 );
 const log = createLogger("error");
 const server = await startServer(config, { log });
-const { services } = server.dispatcher;
+const { kernel, services } = server.dispatcher;
 const admin = new Redis(redisServer.url, { connectionName: "bench-admin" });
 
 const measured = ["system.ping", "task.get"] as const;
@@ -82,15 +82,15 @@ const all = new Resilience({
   redis: services.redis,
   keys: services.keys.policy,
   log,
-  emit: services.emit,
+  emit: kernel.emit,
   instanceId: "bench-all",
   policies: allPolicies,
 });
 await all.start();
-const dispatchers: Record<string, Dispatcher> = {
-  bare: new Dispatcher(services, [], () => 0),
+const dispatchers: Record<string, Dispatcher<typeof services>> = {
+  bare: new Dispatcher(kernel, services, [], () => 0),
   default: server.dispatcher,
-  all: new Dispatcher(services, [all.middleware], all.timeoutFor),
+  all: new Dispatcher(kernel, services, [all.middleware], all.timeoutFor),
 };
 const { task } = await services.tasks.create({ text: "read me", priority: 50, maxAttempts: 3 });
 const params: Record<(typeof measured)[number], Record<string, unknown>> = {

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { EmitFn, HandlerContext } from "../core/context.js";
+import type { CallContext, EmitFn } from "../core/context.js";
 import type { Invocation, Middleware } from "../core/dispatch.js";
 import { AppError, toAppError } from "../core/errors.js";
 import type { AnyHandler } from "../core/handler.js";
@@ -49,7 +49,7 @@ function breakerSettings(policies: ReadonlyMap<string, EffectivePolicy>): {
 }
 
 /** Who a rate limit counts a call against: the session, else the instance, else the address. */
-export function actorOf(ctx: HandlerContext): string {
+export function actorOf(ctx: CallContext): string {
   const { meta } = ctx;
   if (meta.sessionId) return `session:${meta.sessionId}`;
   if (meta.instanceId) return `instance:${meta.instanceId}`;
