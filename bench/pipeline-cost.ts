@@ -77,7 +77,7 @@ const config = loadConfig(
 );
 const log = createLogger("error");
 const server = await startServer(config, { log });
-const { services } = server.dispatcher;
+const { kernel, services } = server.dispatcher;
 const admin = new Redis(redisServer.url, { connectionName: "bench-admin" });
 
 const measured = ["system.ping", "task.get"] as const;
@@ -85,8 +85,8 @@ const allPolicies = resolvePolicies(builtinHandlers, policyDefaults(config), {
   "system.ping": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
   "task.get": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
 });
-const { redis, keys, emit } = services;
-const allBreakers = new BreakerBoard({ redis, keys: keys.policy, log, emit });
+const { redis, keys } = services;
+const allBreakers = new BreakerBoard({ redis, keys: keys.policy, log, emit: kernel.emit });
 // The server's composition (src/server.ts), in its order.
 const all = new ResiliencePipeline(
   [
@@ -98,10 +98,10 @@ const all = new ResiliencePipeline(
   allPolicies,
 );
 await allBreakers.start();
-const dispatchers: Record<string, Dispatcher> = {
-  bare: new Dispatcher(services, [], () => 0),
+const dispatchers: Record<string, Dispatcher<typeof services>> = {
+  bare: new Dispatcher(kernel, services, [], () => 0),
   default: server.dispatcher,
-  all: new Dispatcher(services, [all.middleware], all.timeoutFor),
+  all: new Dispatcher(kernel, services, [all.middleware], all.timeoutFor),
 };
 const { task } = await services.tasks.create({ text: "read me", priority: 50, maxAttempts: 3 });
 const params: Record<(typeof measured)[number], Record<string, unknown>> = {

@@ -9,12 +9,11 @@ export { ClaudeBenchClient, ClaudeBenchError, type ClientOptions } from "./clien
 export { RedisRpcClient } from "./client/redis-rpc.js";
 export { ShellWorker, type ShellWorkerOptions } from "./client/worker.js";
 export { type Config, loadConfig } from "./config.js";
-export type { HandlerContext, RequestMeta } from "./core/context.js";
+export type { CallContext, RequestMeta } from "./core/context.js";
 export { AppError, type ErrorCode } from "./core/errors.js";
-export { type AnyHandler, defineHandler, type Handler, type HandlerPolicy } from "./core/handler.js";
+export type { AnyHandler, Handler, HandlerPolicy } from "./core/handler.js";
 export { type ChainDecision, HookChains, type LinkRecord } from "./domain/hooks/chain.js";
 export {
-  defineHookLink,
   type HookLink,
   type HookLinkContext,
   type HookLinkDefinition,
@@ -32,7 +31,6 @@ export {
   type BackoffSettings,
   type DeadLetter,
   type DeliveryContext,
-  defineSubscription,
   isSubscription,
   SUBSCRIPTION_BRAND,
   type Subscription,
@@ -47,5 +45,12 @@ export type {
   Refusal,
 } from "./plugins/extension-kind.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
+export {
+  defineHandler,
+  defineHookLink,
+  defineSubscription,
+  type HandlerContext,
+  type ServerServices,
+} from "./services.js";
 export type { DomainEvent } from "./storage/event-log.js";
 export { createKeys, type Keys } from "./storage/keys.js";

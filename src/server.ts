@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { type Config, databaseChoice, policyDefaults } from "./config.js";
-import type { ServerServices } from "./core/context.js";
 import { Dispatcher } from "./core/dispatch.js";
 import { AppError } from "./core/errors.js";
 import type { AnyHandler } from "./core/handler.js";
@@ -10,7 +9,7 @@ import { Registry } from "./core/registry.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
 import { Membership } from "./domain/cluster/membership.js";
-import { BUILTIN_LINKS } from "./domain/hooks/builtin-links.js";
+import { builtinLinks } from "./domain/hooks/builtin-links.js";
 import { HookChains } from "./domain/hooks/chain.js";
 import type { HookLink } from "./domain/hooks/link.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
@@ -39,6 +38,7 @@ import { overridesFor, resolvePolicies } from "./resilience/policy.js";
 import { RateLimitMiddleware } from "./resilience/rate-limit-middleware.js";
 import { RateLimiter } from "./resilience/rate-limiter.js";
 import { ResponseCache } from "./resilience/response-cache.js";
+import type { HandlerContext, ServerServices } from "./services.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
 import { openDatabase } from "./storage/db/open-database.js";
@@ -85,7 +85,7 @@ export interface RunningServer {
   /** The embedded history store's child process (PGlite), when this process owns one. */
   readonly historyStore: EmbeddedPglite | null;
   readonly database: string;
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: Dispatcher<ServerServices>;
   /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
   reloadWorkflows(): Promise<WorkflowReport>;
   /** What the plugin directory contributed and what it could not load. */
@@ -121,7 +121,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ...(config.diagnostics ? diagnosticHandlers : []),
     ];
     const registry = new Registry(handlers);
-    const hookChains = new HookChains(BUILTIN_LINKS);
+    const policies = new ProjectPolicies(config.policyFile, (message) => log.error(message));
+    const hookChains = new HookChains<HandlerContext>(builtinLinks(policies));
     for (const link of options.hookLinks ?? []) hookChains.register(link);
     // Plugin handlers may be named in HANDLER_POLICIES: checked strictly once they have loaded.
     const policiesOf = (served: readonly AnyHandler[]) =>
@@ -197,50 +198,53 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => breakers.stop());
     // First listener: a new handler's policy is in force before anything can route to it.
     registry.onChange(() => resilience.setPolicies(policiesOf(registry.list())));
-    const plugins = new PluginHost({
-      dir: config.pluginsDir,
-      required: config.pluginsDirRequired,
-      watch: config.watchPlugins,
-      // The kinds of value a plugin file may export.
-      kinds: [handlerKind({ registry, resolvePolicies: policiesOf }), subscriptionKind(), hookLinkKind()],
-      registry,
-      emit: eventLog.emit,
-      log,
-    });
-    closers.push(() => plugins.close());
     let coordinator: Coordinator | null = null;
     let membership: Membership | null = null;
-    let dispatcher: Dispatcher | null = null;
+    let dispatcher: Dispatcher<ServerServices> | null = null;
     const subscriptions = new SubscriptionService({
       redis,
       keys,
       instanceId: config.instanceId,
       log,
       settings: { claimIdleMs: config.subscriptionClaimIdleMs, concurrency: config.subscriptionConcurrency },
-      call: (request) => (dispatcher as Dispatcher).call(request),
+      call: (request) => (dispatcher as Dispatcher<ServerServices>).call(request),
       services: () => services,
       isLeader: () => leadership.state.leading,
       members: () => coordinator?.view.members ?? 1,
     });
+    const plugins = new PluginHost({
+      dir: config.pluginsDir,
+      required: config.pluginsDirRequired,
+      watch: config.watchPlugins,
+      // The kinds of value a plugin file may export.
+      kinds: [
+        handlerKind({ registry, resolvePolicies: policiesOf }),
+        subscriptionKind(subscriptions),
+        hookLinkKind(hookChains),
+      ],
+      registry,
+      emit: eventLog.emit,
+      log,
+    });
+    closers.push(() => plugins.close());
     const queueSamples = new QueueSampler(() => queueGauges(tasks), log, options.clock);
     queueSamples.start();
     closers.push(() => queueSamples.stop());
+    const stats = new CallStats(options.clock);
     const services: ServerServices = {
       redis,
       keys,
-      log,
       instanceId: config.instanceId,
       version: VERSION,
       startedAt: Date.now(),
-      emit: eventLog.emit,
       registry,
-      stats: new CallStats(options.clock),
+      stats,
       queueSamples,
       database,
       tasks,
       archive: database,
       instances,
-      policies: new ProjectPolicies(config.policyFile, (message) => log.error(message)),
+      policies,
       hookChains,
       circuits: breakers,
       subscriptions,
@@ -259,6 +263,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => metrics.stop());
     // The audit trail first (outermost): it records calls that later middleware refuses.
     dispatcher = new Dispatcher(
+      { registry, log, stats, instanceId: config.instanceId, emit: eventLog.emit },
       services,
       [audit.middleware, ...(log.isLevelEnabled("debug") ? [callLog] : []), resilience.middleware],
       resilience.timeoutFor,
@@ -349,7 +354,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         membership,
         tasks,
         stats: services.stats,
-        emit: services.emit,
+        emit: eventLog.emit,
         log,
         details: () => ({ version: VERSION, startedAt: services.startedAt, pid: process.pid }),
       },

@@ -1,9 +1,11 @@
 import type { z } from "zod";
-import type { HandlerContext, RequestMeta, ServerServices, TransportName } from "./context.js";
+import type { CallContext, EmitFn, RequestMeta, TransportName } from "./context.js";
 import { AppError, toAppError } from "./errors.js";
 import type { AnyHandler } from "./handler.js";
 import { JSON_MAX_DEPTH, nestedDeeperThan } from "./json-bounds.js";
 import type { Logger } from "./logger.js";
+import type { CallStats } from "./metrics.js";
+import type { Registry } from "./registry.js";
 import { within } from "./timers.js";
 
 /** One call as a transport hands it over: the method name and params still untrusted. */
@@ -26,7 +28,8 @@ export interface CallRequest {
 export interface Invocation {
   readonly handler: AnyHandler;
   readonly input: unknown;
-  readonly ctx: HandlerContext;
+  /** The kernel's part of the call's context: middleware names no service either. */
+  readonly ctx: CallContext;
 }
 
 /**
@@ -43,8 +46,8 @@ const NEVER_ABORTED = new AbortController().signal;
  * services into each context cost more). `ctx.log` is the call's child logger, made only when
  * a handler logs (a pino child costs more than the rest of the context).
  */
-function contextClass(base: object, root: Logger) {
-  class CallContext {
+function contextClass<S extends object>(base: object, root: Logger) {
+  class Call {
     readonly #signal: AbortSignal | AbortController;
     #log: Logger | undefined;
     constructor(
@@ -70,14 +73,14 @@ function contextClass(base: object, root: Logger) {
     }
   }
   // The services and `invoke` are shared by every call through the prototype chain.
-  Object.setPrototypeOf(CallContext.prototype, base);
-  return CallContext as unknown as new (
+  Object.setPrototypeOf(Call.prototype, base);
+  return Call as unknown as new (
     method: string,
     transport: TransportName,
     meta: RequestMeta,
     requestId: string,
     signal: AbortSignal | AbortController,
-  ) => HandlerContext;
+  ) => CallContext & S;
 }
 
 const callBindings = (requestId: string, method: string, transport: string, meta: RequestMeta) => ({
@@ -135,14 +138,31 @@ export function validationError(error: z.ZodError): AppError {
   return new AppError("VALIDATION", `Invalid params: ${summary}`, { issues });
 }
 
+/** What the dispatcher itself needs of the server that runs it. */
+export interface DispatchKernel {
+  /** The handlers served. */
+  readonly registry: Registry;
+  /** The root logger; each call's `ctx.log` is its child. */
+  readonly log: Logger;
+  /** Calls, errors and latency per method. */
+  readonly stats: CallStats;
+  /** This server process's id: it prefixes the request ids of calls that bring none. */
+  readonly instanceId: string;
+  readonly emit: EmitFn;
+}
+
 /**
  * The one pipeline every transport calls: look up → validate input → middleware → handle
- * → validate output, recording calls, errors and latency for each method.
+ * → validate output, recording calls, errors and latency for each method. Generic over the
+ * services `S` the server adds to each call's context (handlers see `CallContext & S`).
  */
-export class Dispatcher {
-  readonly services: ServerServices;
+export class Dispatcher<S extends object = object> {
+  readonly kernel: DispatchKernel;
+  readonly registry: Registry;
+  /** The services every call's context carries besides the kernel's. */
+  readonly services: S;
   /** Builds each call's context (see contextClass). */
-  readonly #Context: ReturnType<typeof contextClass>;
+  readonly #Context: ReturnType<typeof contextClass<S>>;
   /** Request ids for calls that bring none: this server's id and a counter (no per-call randomness). */
   #lastRequest = 0;
 
@@ -150,7 +170,8 @@ export class Dispatcher {
   readonly #translate: ((err: unknown) => unknown) | undefined;
 
   constructor(
-    services: ServerServices,
+    kernel: DispatchKernel,
+    services: S,
     private readonly middleware: readonly Middleware[] = [],
     /** Each handler's time limit in ms (0: none); by default what the handler declares. */
     timeoutFor: (handler: AnyHandler) => number = (handler) => handler.policy.timeoutMs ?? 0,
@@ -161,22 +182,23 @@ export class Dispatcher {
      */
     dependencyError?: (err: unknown) => AppError | undefined,
   ) {
+    this.kernel = kernel;
+    this.registry = kernel.registry;
     this.services = services;
     this.#timeoutFor = timeoutFor;
     this.#translate = dependencyError && ((err) => dependencyError(err) ?? err);
     const dispatcher = this;
     // One shared function reading the caller's context through `this`: no closure per call.
-    function invoke(this: HandlerContext, method: string, params: unknown): Promise<unknown> {
+    function invoke(this: CallContext, method: string, params: unknown): Promise<unknown> {
       const { meta, signal, requestId } = this;
       return dispatcher.call({ method, params, transport: "internal", meta, signal, requestId });
     }
-    const { log, ...rest } = services;
-    this.#Context = contextClass(Object.assign(rest, { invoke }), log);
+    this.#Context = contextClass<S>(Object.assign({}, services, { emit: kernel.emit, invoke }), kernel.log);
   }
 
   /** The handler serving `method` on `transport`, or METHOD_NOT_FOUND. */
   resolve(method: string, transport: TransportName): AnyHandler {
-    const handler = this.services.registry.resolve(method);
+    const handler = this.registry.resolve(method);
     if (!handler || (transport !== "internal" && !handler.expose[transport])) {
       throw new AppError("METHOD_NOT_FOUND", `Method not found: ${method}`, { method });
     }
@@ -191,21 +213,21 @@ export class Dispatcher {
       request.requestId ??
       meta.requestId ??
       meta.correlationId ??
-      `${this.services.instanceId}:${++this.#lastRequest}`;
+      `${this.kernel.instanceId}:${++this.#lastRequest}`;
     try {
       const result = await this.#run(handler, request, meta, requestId);
-      this.services.stats.record(handler.name, performance.now() - started);
+      this.kernel.stats.record(handler.name, performance.now() - started);
       return result;
     } catch (thrown) {
       const err = this.#translate ? this.#translate(thrown) : thrown;
       const appError = toAppError(err);
       if (appError !== err) {
-        this.services.log.error(
+        this.kernel.log.error(
           { err, ...callBindings(requestId, handler.name, request.transport, meta) },
           "handler failed with an unexpected error",
         );
       }
-      this.services.stats.record(handler.name, performance.now() - started, appError.code);
+      this.kernel.stats.record(handler.name, performance.now() - started, appError.code);
       throw appError;
     }
   }

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { HandlerContext } from "./context.js";
+import type { CallContext } from "./context.js";
 import type { PolicyOverride } from "./handler-policy.js";
 
 /**
@@ -25,7 +25,15 @@ export interface Exposure {
   mcp: false | { annotations: ToolAnnotations; title?: string };
 }
 
-export interface HandlerDefinition<I extends z.ZodType, O extends z.ZodType> {
+/**
+ * A handler, generic over the context its server gives each call (`C`): the kernel's
+ * CallContext plus the server's services (src/services.ts defines the built-in server's).
+ */
+export interface HandlerDefinition<
+  I extends z.ZodType,
+  O extends z.ZodType,
+  C extends CallContext = CallContext,
+> {
   /** `domain.action` */
   name: string;
   /** Written for a model and a person: what it does and when to use it. */
@@ -44,17 +52,20 @@ export interface HandlerDefinition<I extends z.ZodType, O extends z.ZodType> {
    * here; without it the clash is refused (a typo must not silently shadow `task.create`).
    */
   overrides?: true;
-  handle(input: z.output<I>, ctx: HandlerContext): Promise<z.input<O>>;
+  handle(input: z.output<I>, ctx: C): Promise<z.input<O>>;
 }
 
-export interface Handler<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType>
-  extends HandlerDefinition<I, O> {
+export interface Handler<
+  I extends z.ZodType = z.ZodType,
+  O extends z.ZodType = z.ZodType,
+  C extends CallContext = CallContext,
+> extends HandlerDefinition<I, O, C> {
   readonly policy: HandlerPolicy;
   readonly expose: Exposure;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of handlers holds many input/output types
-export type AnyHandler = Handler<any, any>;
+export type AnyHandler = Handler<any, any, any>;
 
 /**
  * Marks the values `defineHandler` makes, so a plugin loader can tell them from a module's
@@ -68,9 +79,9 @@ export const isHandler = (value: unknown): value is AnyHandler =>
   typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[HANDLER_BRAND] === true;
 
 /** Fills in the defaults. A plain value: no decorators, no global registry, no import side effects. */
-export function defineHandler<I extends z.ZodType, O extends z.ZodType>(
-  def: HandlerDefinition<I, O>,
-): Handler<I, O> {
+export function defineHandler<I extends z.ZodType, O extends z.ZodType, C extends CallContext = CallContext>(
+  def: HandlerDefinition<I, O, C>,
+): Handler<I, O, C> {
   return Object.freeze({
     ...def,
     [HANDLER_BRAND]: true,

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { ServerServices } from "../core/context.js";
 import type { CallStats } from "../core/metrics.js";
 import { TASK_STATUSES } from "../domain/tasks/model.js";
+import type { ServerServices } from "../services.js";
 import type { Collector, HistogramSample, MetricFamily, Sample } from "./prometheus.js";
 import { MetricsRegistry } from "./prometheus.js";
 

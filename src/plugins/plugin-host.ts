@@ -1,8 +1,9 @@
 import { type FSWatcher, readdirSync, statSync, watch } from "node:fs";
 import { extname, join } from "node:path";
-import type { EmitFn, PluginReport } from "../core/context.js";
+import type { EmitFn } from "../core/context.js";
 import type { Logger } from "../core/logger.js";
 import type { Registry, RegistryChange } from "../core/registry.js";
+import type { PluginReport } from "../services.js";
 import type {
   AnyExtensionKind,
   ExtensionContext,

@@ -1,5 +1,6 @@
 import { isSubscription, type Subscription } from "../extensions/subscriptions/define.js";
-import type { ExtensionContext, ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
+import type { SubscriptionService } from "../extensions/subscriptions/service.js";
+import type { ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
 
 /**
  * Plugin subscriptions: values made by `defineSubscription`. Each plugin file is one source
@@ -7,17 +8,13 @@ import type { ExtensionContext, ExtensionItem, ExtensionKind, Refusal } from "./
  * (or emptied) file stops them. A file whose subscriptions cannot run together (a name
  * defined twice, or already defined by another source) is refused as a whole, with the reason.
  */
-export function subscriptionKind(): ExtensionKind<Subscription> {
+export function subscriptionKind(subscriptions: SubscriptionService): ExtensionKind<Subscription> {
   let sources = new Set<string>();
   return {
     kind: "subscription",
     recognise: isSubscription,
     describe: (sub) => sub.name,
-    async install(
-      items: readonly ExtensionItem<Subscription>[],
-      ctx: ExtensionContext,
-    ): Promise<Refusal<Subscription>[]> {
-      const { subscriptions } = ctx.dispatcher.services;
+    async install(items: readonly ExtensionItem<Subscription>[]): Promise<Refusal<Subscription>[]> {
       const byFile = new Map<string, ExtensionItem<Subscription>[]>();
       for (const item of items) {
         const source = `plugin:${item.file}`;

@@ -1,11 +1,11 @@
-import type { HandlerContext } from "../core/context.js";
+import type { CallContext } from "../core/context.js";
 import type { Middleware } from "../core/dispatch.js";
 import type { PolicyMiddleware } from "./pipeline.js";
 import type { EffectivePolicy } from "./policy.js";
 import type { RateLimiter } from "./rate-limiter.js";
 
 /** Who a rate limit counts a call against: the session, else the instance, else the address. */
-export function actorOf(ctx: Pick<HandlerContext, "meta" | "transport">): string {
+export function actorOf(ctx: Pick<CallContext, "meta" | "transport">): string {
   const { meta } = ctx;
   if (meta.sessionId) return `session:${meta.sessionId}`;
   if (meta.instanceId) return `instance:${meta.instanceId}`;

@@ -168,7 +168,7 @@ export class HttpTransport {
   #drained: (() => void) | null = null;
 
   constructor(private readonly options: HttpTransportOptions) {
-    const { registry } = options.dispatcher.services;
+    const { registry } = options.dispatcher;
     this.#buildRoutes();
     // Plugin handlers come and go: the route table and the OpenAPI document follow.
     registry.onChange(() => {
@@ -223,7 +223,7 @@ export class HttpTransport {
 
   #buildRoutes(): void {
     const routes = new Map<string, string>();
-    for (const handler of this.options.dispatcher.services.registry.list()) {
+    for (const handler of this.options.dispatcher.registry.list()) {
       if (handler.expose.http) routes.set(toHttpPath(handler.name), handler.name);
     }
     this.#routes = routes;
@@ -292,7 +292,7 @@ export class HttpTransport {
     if (req.method === "GET") {
       if (path === "/openapi.json") {
         this.#openapi ??= JSON.stringify(
-          buildOpenApi(this.options.dispatcher.services.registry.list(), this.options.version),
+          buildOpenApi(this.options.dispatcher.registry.list(), this.options.version),
         );
         res.writeHead(200, { "content-type": JSON_TYPE });
         res.end(this.#openapi);
@@ -320,7 +320,7 @@ export class HttpTransport {
   /** A path no handler owns, but that a domain's catch-all serves (`/hook/<event>`). */
   #catchAllRoute(path: string): string | undefined {
     const name = fromHttpPath(path);
-    return this.options.dispatcher.services.registry.resolve(name)?.expose.http ? name : undefined;
+    return this.options.dispatcher.registry.resolve(name)?.expose.http ? name : undefined;
   }
 
   async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -162,7 +162,7 @@ export class McpEndpoint {
     private readonly version: string,
     private readonly options: McpSessionOptions,
   ) {
-    dispatcher.services.registry.onChange(() => {
+    dispatcher.registry.onChange(() => {
       this.#tools = null;
       for (const [id, session] of this.#sessions) {
         session.server.sendToolListChanged().catch((err) => {
@@ -181,7 +181,7 @@ export class McpEndpoint {
   }
 
   tools(): Tool[] {
-    this.#tools ??= this.dispatcher.services.registry
+    this.#tools ??= this.dispatcher.registry
       .list()
       .filter((h) => h.expose.mcp !== false)
       .map((h) => {

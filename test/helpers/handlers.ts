@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../src/core/errors.js";
-import { defineHandler } from "../../src/core/handler.js";
+import { defineHandler } from "../../src/services.js";
 
 /**
  * Handlers that exist only in tests, to drive the transports through every outcome: a

@@ -98,10 +98,10 @@ describe("subscriptions", () => {
       subscriptions: [sub("b")],
     });
     try {
-      const emit = a.dispatcher.services.emit;
+      const emit = a.dispatcher.kernel.emit;
       const ids: string[] = [];
       for (let i = 0; i < 200; i++) {
-        ids.push(await (i % 2 ? a : b).dispatcher.services.emit("demo.tick", { i }));
+        ids.push(await (i % 2 ? a : b).dispatcher.kernel.emit("demo.tick", { i }));
         if (i % 10 === 0) await emit("other.tick", { i });
         if (i % 20 === 0) await emit("demo.tick", { i, skip: true });
       }
@@ -154,7 +154,7 @@ describe("subscriptions", () => {
     });
     const server = await startTestServer({ redisUrl: redis.url, subscriptions: [sub] });
     try {
-      const first = await server.dispatcher.services.emit("demo.fail", { n: 1 });
+      const first = await server.dispatcher.kernel.emit("demo.fail", { n: 1 });
       const dead = await until(async () => {
         const r = await call<{ total: number; letters: Record<string, unknown>[] }>(
           server.url,
@@ -211,8 +211,8 @@ describe("subscriptions", () => {
 
       // Drop: by id or all, never both or neither.
       failing = true;
-      await server.dispatcher.services.emit("demo.fail", { n: 2 });
-      await server.dispatcher.services.emit("demo.fail", { n: 3 });
+      await server.dispatcher.kernel.emit("demo.fail", { n: 2 });
+      await server.dispatcher.kernel.emit("demo.fail", { n: 3 });
       await until(
         async () =>
           (await call<{ total: number }>(server.url, "system.subscriptions.dead_letters", { name: "flaky" }))
@@ -313,7 +313,7 @@ describe("workflows", () => {
       assert.match(report.problems[3]?.message ?? "", /unknown template \{\{paylod\.n\}\}/);
       assert.match(report.problems[4]?.message ?? "", /already used by .*a-good\.json/);
 
-      const emit = server.dispatcher.services.emit;
+      const emit = server.dispatcher.kernel.emit;
       const id = await emit("demo.one", { n: 1 });
       await emit("demo.two", { n: 2, kind: "ignored" });
       await emit("demo.three", {});
@@ -335,7 +335,7 @@ describe("workflows", () => {
     });
     const key = (list: string) => `${server.config.keyPrefix}:test:record:${list}`;
     try {
-      const emit = server.dispatcher.services.emit;
+      const emit = server.dispatcher.kernel.emit;
       await emit("demo.x", { n: 1 });
       await until(async () => (await admin.llen(key("w1"))) === 1, "w1");
       writeWorkflows(dir, {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "../../src/core/errors.js";
-import { BUILTIN_LINKS } from "../../src/domain/hooks/builtin-links.js";
+import { builtinLinks } from "../../src/domain/hooks/builtin-links.js";
 import { HookChains } from "../../src/domain/hooks/chain.js";
 import {
   defineHookLink,
@@ -9,6 +9,7 @@ import {
   type HookPoint,
   isHookLink,
 } from "../../src/domain/hooks/link.js";
+import { ProjectPolicies } from "../../src/domain/policy/policy-file.js";
 
 /** Defining, registering and ordering hook links (running them: test/integration/hook-chains.test.ts). */
 
@@ -63,7 +64,7 @@ describe("defineHookLink", () => {
 
 describe("HookChains", () => {
   it("orders each chain by priority, higher first, equal priorities by name — whatever the registration order", () => {
-    const chains = new HookChains(BUILTIN_LINKS);
+    const chains = new HookChains(builtinLinks(new ProjectPolicies(null, () => undefined)));
     for (const l of [link("team.b", 10), link("team.low", -5), link("team.a", 10), link("team.top", 99)]) {
       chains.register(l);
     }
@@ -86,7 +87,7 @@ describe("HookChains", () => {
   });
 
   it("refuses a second link of the same name, a forged link, and removing a built-in one", () => {
-    const chains = new HookChains(BUILTIN_LINKS);
+    const chains = new HookChains(builtinLinks(new ProjectPolicies(null, () => undefined)));
     chains.register(link("team.audit", 0));
     const code = (fn: () => unknown) => {
       try {

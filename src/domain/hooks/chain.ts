@@ -1,4 +1,4 @@
-import type { HandlerContext } from "../../core/context.js";
+import type { CallContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { within } from "../../core/timers.js";
@@ -65,13 +65,13 @@ const VALID: Record<HookPoint, ReadonlySet<string>> = {
 class LinkTimeout extends Error {}
 
 /** The context a link's `run` gets: its abort signal is made only when the link looks at it. */
-class LinkContext implements HookLinkContext {
+class LinkContext<C extends CallContext> implements HookLinkContext<C> {
   #controller: AbortController | undefined;
 
   constructor(
     readonly hook: HookPoint,
     readonly link: string,
-    readonly call: HandlerContext,
+    readonly call: C,
   ) {}
 
   get signal(): AbortSignal {
@@ -92,7 +92,11 @@ class LinkContext implements HookLinkContext {
 type AnyVerdict = HookPoints[HookPoint]["verdict"];
 
 /** Runs one link for at most its timeoutMs; a synchronous link needs no timer. */
-function runLink(link: HookLink, input: unknown, ctx: LinkContext): unknown {
+function runLink<C extends CallContext>(
+  link: HookLink<HookPoint, C>,
+  input: unknown,
+  ctx: LinkContext<C>,
+): unknown {
   const result = link.run(input as never, ctx);
   if (!(result instanceof Promise)) return result;
   return within(result, link.timeoutMs, () => {
@@ -121,13 +125,21 @@ function checkVerdict(point: HookPoint, value: unknown): AnyVerdict | string {
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** The links of every hook point, kept sorted; `run` is the only thing on the hot path. */
-export class HookChains {
-  readonly #links = new Map<string, HookLink>();
+/** A hook call's context: the kernel's, and the chains the call runs (links get it as `ctx.call`). */
+export type HookCallContext<C extends CallContext> = CallContext & { readonly hookChains: HookChains<C> };
+
+/** `C`: the context hook calls run with, which each link receives as `ctx.call`. */
+export class HookChains<C extends CallContext = CallContext> {
+  readonly #links = new Map<string, HookLink<HookPoint, C>>();
   readonly #builtin = new Set<string>();
-  #chains: Record<HookPoint, readonly HookLink[]> = { pre_tool: [], post_tool: [], user_prompt: [] };
+  #chains: Record<HookPoint, readonly HookLink<HookPoint, C>[]> = {
+    pre_tool: [],
+    post_tool: [],
+    user_prompt: [],
+  };
 
   /** The built-in links can be neither replaced nor removed. */
-  constructor(builtins: readonly HookLink[] = []) {
+  constructor(builtins: readonly HookLink<HookPoint, C>[] = []) {
     for (const link of builtins) {
       this.register(link);
       this.#builtin.add(link.name);
@@ -135,7 +147,7 @@ export class HookChains {
   }
 
   /** Adds a link; CONFLICT when one of that name is registered (unregister it first to replace it). */
-  register(link: HookLink): void {
+  register(link: HookLink<HookPoint, C>): void {
     if (!isHookLink(link)) {
       throw new AppError("VALIDATION", "not a hook link: make it with defineHookLink");
     }
@@ -161,7 +173,7 @@ export class HookChains {
   }
 
   /** The links of a point, in the order they run. */
-  chain(point: HookPoint): readonly HookLink[] {
+  chain(point: HookPoint): readonly HookLink<HookPoint, C>[] {
     return this.#chains[point];
   }
 
@@ -178,7 +190,7 @@ export class HookChains {
   async run<P extends HookPoint>(
     point: P,
     input: HookPoints[P]["input"],
-    call: HandlerContext,
+    call: C,
   ): Promise<ChainDecision<P>> {
     const chain = this.#chains[point];
     const links: LinkRecord[] = [];

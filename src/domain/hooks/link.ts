@@ -1,4 +1,4 @@
-import type { HandlerContext } from "../../core/context.js";
+import type { CallContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { isValidHandlerName } from "../../core/naming.js";
@@ -88,7 +88,8 @@ export type HookPoint = keyof HookPoints;
 export const HOOK_POINTS: readonly HookPoint[] = ["pre_tool", "post_tool", "user_prompt"];
 
 /** What a link's `run` receives besides the input. */
-export interface HookLinkContext {
+/** `C`: the context of the hook call (the server's handler context; the kernel's CallContext at least). */
+export interface HookLinkContext<C extends CallContext = CallContext> {
   readonly hook: HookPoint;
   /** The link's name. */
   readonly link: string;
@@ -97,7 +98,7 @@ export interface HookLinkContext {
   /** The hook call's logger. */
   readonly log: Logger;
   /** The hook call's context: Redis, `emit`, `invoke`, the project policies, the caller's metadata. */
-  readonly call: HandlerContext;
+  readonly call: C;
 }
 
 /** Returning nothing means allow (no opinion). */
@@ -105,7 +106,7 @@ export type LinkResult<P extends HookPoint> =
   // biome-ignore lint/suspicious/noConfusingVoidType: a link that returns nothing (`async () => {}`) allows
   HookPoints[P]["verdict"] | void | Promise<HookPoints[P]["verdict"] | void>;
 
-export interface HookLinkDefinition<P extends HookPoint> {
+export interface HookLinkDefinition<P extends HookPoint, C extends CallContext = CallContext> {
   /** `owner.what` in lower case, e.g. `acme.no_friday_deploys`; unique in the server. */
   name: string;
   hook: P;
@@ -115,10 +116,10 @@ export interface HookLinkDefinition<P extends HookPoint> {
   match?: { tools?: string[] };
   /** How long the link may take, in ms (default 1000, at most 60000). */
   timeoutMs?: number;
-  run(input: HookPoints[P]["input"], ctx: HookLinkContext): LinkResult<P>;
+  run(input: HookPoints[P]["input"], ctx: HookLinkContext<C>): LinkResult<P>;
 }
 
-export interface HookLink<P extends HookPoint = HookPoint> {
+export interface HookLink<P extends HookPoint = HookPoint, C extends CallContext = CallContext> {
   readonly [HOOK_LINK]: true;
   readonly name: string;
   readonly hook: P;
@@ -127,7 +128,7 @@ export interface HookLink<P extends HookPoint = HookPoint> {
   readonly timeoutMs: number;
   /** The `match.tools` globs as one expression (null: every tool). */
   readonly tools: RegExp | null;
-  run(input: HookPoints[P]["input"], ctx: HookLinkContext): LinkResult<P>;
+  run(input: HookPoints[P]["input"], ctx: HookLinkContext<C>): LinkResult<P>;
 }
 
 export const DEFAULT_LINK_TIMEOUT_MS = 1000;
@@ -137,7 +138,9 @@ const invalid = (name: unknown, problem: string) =>
   new AppError("VALIDATION", `hook link ${JSON.stringify(name)}: ${problem}`, { link: name });
 
 /** Checks a definition and fills in the defaults. Throws VALIDATION naming what is wrong. */
-export function defineHookLink<P extends HookPoint>(def: HookLinkDefinition<P>): HookLink<P> {
+export function defineHookLink<P extends HookPoint, C extends CallContext = CallContext>(
+  def: HookLinkDefinition<P, C>,
+): HookLink<P, C> {
   const { name, hook, priority, match, timeoutMs = DEFAULT_LINK_TIMEOUT_MS, run } = def;
   if (typeof name !== "string" || !isValidHandlerName(name)) {
     throw invalid(name, "the name must be lower-case dotted segments, e.g. acme.no_friday_deploys");

@@ -1,14 +1,13 @@
 import { createHash } from "node:crypto";
-import type { HandlerContext } from "../../core/context.js";
-import type { ChainDecision } from "./chain.js";
+import type { ChainDecision, HookCallContext } from "./chain.js";
 import type { PreToolInput } from "./link.js";
 
 /**
  * A pre-tool decision: the pre_tool chain (the policy engine is one link of it), audited —
  * every decision is an event (`hook.pre_tool.decided`, with each link's outcome and duration).
  */
-export async function decidePreTool(
-  ctx: HandlerContext,
+export async function decidePreTool<C extends HookCallContext<C>>(
+  ctx: C,
   call: PreToolInput,
 ): Promise<ChainDecision<"pre_tool">> {
   const decision = await ctx.hookChains.run("pre_tool", call, ctx);

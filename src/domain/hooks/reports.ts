@@ -1,5 +1,4 @@
-import type { HandlerContext } from "../../core/context.js";
-import type { ChainDecision } from "./chain.js";
+import type { ChainDecision, HookCallContext } from "./chain.js";
 import type { PostToolInput, PromptInput } from "./link.js";
 
 /**
@@ -7,8 +6,8 @@ import type { PostToolInput, PromptInput } from "./link.js";
  * each link's outcome and duration — only when a link ran, so an empty chain costs nothing.
  */
 
-async function decide<P extends "post_tool" | "user_prompt">(
-  ctx: HandlerContext,
+async function decide<C extends HookCallContext<C>, P extends "post_tool" | "user_prompt">(
+  ctx: C,
   point: P,
   input: P extends "post_tool" ? PostToolInput : PromptInput,
   about: Record<string, unknown>,
@@ -29,10 +28,10 @@ async function decide<P extends "post_tool" | "user_prompt">(
   return decision;
 }
 
-export const decidePostTool = (ctx: HandlerContext, input: PostToolInput) =>
+export const decidePostTool = <C extends HookCallContext<C>>(ctx: C, input: PostToolInput) =>
   decide(ctx, "post_tool", input, { tool: input.tool });
 
-export const decidePrompt = (ctx: HandlerContext, input: PromptInput) =>
+export const decidePrompt = <C extends HookCallContext<C>>(ctx: C, input: PromptInput) =>
   decide(ctx, "user_prompt", input, {});
 
 /**

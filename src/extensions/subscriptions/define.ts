@@ -1,4 +1,3 @@
-import type { ServerServices } from "../../core/context.js";
 import type { Logger } from "../../core/logger.js";
 import type { DomainEvent } from "../../storage/event-log.js";
 import { compilePatterns, fieldAt } from "./match.js";
@@ -18,8 +17,8 @@ export interface BackoffSettings {
   maxMs: number;
 }
 
-/** What a subscriber receives with each event. */
-export interface DeliveryContext {
+/** What a subscriber receives with each event; `S`: the services of the server that runs it. */
+export interface DeliveryContext<S = unknown> {
   readonly subscription: string;
   /**
    * The idempotence key of this delivery, `<subscription>:<event stream id>`: the same on every
@@ -30,12 +29,12 @@ export interface DeliveryContext {
   /** 1 on the first attempt. */
   readonly attempt: number;
   readonly log: Logger;
-  readonly services: ServerServices;
+  readonly services: S;
   /** Calls a handler through the dispatcher (transport `internal`, so policy middleware applies). */
   invoke(method: string, params: unknown): Promise<unknown>;
 }
 
-export interface SubscriptionDefinition {
+export interface SubscriptionDefinition<S = unknown> {
   name: string;
   /** Event names; `*` matches any run of characters (`hook.*`, `task.*`, `*`). */
   events: readonly string[];
@@ -53,12 +52,12 @@ export interface SubscriptionDefinition {
   backoff?: Partial<BackoffSettings>;
   /** Handle events only on the cluster's leader. */
   leaderOnly?: boolean;
-  handle(event: DomainEvent, ctx: DeliveryContext): Promise<void>;
+  handle(event: DomainEvent, ctx: DeliveryContext<S>): Promise<void>;
 }
 
 export const SUBSCRIPTION_BRAND = Symbol.for("claudebench.subscription");
 
-export interface Subscription {
+export interface Subscription<S = unknown> {
   readonly [SUBSCRIPTION_BRAND]: true;
   readonly name: string;
   readonly events: readonly string[];
@@ -71,7 +70,7 @@ export interface Subscription {
   matches(event: DomainEvent): boolean;
   /** The partition of the event (0 when the subscription is not partitioned). */
   partitionOf(event: DomainEvent): number;
-  handle(event: DomainEvent, ctx: DeliveryContext): Promise<void>;
+  handle(event: DomainEvent, ctx: DeliveryContext<S>): Promise<void>;
 }
 
 export const DEFAULT_BACKOFF: BackoffSettings = { baseMs: 1000, maxMs: 30_000 };
@@ -81,7 +80,7 @@ export class SubscriptionDefinitionError extends Error {
 }
 
 /** Validates and fills in the defaults. A plain frozen value, recognisable by its brand. */
-export function defineSubscription(def: SubscriptionDefinition): Subscription {
+export function defineSubscription<S = unknown>(def: SubscriptionDefinition<S>): Subscription<S> {
   const fail = (why: string) => {
     throw new SubscriptionDefinitionError(`subscription ${JSON.stringify(def.name)}: ${why}`);
   };

@@ -1,5 +1,4 @@
 import type { Redis } from "ioredis";
-import type { ServerServices } from "../../core/context.js";
 import type { CallRequest } from "../../core/dispatch.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
@@ -24,7 +23,7 @@ export interface SubscriptionServiceDeps {
   /** The dispatcher's `call`: subscribers' `ctx.invoke`. */
   call(request: CallRequest): Promise<unknown>;
   /** The server's services (built after this service, hence a function). */
-  services(): ServerServices;
+  services(): unknown;
   isLeader(): boolean;
   members(): number;
 }

@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
 import type { ChainDecision } from "../../domain/hooks/chain.js";
 import { inboxContext, readInbox } from "../../domain/hooks/inbox.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
@@ -10,6 +8,8 @@ import { projectOf, touchSession } from "../../domain/hooks/sessions.js";
 import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
 import { sessionInstanceId } from "../../domain/instances/identity.js";
+import type { HandlerContext } from "../../services.js";
+import { defineHandler } from "../../services.js";
 import { toolInput } from "./schemas.js";
 
 /**

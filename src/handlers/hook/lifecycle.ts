@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { inboxSize } from "../../domain/hooks/inbox.js";
 import { decidePostTool, postToolNotifications } from "../../domain/hooks/reports.js";
 import { touchSession } from "../../domain/hooks/sessions.js";
+import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 
 /** The original ClaudeBench's later lifecycle hooks: each is recorded as an event. */

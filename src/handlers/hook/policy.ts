@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { HOOK_POINTS } from "../../domain/hooks/link.js";
 import { BUILTIN_RULES, builtinActive } from "../../domain/policy/catalog.js";
+import { defineHandler } from "../../services.js";
 
 const rule = z.object({
   id: z.string(),

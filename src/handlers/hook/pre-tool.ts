@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { decidePreTool } from "../../domain/hooks/pre-tool.js";
+import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 
 export const hookPreTool = defineHandler({

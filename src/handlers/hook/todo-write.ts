@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { projectOf, sessionDirectory, touchSession } from "../../domain/hooks/sessions.js";
 import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
 import { summarizeTodos, syncTodos } from "../../domain/hooks/todos.js";
+import { defineHandler } from "../../services.js";
 import { hookContext, todo, todoOutcome } from "./schemas.js";
 
 export const hookTodoWrite = defineHandler({

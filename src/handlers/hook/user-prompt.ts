@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { decidePrompt } from "../../domain/hooks/reports.js";
+import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords } from "./schemas.js";
 
 export const hookUserPrompt = defineHandler({

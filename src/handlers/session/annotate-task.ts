@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { sessionInstanceId } from "../../domain/instances/identity.js";
+import { defineHandler } from "../../services.js";
 import { sessionId } from "./schemas.js";
 
 export const sessionAnnotateTask = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { readInbox } from "../../domain/hooks/inbox.js";
+import { defineHandler } from "../../services.js";
 import { message, sessionId } from "./schemas.js";
 
 export const sessionInbox = defineHandler({

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { pushInbox } from "../../domain/hooks/inbox.js";
 import { masterOf } from "../../domain/hooks/roles.js";
+import { defineHandler } from "../../services.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
 
 export const sessionNotify = defineHandler({

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import { projectOf } from "../../domain/hooks/sessions.js";
 import { sessionInstanceId } from "../../domain/instances/identity.js";
+import type { HandlerContext } from "../../services.js";
 
 export const sessionId = z
   .string()

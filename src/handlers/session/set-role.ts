@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { setRole } from "../../domain/hooks/roles.js";
+import { defineHandler } from "../../services.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
 
 export const sessionSetRole = defineHandler({

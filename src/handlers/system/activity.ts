@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { MINUTES } from "../../core/recent-calls.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
 import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { SAMPLE_MS } from "../../observability/queue-sampler.js";
+import { defineHandler } from "../../services.js";
 
 const latency = z
   .object({ p50Ms: z.number(), p95Ms: z.number(), p99Ms: z.number(), maxMs: z.number() })

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ERROR_CODES } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
 import type { AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { queryAuditStream } from "../../domain/audit/stream.js";
+import { defineHandler } from "../../services.js";
 
 const transports = ["jsonrpc", "http", "mcp", "events", "internal"] as const;
 const outcome = z.enum(["ok", ...ERROR_CODES]);

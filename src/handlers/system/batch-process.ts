@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
 import { processBatch } from "../../domain/coordination/batch.js";
+import type { HandlerContext } from "../../services.js";
+import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
 
 const BATCH_TTL_S = 24 * 3600;

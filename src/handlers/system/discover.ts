@@ -1,6 +1,6 @@
-import { defineHandler } from "../../core/handler.js";
 import { inputJsonSchema, outputJsonSchema } from "../../core/json-schema.js";
 import { domainOf, toHttpPath, toToolName } from "../../core/naming.js";
+import { defineHandler } from "../../services.js";
 import { discoverInput, discoverOutput } from "./schemas.js";
 
 export const systemDiscover = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
+import { defineHandler } from "../../services.js";
 import { parseEventEntry } from "../../storage/event-log.js";
 import { instance } from "./schemas.js";
 

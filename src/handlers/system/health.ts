@@ -1,4 +1,4 @@
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { emptyInput, healthOutput } from "./schemas.js";
 
 const PROBE_TIMEOUT_MS = 2000;

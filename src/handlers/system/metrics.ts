@@ -1,6 +1,6 @@
-import { defineHandler } from "../../core/handler.js";
 import { CallStats, type ExportedStats, type MethodStats } from "../../core/metrics.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
+import { defineHandler } from "../../services.js";
 import { metricsInput, metricsOutput } from "./schemas.js";
 
 function totals(methods: Record<string, MethodStats>) {

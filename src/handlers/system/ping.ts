@@ -1,4 +1,4 @@
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { emptyInput, pingOutput } from "./schemas.js";
 
 export const systemPing = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { castVote } from "../../domain/coordination/quorum.js";
+import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
 
 const DECISION_TTL_S = 24 * 3600;

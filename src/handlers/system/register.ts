@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
+import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
 
 export const systemRegister = defineHandler({

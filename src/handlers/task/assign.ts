@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { leaseMs, task, taskId, workerId } from "./schemas.js";
 
 export const taskAssign = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import type { Task } from "../../domain/tasks/model.js";
+import { defineHandler } from "../../services.js";
 import { capabilities, channel, leaseMs, task, workerId } from "./schemas.js";
 
 /** What a claim may take, beside the worker: also the `claimNext` of task.complete. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
+import { defineHandler } from "../../services.js";
 import { claimAnswer, claimOptions, toClaimAnswer } from "./claim.js";
 import {
   HOLDER_MESSAGE,

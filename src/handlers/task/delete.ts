@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { channel, status, taskId } from "./schemas.js";
 
 export const taskDelete = defineHandler({

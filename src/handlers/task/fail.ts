@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import {
   HOLDER_MESSAGE,
   hasHolder,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { hasTaskRef, resolveTaskId, TASK_REF_MESSAGE, task, taskRef } from "./schemas.js";
 
 export const taskGet = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { listTasks, ORDER_FIELDS } from "../../domain/tasks/list.js";
+import { defineHandler } from "../../services.js";
 import { channel, status, task, workerId } from "./schemas.js";
 
 const priorityBound = z.number().int().min(0).max(100);

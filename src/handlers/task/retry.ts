@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { hasTaskRef, resolveTaskId, TASK_REF_MESSAGE, task, taskRef } from "./schemas.js";
 
 export const taskRetry = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { defineHandler } from "../../core/handler.js";
 import { queueStats } from "../../domain/tasks/stats.js";
+import { defineHandler } from "../../services.js";
 
 const percentiles = z.object({
   samples: z.number(),

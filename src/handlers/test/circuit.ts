@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 import { testRecord } from "./record.js";
 
 /**

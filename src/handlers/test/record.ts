@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { defineHandler } from "../../core/handler.js";
+import { defineHandler } from "../../services.js";
 
 /**
  * A diagnostic handler that appends a value to a named list in Redis (and can fail after

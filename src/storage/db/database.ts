@@ -4,9 +4,9 @@ import { drizzle as drizzlePg, type NodePgDatabase } from "drizzle-orm/node-post
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
-import type { DatabaseProbe, TaskArchive } from "../../core/context.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../../domain/audit/record.js";
 import { seqOf, type Task, type TaskStatus } from "../../domain/tasks/model.js";
+import type { DatabaseProbe, TaskArchive } from "../../services.js";
 import type { DomainEvent } from "../event-log.js";
 import type { EmbeddedPglite } from "./embedded-pglite.js";
 import { auditLog, taskEvents, tasks } from "./schema.js";

@@ -1,0 +1,141 @@
+import type { Redis } from "ioredis";
+import type { z } from "zod";
+import type { CallContext } from "./core/context.js";
+import {
+  defineHandler as defineKernelHandler,
+  type Handler,
+  type HandlerDefinition,
+} from "./core/handler.js";
+import type { CallStats } from "./core/metrics.js";
+import type { Registry } from "./core/registry.js";
+import type { AuditArchive } from "./domain/audit/record.js";
+import type { LeadershipState } from "./domain/cluster/leadership.js";
+import type { ClusterView } from "./domain/cluster/membership.js";
+import type { HookChains } from "./domain/hooks/chain.js";
+import {
+  defineHookLink as defineKernelHookLink,
+  type HookLink,
+  type HookLinkDefinition,
+  type HookPoint,
+} from "./domain/hooks/link.js";
+import type { InstanceRegistry } from "./domain/instances/registry.js";
+import type { ProjectPolicies } from "./domain/policy/policy-file.js";
+import type { Task } from "./domain/tasks/model.js";
+import type { TaskQueue } from "./domain/tasks/queue.js";
+import {
+  defineSubscription as defineAnySubscription,
+  type Subscription,
+  type SubscriptionDefinition,
+} from "./extensions/subscriptions/define.js";
+import type { SubscriptionService } from "./extensions/subscriptions/service.js";
+import type { QueueSampler } from "./observability/queue-sampler.js";
+import type { Keys } from "./storage/keys.js";
+
+/**
+ * The built-in server's services and its handlers' context. The composition root (server.ts)
+ * builds one ServerServices; the dispatcher puts it on every call's context beside the
+ * kernel's CallContext. Handlers, hook links and subscriptions (built-in or from plugins) are
+ * made with this module's `defineHandler`, `defineHookLink` and `defineSubscription`, so that
+ * their context is typed with these services.
+ */
+
+/** Server-wide services a handler may use; built once by the composition root. */
+export interface ServerServices {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  /** This server process's id. */
+  readonly instanceId: string;
+  readonly version: string;
+  readonly startedAt: number;
+  /** The handlers this server serves (for discovery). */
+  readonly registry: Registry;
+  /** Calls, errors and latency per method, recorded by the dispatch pipeline. */
+  readonly stats: CallStats;
+  /** The queue sampled every 10 s over the last hour (system.activity). */
+  readonly queueSamples: Pick<QueueSampler, "since">;
+  /** The durable database, when one is configured. */
+  readonly database: DatabaseProbe | null;
+  /** The task queue (all transitions are atomic scripts). */
+  readonly tasks: TaskQueue;
+  /** Tasks no longer in Redis and the audit log, when persistence is on. */
+  readonly archive: (TaskArchive & AuditArchive) | null;
+  /** Registered agents, workers and sessions. */
+  readonly instances: InstanceRegistry;
+  /** This process's place in the cluster of server processes. */
+  readonly cluster: ClusterInfo;
+  /** Pre-tool and prompt policies, per project. */
+  readonly policies: ProjectPolicies;
+  /** The pre_tool, post_tool and user_prompt hook chains (the policy engine is one link). */
+  readonly hookChains: HookChains<HandlerContext>;
+  /** The circuit breakers as this process enforces them. */
+  readonly circuits: CircuitView;
+  /** Event subscriptions and workflows running in this process (system.subscriptions). */
+  readonly subscriptions: SubscriptionService;
+  /** What the plugin directory contributed and what it could not load. */
+  readonly plugins: { report(): PluginReport };
+}
+
+/** What `handle(input, ctx)` receives for one call: the kernel's context and the server's services. */
+export type HandlerContext = CallContext & ServerServices;
+
+/** `defineHandler` for this server's handlers and plugins: `ctx` carries the services above. */
+export function defineHandler<I extends z.ZodType, O extends z.ZodType>(
+  def: HandlerDefinition<I, O, HandlerContext>,
+): Handler<I, O, HandlerContext> {
+  return defineKernelHandler(def);
+}
+
+/** `defineHookLink` for this server: a link's `ctx.call` is the hook call's HandlerContext. */
+export function defineHookLink<P extends HookPoint>(
+  def: HookLinkDefinition<P, HandlerContext>,
+): HookLink<P, HandlerContext> {
+  return defineKernelHookLink(def);
+}
+
+/** `defineSubscription` for this server: a delivery's `ctx.services` are the services above. */
+export function defineSubscription(
+  def: SubscriptionDefinition<ServerServices>,
+): Subscription<ServerServices> {
+  return defineAnySubscription(def);
+}
+
+/** The plugin directory as loaded now (plugins/plugin-host.ts). */
+export interface PluginReport {
+  /** The plugin directory, or null when there is none to load. */
+  dir: string | null;
+  watching: boolean;
+  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
+  files: { file: string; extensions: { kind: string; name: string }[] }[];
+  /** Files that did not load and exports that were refused, each with its reason. */
+  errors: { file: string; reason: string }[];
+}
+
+export interface CircuitView {
+  states(): Record<string, { state: "closed" | "open" | "half_open"; openUntil: number }>;
+}
+
+export interface ClusterInfo {
+  view(): ClusterView;
+  leadership(): LeadershipState;
+  /** How long this process has led without a break (0 when it does not lead). */
+  ledForMs(): number;
+  /** Every member server process's own record. */
+  servers(): Promise<Record<string, string>[]>;
+}
+
+/** Read access to the durable task record (tasks archived out of Redis). */
+export interface TaskArchive {
+  getTask(id: string): Promise<Task | null>;
+}
+
+/** What the server needs to know about its database to report health. */
+export interface DatabaseProbe {
+  readonly kind: "postgres" | "pglite";
+  /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
+  ping(): Promise<number>;
+  /**
+   * True while an embedded store this server owns has not answered yet since the server
+   * started: history waits in the outbox meanwhile, so the server is not degraded by it.
+   */
+  starting(): boolean;
+}
