@@ -1,17 +1,22 @@
 import type { Redis } from "ioredis";
 import type { AuditArchive } from "../domain/audit/record.js";
+import type { AuditStream } from "../domain/audit/stream.js";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
+import type { Coordination } from "../domain/coordination/coordination.js";
 import type { HookChains } from "../domain/hooks/chain.js";
+import type { SessionStore } from "../domain/hooks/session-store.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
 import type { ProjectPolicies } from "../domain/policy/policy-file.js";
 import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { SubscriptionService } from "../extensions/subscriptions/service.js";
 import type { QueueSampler } from "../observability/queue-sampler.js";
+import type { DiagnosticLists } from "../storage/diagnostic-lists.js";
+import type { EventLog } from "../storage/event-log.js";
 import type { Keys } from "../storage/keys.js";
 import type { Logger } from "./logger.js";
-import type { CallStats } from "./metrics.js";
+import type { CallStats, ExportedStats } from "./metrics.js";
 import type { Registry } from "./registry.js";
 
 export type TransportName = "jsonrpc" | "http" | "mcp" | "events" | "internal";
@@ -66,6 +71,23 @@ export interface ServerServices {
   readonly subscriptions: SubscriptionService;
   /** What the plugin directory contributed and what it could not load. */
   readonly plugins: { report(): PluginReport };
+  /** Redis as system.health probes it. */
+  readonly redisProbe: RedisProbe;
+  /** The recent events of the capped event stream (system.get_state). */
+  readonly eventLog: Pick<EventLog, "recent">;
+  /** The capped audit stream (system.audit without a database). */
+  readonly auditStream: AuditStream;
+  /** Per-session inboxes, roles and todo lists. */
+  readonly sessions: SessionStore;
+  /** Quorum votes and coordinated batches. */
+  readonly coordination: Coordination;
+  /** The lists the diagnostic handler test.record appends to. */
+  readonly diagnostics: DiagnosticLists;
+}
+
+export interface RedisProbe {
+  /** Resolves with the round-trip time in ms; rejects when Redis cannot answer. */
+  ping(): Promise<number>;
 }
 
 /** The plugin directory as loaded now (plugins/plugin-host.ts). */
@@ -90,6 +112,8 @@ export interface ClusterInfo {
   ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
+  /** The call statistics each of `serverIds` published last, in that order (null: none). */
+  publishedStats(serverIds: readonly string[]): Promise<(ExportedStats | null)[]>;
 }
 
 /** Read access to the durable task record (tasks archived out of Redis). */

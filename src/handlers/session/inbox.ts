@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
-import { readInbox } from "../../domain/hooks/inbox.js";
 import { message, sessionId } from "./schemas.js";
 
 export const sessionInbox = defineHandler({
@@ -11,6 +10,6 @@ export const sessionInbox = defineHandler({
   output: z.object({ messages: z.array(message) }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false } } },
   handle: async ({ sessionId, drain }, ctx) => ({
-    messages: await readInbox(ctx.redis, ctx.keys, sessionId, drain),
+    messages: await ctx.sessions.readInbox(sessionId, drain),
   }),
 });

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { defineHandler } from "../../core/handler.js";
-import { setRole } from "../../domain/hooks/roles.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
 
 export const sessionSetRole = defineHandler({
@@ -20,7 +19,7 @@ export const sessionSetRole = defineHandler({
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async (input, ctx) => {
     const name = await resolveProject(ctx, input.project, input.sessionId);
-    const previousMaster = await setRole(ctx.redis, ctx.keys, name, input.sessionId, input.role);
+    const previousMaster = await ctx.sessions.setRole(name, input.sessionId, input.role);
     await ctx.emit("session.role_changed", {
       sessionId: input.sessionId,
       project: name,

@@ -2,7 +2,6 @@ import { z } from "zod";
 import type { HandlerContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../core/handler.js";
-import { processBatch } from "../../domain/coordination/batch.js";
 import { instanceId } from "./schemas.js";
 
 const BATCH_TTL_S = 24 * 3600;
@@ -45,9 +44,7 @@ export const systemBatchProcess = defineHandler({
         processor,
       });
     }
-    const progress = await processBatch(
-      ctx.tasks.scripts,
-      ctx.keys.queue,
+    const progress = await ctx.coordination.processBatch(
       { batchId: input.batchId, processorId: input.instanceId, items: input.items },
       async (item, index) => {
         if (processor) await ctx.invoke(processor, { batchId: input.batchId, index, item });
