@@ -17,7 +17,7 @@ export class Coordination {
 
   /** Processes this caller's share of a batch, with every other caller of the same batch id (batch.ts). */
   processBatch(
-    batch: { batchId: string; processorId: string; items: unknown[] },
+    batch: Parameters<typeof processBatch>[2],
     processItem: ItemProcessor,
     settings: BatchSettings,
     signal: AbortSignal,
