@@ -240,7 +240,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         servers: async () => (membership ? membership.describe() : []),
         publishedStats: async (ids) => (membership ? membership.publishedStats(ids) : ids.map(() => null)),
       },
-      redisProbe: link,
+      storeProbe: link,
       eventLog,
       auditStream: new AuditStream(redis, keys.audit()),
       sessions: new SessionStore(redis, keys, tasks),

@@ -71,8 +71,8 @@ export interface ServerServices {
   readonly subscriptions: SubscriptionService;
   /** What the plugin directory contributed and what it could not load. */
   readonly plugins: { report(): PluginReport };
-  /** Redis as system.health probes it. */
-  readonly redisProbe: RedisProbe;
+  /** Redis (the store of queue and state) as system.health probes it. */
+  readonly storeProbe: RedisProbe;
   /** The recent events of the capped event stream (system.get_state). */
   readonly eventLog: Pick<EventLog, "recent">;
   /** The capped audit stream (system.audit without a database). */
