@@ -6,12 +6,15 @@ import type { AnyHandler } from "./core/handler.js";
 import { createLogger, LogFilter, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
+import { AuditStream } from "./domain/audit/stream.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
 import { Membership } from "./domain/cluster/membership.js";
+import { Coordination } from "./domain/coordination/coordination.js";
 import { builtinLinks } from "./domain/hooks/builtin-links.js";
 import { HookChains } from "./domain/hooks/chain.js";
 import type { HookLink } from "./domain/hooks/link.js";
+import { SessionStore } from "./domain/hooks/session-store.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
@@ -38,6 +41,7 @@ import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
 import { openDatabase } from "./storage/db/open-database.js";
 import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
+import { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
 import { createKeys } from "./storage/keys.js";
@@ -238,7 +242,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         leadership: () => leadership.state,
         ledForMs: () => leadership.ledForMs(),
         servers: async () => (membership ? membership.describe() : []),
+        publishedStats: async (ids) => (membership ? membership.publishedStats(ids) : ids.map(() => null)),
       },
+      storeProbe: link,
+      eventLog,
+      auditStream: new AuditStream(redis, keys.audit()),
+      sessions: new SessionStore(redis, keys, tasks),
+      coordination: new Coordination(tasks.scripts, keys.queue),
+      diagnostics: new DiagnosticLists(redis, keys),
     };
     // Written after in-flight calls finish (closers run in reverse), before Redis is closed.
     const audit = new AuditTrail(redis, keys.audit(), config.auditStreamMaxLen, config.instanceId, log);

@@ -6,11 +6,13 @@ import {
   type Handler,
   type HandlerDefinition,
 } from "./core/handler.js";
-import type { CallStats } from "./core/metrics.js";
+import type { CallStats, ExportedStats } from "./core/metrics.js";
 import type { Registry } from "./core/registry.js";
 import type { AuditArchive } from "./domain/audit/record.js";
+import type { AuditStream } from "./domain/audit/stream.js";
 import type { LeadershipState } from "./domain/cluster/leadership.js";
 import type { ClusterView } from "./domain/cluster/membership.js";
+import type { Coordination } from "./domain/coordination/coordination.js";
 import type { HookChains } from "./domain/hooks/chain.js";
 import {
   defineHookLink as defineKernelHookLink,
@@ -18,6 +20,7 @@ import {
   type HookLinkDefinition,
   type HookPoint,
 } from "./domain/hooks/link.js";
+import type { SessionStore } from "./domain/hooks/session-store.js";
 import type { InstanceRegistry } from "./domain/instances/registry.js";
 import type { ProjectPolicies } from "./domain/policy/policy-file.js";
 import type { Task } from "./domain/tasks/model.js";
@@ -29,6 +32,8 @@ import {
 } from "./extensions/subscriptions/define.js";
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
 import type { QueueSampler } from "./observability/queue-sampler.js";
+import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
+import type { EventLog } from "./storage/event-log.js";
 import type { Keys } from "./storage/keys.js";
 
 /**
@@ -73,6 +78,23 @@ export interface ServerServices {
   readonly subscriptions: SubscriptionService;
   /** What the plugin directory contributed and what it could not load. */
   readonly plugins: { report(): PluginReport };
+  /** Redis (the store of queue and state) as system.health probes it. */
+  readonly storeProbe: RedisProbe;
+  /** The recent events of the capped event stream (system.get_state). */
+  readonly eventLog: Pick<EventLog, "recent">;
+  /** The capped audit stream (system.audit without a database). */
+  readonly auditStream: AuditStream;
+  /** Per-session inboxes, roles and todo lists. */
+  readonly sessions: SessionStore;
+  /** Quorum votes and coordinated batches. */
+  readonly coordination: Coordination;
+  /** The lists the diagnostic handler test.record appends to. */
+  readonly diagnostics: DiagnosticLists;
+}
+
+export interface RedisProbe {
+  /** Resolves with the round-trip time in ms; rejects when Redis cannot answer. */
+  ping(): Promise<number>;
 }
 
 /** What `handle(input, ctx)` receives for one call: the kernel's context and the server's services. */
@@ -121,6 +143,8 @@ export interface ClusterInfo {
   ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
+  /** The call statistics each of `serverIds` published last, in that order (null: none). */
+  publishedStats(serverIds: readonly string[]): Promise<(ExportedStats | null)[]>;
 }
 
 /** Read access to the durable task record (tasks archived out of Redis). */

@@ -120,7 +120,6 @@ export class Coordinator {
     await this.#gossiping;
     await this.deps.leadership.resign(this.deps.redis).catch(() => undefined);
     await this.deps.membership.leave().catch(() => undefined);
-    await this.deps.redis.del(this.deps.q.serverMetrics(this.deps.membership.serverId)).catch(() => 0);
   }
 
   async tick(): Promise<void> {
@@ -141,12 +140,7 @@ export class Coordinator {
     await this.deps.membership.beat(this.#view, this.deps.details());
     if (now - this.#lastMetrics >= this.settings.metricsMs) {
       this.#lastMetrics = now;
-      await this.deps.redis.set(
-        this.deps.q.serverMetrics(this.deps.membership.serverId),
-        JSON.stringify(this.deps.stats.export()),
-        "PX",
-        this.settings.metricsMs * 3,
-      );
+      await this.deps.membership.publishStats(this.deps.stats.export(), this.settings.metricsMs * 3);
     }
     const state = this.deps.leadership.state;
     if (state.leading && !this.#view.partitioned) await this.#leaderDuties(state.token);

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { ExportedStats } from "../../core/metrics.js";
 import type { QueueKeys } from "../../storage/keys.js";
 
 /**
@@ -86,8 +87,25 @@ export class Membership {
     return records.filter((r) => r.id);
   }
 
+  /** Publishes this process's call statistics for the others' cluster-wide metrics, for `ttlMs`. */
+  async publishStats(stats: ExportedStats, ttlMs: number): Promise<void> {
+    await this.redis.set(this.q.serverMetrics(this.serverId), JSON.stringify(stats), "PX", ttlMs);
+  }
+
+  /** The call statistics each of `serverIds` published last, in that order; null when it has none (left, expired). */
+  async publishedStats(serverIds: readonly string[]): Promise<(ExportedStats | null)[]> {
+    if (serverIds.length === 0) return [];
+    const published = await this.redis.mget(serverIds.map((id) => this.q.serverMetrics(id)));
+    return published.map((json) => (json ? (JSON.parse(json) as ExportedStats) : null));
+  }
+
+  /** Leaves the cluster: its record and its published statistics go. */
   async leave(): Promise<void> {
-    await this.redis.multi().zrem(this.q.servers, this.serverId).del(this.q.server(this.serverId)).exec();
+    await this.redis
+      .multi()
+      .zrem(this.q.servers, this.serverId)
+      .del(this.q.server(this.serverId), this.q.serverMetrics(this.serverId))
+      .exec();
   }
 }
 

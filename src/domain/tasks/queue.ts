@@ -274,6 +274,16 @@ export class TaskQueue {
     return Array.isArray(flat) && flat.length > 0 ? taskFromFlat(flat as string[]) : null;
   }
 
+  /** The ids of the tasks `workerId` holds now (in progress under its name), in no order. */
+  heldBy(workerId: string): Promise<string[]> {
+    return this.redis.smembers(this.q.worker(workerId));
+  }
+
+  /** How many tasks of `channel` wait to be claimed. */
+  channelDepth(channel: string): Promise<number> {
+    return this.redis.zcard(this.q.channel(channel));
+  }
+
   /** Several tasks by id in one round trip, in the order asked; missing ones left out. */
   async getMany(ids: readonly string[]): Promise<Task[]> {
     if (ids.length === 0) return [];

@@ -39,6 +39,18 @@ export function percentiles(values: number[]): Percentiles {
   return { samples: sorted.length, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99) };
 }
 
+/** Tasks by status, cluster-wide, in one round trip. */
+export async function taskCounts(queue: TaskQueue): Promise<Record<TaskStatus, number>> {
+  const { q, redis } = queue;
+  const pipeline = redis.pipeline();
+  for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
+  const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return Number(value);
+  });
+  return Object.fromEntries(TASK_STATUSES.map((s, i) => [s, results[i] ?? 0])) as Record<TaskStatus, number>;
+}
+
 /** Queue figures in two round trips: the counters in one pipeline, then per-worker loads. */
 export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
   const { q, redis } = queue;

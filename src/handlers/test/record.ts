@@ -21,7 +21,7 @@ export const testRecord = defineHandler({
   expose: { mcp: false },
   handle: async ({ list, value, delayMs, fail }, ctx) => {
     if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
-    const length = await ctx.redis.rpush(ctx.keys.diagnosticRecord(list), value);
+    const length = await ctx.diagnostics.append(list, value);
     if (fail) throw new AppError("UNAVAILABLE", `test.record failed on request (${list})`);
     return { length };
   },
