@@ -79,8 +79,8 @@ const allPolicies = resolvePolicies(builtinHandlers, policyDefaults(config), {
   "task.get": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
 });
 const all = new Resilience({
-  redis: services.redis,
-  keys: services.keys.policy,
+  redis: server.redis,
+  keys: server.keys.policy,
   log,
   emit: kernel.emit,
   instanceId: "bench-all",

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Redis } from "ioredis";
 import { type Config, databaseChoice, policyDefaults } from "./config.js";
 import { Dispatcher } from "./core/dispatch.js";
 import { AppError } from "./core/errors.js";
@@ -44,7 +45,7 @@ import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persiste
 import { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
-import { createKeys } from "./storage/keys.js";
+import { createKeys, type Keys } from "./storage/keys.js";
 import { writeScriptsPerTurn } from "./storage/lua-script.js";
 import { redactUrl } from "./storage/redact-url.js";
 import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
@@ -85,6 +86,9 @@ export interface RunningServer {
   readonly historyStore: EmbeddedPglite | null;
   readonly database: string;
   readonly dispatcher: Dispatcher<ServerServices>;
+  /** This server's own Redis connection and key names, for an embedding program (and tests) to look at. */
+  readonly redis: Redis;
+  readonly keys: Keys;
   /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
   reloadWorkflows(): Promise<WorkflowReport>;
   /** What the plugin directory contributed and what it could not load. */
@@ -220,8 +224,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => queueSamples.stop());
     const stats = new CallStats(options.clock);
     const services: ServerServices = {
-      redis,
-      keys,
       instanceId: config.instanceId,
       version: VERSION,
       startedAt: Date.now(),
@@ -254,7 +256,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Written after in-flight calls finish (closers run in reverse), before Redis is closed.
     const audit = new AuditTrail(redis, keys.audit(), config.auditStreamMaxLen, config.instanceId, log);
     closers.push(() => audit.close());
-    const metrics = createServerMetrics(services, [audit.collector, circuitCollector(resilience.breakers)]);
+    const metrics = createServerMetrics({ ...services, redis, keys }, [
+      audit.collector,
+      circuitCollector(resilience.breakers),
+    ]);
     closers.push(() => metrics.stop());
     // The audit trail first (outermost): it records calls that later middleware refuses.
     dispatcher = new Dispatcher(
@@ -379,6 +384,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,
       dispatcher,
+      redis,
+      keys,
       reloadWorkflows: () => workflows.reload(),
       plugins,
       close: () => {

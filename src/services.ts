@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { CallContext } from "./core/context.js";
 import {
@@ -34,7 +33,6 @@ import type { SubscriptionService } from "./extensions/subscriptions/service.js"
 import type { QueueSampler } from "./observability/queue-sampler.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import type { EventLog } from "./storage/event-log.js";
-import type { Keys } from "./storage/keys.js";
 
 /**
  * The built-in server's services and its handlers' context. The composition root (server.ts)
@@ -46,8 +44,6 @@ import type { Keys } from "./storage/keys.js";
 
 /** Server-wide services a handler may use; built once by the composition root. */
 export interface ServerServices {
-  readonly redis: Redis;
-  readonly keys: Keys;
   /** This server process's id. */
   readonly instanceId: string;
   readonly version: string;

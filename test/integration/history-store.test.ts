@@ -79,7 +79,7 @@ async function cycle(server: Server, label: string): Promise<string> {
 
 /** The task events of the server's stream, per task id. */
 async function streamEvents(server: Server): Promise<Map<string, string[]>> {
-  const { redis, keys } = server.dispatcher.services;
+  const { redis, keys } = server;
   const out = new Map<string, string[]>();
   for (const entry of (await redis.xrange(keys.events(), "-", "+")) as [string, string[]][]) {
     const e = parseEventEntry(entry);
