@@ -111,7 +111,7 @@ function redisFamilies(
 ): () => Promise<MetricFamily[]> {
   return async () => {
     const { redis, keys } = services;
-    const q = keys.queue;
+    const q = keys.coordination;
     const started = performance.now();
     await redis.ping();
     const pingSeconds = (performance.now() - started) / 1000;

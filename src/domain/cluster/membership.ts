@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { QueueKeys } from "../../storage/keys.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 
 /**
  * The server processes of one cluster and each one's view of the others. Every process beats
@@ -30,7 +30,7 @@ export class Membership {
 
   constructor(
     private readonly redis: Redis,
-    private readonly q: QueueKeys,
+    private readonly q: CoordinationKeys,
     readonly serverId: string,
     readonly url: string,
     private readonly membershipTtlMs: number,

@@ -101,7 +101,7 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
   const result = await syncTodos(
     {
       redis: ctx.redis,
-      q: ctx.keys.queue,
+      q: ctx.keys.coordination,
       tasks: ctx.tasks,
       holder,
       sessionId: p.session_id ?? holder,
@@ -198,7 +198,7 @@ export const hookClaude = defineHandler({
       }
       case "SessionStart": {
         if (!p.cwd) return {};
-        const waiting = await ctx.redis.zcard(ctx.keys.queue.channel(projectOf(p.cwd)));
+        const waiting = await ctx.redis.zcard(ctx.keys.coordination.channel(projectOf(p.cwd)));
         return waiting > 0
           ? {
               hookSpecificOutput: {

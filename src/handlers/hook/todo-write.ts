@@ -49,7 +49,7 @@ export const hookTodoWrite = defineHandler({
     const result = await syncTodos(
       {
         redis: ctx.redis,
-        q: ctx.keys.queue,
+        q: ctx.keys.coordination,
         tasks: ctx.tasks,
         holder,
         sessionId,

@@ -20,7 +20,7 @@ export const sessionAnnotateTask = defineHandler({
   output: z.object({ tasks: z.array(z.string()) }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async ({ sessionId: session, key, value }, ctx) => {
-    const held = await ctx.redis.smembers(ctx.keys.queue.worker(sessionInstanceId(session)));
+    const held = await ctx.redis.smembers(ctx.keys.coordination.worker(sessionInstanceId(session)));
     const tasks: string[] = [];
     for (const id of held.sort()) {
       try {

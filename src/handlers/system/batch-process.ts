@@ -47,7 +47,7 @@ export const systemBatchProcess = defineHandler({
     }
     const progress = await processBatch(
       ctx.tasks.scripts,
-      ctx.keys.queue,
+      ctx.keys.coordination,
       { batchId: input.batchId, processorId: input.instanceId, items: input.items },
       async (item, index) => {
         if (processor) await ctx.invoke(processor, { batchId: input.batchId, index, item });

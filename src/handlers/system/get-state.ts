@@ -27,7 +27,7 @@ export const systemGetState = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true } } },
   handle: async (input, ctx) => {
-    const q = ctx.keys.queue;
+    const q = ctx.keys.coordination;
     const [instances, counts, servers, raw] = await Promise.all([
       ctx.instances.list(),
       Promise.all(TASK_STATUSES.map((s) => ctx.redis.zcard(q.status(s)))),

@@ -23,7 +23,7 @@ export const systemMetrics = defineHandler({
   output: metricsOutput,
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false } } },
   handle: async ({ detailed }, ctx) => {
-    const q = ctx.keys.queue;
+    const q = ctx.keys.coordination;
     const servers = (await ctx.cluster.servers())
       .map((s) => s.id as string)
       .filter((id) => id !== ctx.instanceId);

@@ -26,7 +26,7 @@ export const systemQuorumVote = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async (input, ctx) => {
-    const outcome = await castVote(ctx.tasks.scripts, ctx.keys.queue, {
+    const outcome = await castVote(ctx.tasks.scripts, ctx.keys.coordination, {
       decision: input.decision,
       voter: input.instanceId,
       value: input.value,
