@@ -1,15 +1,15 @@
 import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
-import { luaKeyTable } from "./coordination-keys.js";
+import { expandKeyNames } from "./coordination-keys.js";
 import type { Keys } from "./keys.js";
-import { withoutComments, withPrelude } from "./lua-prelude.js";
+import { withPrelude } from "./lua-prelude.js";
 import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
 
 /**
  * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition
  * per file in ./lua (named verbNoun-<KEYS>.lua, each with a header stating KEYS, ARGV and return
- * codes), each prefixed with the parts of the shared coordination-prelude.lua it uses (withPrelude)
- * and the key table `K` of the names it uses (coordinationScriptSource). They are sent as
+ * codes), each prefixed with the parts of the shared coordination-prelude.lua it uses (withPrelude),
+ * its key names written out (coordinationScriptSource). They are sent as
  * LuaScripts: EVALSHA, and EVAL when Redis does not know the script (NOSCRIPT).
  */
 export const COORDINATION_SCRIPTS = [
@@ -45,23 +45,14 @@ export type CoordinationScript = (typeof COORDINATION_SCRIPTS)[number];
 const LUA_DIR = new URL("./lua/", import.meta.url);
 const readLua = (file: string) => readFileSync(new URL(file, LUA_DIR), "utf8");
 
-/** The prelude's stand-in for the key table, replaced by the table of the names a script uses. */
-const KEY_TABLE_STAND_IN = /^local K = \{\}$/m;
-const KEY_NAME = /\bK\.(\w+)/g;
-
 /**
  * A coordination script as sent to Redis: the prelude's definitions it uses, then the script,
- * with the prelude's `local K = {}` filled with the key names the code uses (`K.<name>`), as
- * coordination-keys.ts defines them. Throws when a name is not defined there, so a script
- * that names a key TypeScript does not know fails at start-up (and in the tests), not in Redis.
+ * with its key names (`K.<name>`) written out as coordination-keys.ts defines them. Throws when
+ * a name is not defined there, so a script that names a key TypeScript does not know fails at
+ * start-up (and in the tests), not in Redis.
  */
 export function coordinationScriptSource(prelude: string, script: string): string {
-  const joined = withPrelude(prelude, script);
-  const names = [...withoutComments(joined).matchAll(KEY_NAME)].map((match) => match[1] ?? "");
-  if (names.length === 0) return joined;
-  if (!KEY_TABLE_STAND_IN.test(joined))
-    throw new Error("the prelude has no `local K = {}` to fill with key names");
-  return joined.replace(KEY_TABLE_STAND_IN, luaKeyTable(names));
+  return expandKeyNames(withPrelude(prelude, script));
 }
 
 let scripts: Map<CoordinationScript, LuaScript> | null = null;

@@ -6,7 +6,7 @@ import {
   COORDINATION_KEY_FAMILIES,
   COORDINATION_KEYS,
   coordinationKeys,
-  luaKeyTable,
+  expandKeyNames,
 } from "../../src/storage/coordination-keys.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { withoutComments } from "../../src/storage/lua-prelude.js";
@@ -19,9 +19,9 @@ import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 
 /**
  * The coordination key names are written once (storage/coordination-keys.ts): TypeScript builds
- * them from it, and each Lua script's key table K is generated from it. These tests hold that:
- * the names are the ones data in Redis already has, every name a script uses is defined, no
- * script spells a key itself, and the Lua table and TypeScript build the same strings.
+ * them from it, and the Lua scripts' `K.<name>` are written out from it when they are assembled.
+ * These tests hold that: the names are the ones data in Redis already has, every name a script
+ * uses is defined, no script spells a key itself, and Lua and TypeScript build the same strings.
  */
 
 const LUA_DIR = new URL("../../src/storage/lua/", import.meta.url);
@@ -84,33 +84,51 @@ describe("coordination keys", () => {
     assert.equal(keys.events(), NAMES_IN_REDIS.events);
   });
 
-  it("name every key a coordination script uses, and each script is sent with the ones it uses", () => {
+  it("name every key a coordination script uses: each script assembles, with no K left", () => {
     const defined = new Set<string>([...SINGLE_NAMES, ...FAMILY_NAMES]);
-    const scripts = coordinationLuaScripts();
     for (const file of ["coordination-prelude.lua", ...SCRIPT_FILES]) {
       for (const name of keyNamesIn(readLua(file)))
         assert.ok(defined.has(name ?? ""), `${file} uses K.${name}`);
     }
+    const scripts = coordinationLuaScripts();
+    assert.equal(scripts.size, COORDINATION_SCRIPTS.length);
     for (const [name, script] of scripts) {
-      const table = /^local K = \{\n([\s\S]*?)\n\}$/m.exec(script.source);
-      const inTable = new Set([...(table?.[1] ?? "").matchAll(/^ {2}(\w+) = /gm)].map((m) => m[1]));
-      assert.deepEqual(
-        inTable,
-        keyNamesIn(script.source),
-        `${name}: its key table holds exactly the names it uses`,
+      assert.doesNotMatch(
+        withoutComments(script.source),
+        /\bK\b/,
+        `${name} is sent with a K left in its code`,
       );
     }
   });
 
-  it("fail the assembly of a script that uses a name TypeScript does not define", () => {
+  it("fail the assembly of a script that uses a name TypeScript does not define, or misuses one", () => {
     assert.throws(
       () => coordinationScriptSource(PRELUDE, "return redis.call('GET', K.pendingg)"),
       /K\.pendingg is not a coordination key/,
     );
-    assert.throws(() => luaKeyTable(["task", "nope"]), /K\.nope/);
+    assert.throws(() => expandKeyNames("return K.task"), /K\.task is a key family: K\.task\(member\)/);
+    assert.throws(() => expandKeyNames("return K.pending(1)"), /K\.pending is one key/);
+    assert.throws(() => expandKeyNames("return K.task(id"), /unclosed/);
   });
 
-  it("are never spelled in Lua: no script builds a name from BASE or indexes K another way", () => {
+  it("are written out in code only, as one expression each", () => {
+    const lua = [
+      "-- K.nope in a comment",
+      "local s = 'K.nope in a string'",
+      "redis.call('ZADD', K.status(task.status or 'x(y)'), K.seq, K.quorumResult(K.task(id)))",
+    ].join("\n");
+    assert.equal(
+      expandKeyNames(lua),
+      [
+        "-- K.nope in a comment",
+        "local s = 'K.nope in a string'",
+        "redis.call('ZADD', (BASE .. 'st:' .. (task.status or 'x(y)')), (BASE .. 'seq'), " +
+          "(BASE .. 'quorum:' .. ((BASE .. 't:' .. (id))) .. ':result'))",
+      ].join("\n"),
+    );
+  });
+
+  it("are never spelled in Lua: no script builds a name from BASE or uses K other than by name", () => {
     for (const file of ["coordination-prelude.lua", ...SCRIPT_FILES]) {
       const code = withoutComments(readLua(file));
       const baseUses = code.match(/\bBASE\b/g) ?? [];
@@ -129,7 +147,7 @@ describe("coordination keys", () => {
   });
 });
 
-describe("the Lua key table", () => {
+describe("coordination keys written out in Lua", () => {
   let server: TestRedis;
   let redis: Redis;
 
@@ -145,18 +163,12 @@ describe("the Lua key table", () => {
 
   it("builds in Redis the same names as TypeScript, for text and number members", async () => {
     const base = "agree:{tasks}:";
-    const names = [...SINGLE_NAMES, ...FAMILY_NAMES];
-    const lua = `local BASE = ARGV[1]
-${luaKeyTable(names)}
-local out = {}
-for _, name in ipairs(cjson.decode(ARGV[2])) do
-  local key = K[name]
-  if type(key) == 'function' then key = key(ARGV[3]) .. '|' .. key(tonumber(ARGV[4])) end
-  out[#out + 1] = key
-end
-return out`;
+    // One Lua expression per name, in the form the scripts write: K.<name> or K.<name>(member).
+    const text = SINGLE_NAMES.map((name) => `K.${name}`);
+    const family = FAMILY_NAMES.map((name) => `K.${name}(ARGV[2]) .. '|' .. K.${name}(tonumber(ARGV[3]))`);
+    const lua = `local BASE = ARGV[1]\nreturn {\n${expandKeyNames([...text, ...family].join(",\n"))}\n}`;
     const minute = 29_412_345;
-    const fromLua = (await redis.eval(lua, 0, base, JSON.stringify(names), "member-1", minute)) as string[];
+    const fromLua = (await redis.eval(lua, 0, base, "member-1", minute)) as string[];
     const keys = coordinationKeys(base);
     const fromTs = [
       ...SINGLE_NAMES.map((name) => keys[name]),

@@ -9,13 +9,12 @@ Common ARGV (every coordination script):
 Script-specific arguments start at ARGV[4].
 
 Keys: K.<name> (one key, e.g. K.pending) and K.<name>(member) (one of a family, e.g. K.task(id)),
-named, described and spelled in storage/coordination-keys.ts: the assembly fills `local K = {}`
-below with the names a script uses (storage/scripts.ts). Scripts never spell a key themselves.
+named, described and spelled in storage/coordination-keys.ts; the assembly writes each one out
+from BASE (K.task(id) → (BASE .. 't:' .. (id)), storage/scripts.ts). K is not a Lua value: it
+cannot be passed or indexed, only named. Scripts never spell a key themselves.
 Invariant: a task id is in at most one of K.pending, K.delayed, K.leases, K.dead.
 ]]
 local BASE, SOURCE, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
--- The key table, generated (see the header).
-local K = {}
 local PRIORITY_SPAN = 1099511627776 -- 2^40
 local SAMPLE_KEEP = 999 -- index of the last sample read for percentiles (stats reads 0..SAMPLE_KEEP)
 local SAMPLE_SLACK = 100 -- a sample list is trimmed only when it grows this far past SAMPLE_KEEP + 1
@@ -241,11 +240,12 @@ local function check_holder(task, worker, token)
 end
 
 -- Ends a task for good (completed, failed or cancelled).
--- Counts one more in the counter for the minute of `now` of a family of per-minute counters
--- (K.completionsInMinute, K.failuresInMinute); it lives two hours from the minute's first count
--- (system.activity reads the last hour).
-local function count_in_minute(counter_of_minute, now)
-  local key = counter_of_minute(math.floor(now / 60000))
+-- The minute of a time in ms, for the per-minute counters.
+local function minute_of(ms) return math.floor(ms / 60000) end
+
+-- Counts one more in a per-minute counter (K.completionsInMinute, K.failuresInMinute); it lives
+-- two hours from the minute's first count (system.activity reads the last hour).
+local function count_in_minute(key)
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, 7200) end
 end
 
@@ -254,7 +254,7 @@ local function finish(task, status, now)
   drop_lease(task)
   move_status(task, status, now)
   redis.call('ZADD', K.finished, as_text(now), task.id)
-  if status == 'failed' then count_in_minute(K.failuresInMinute, now) end
+  if status == 'failed' then count_in_minute(K.failuresInMinute(minute_of(now))) end
 end
 
 -- A task as a script's answer: its hash as one JSON object. One bulk string costs Redis and the
@@ -273,7 +273,7 @@ local function complete_task(task, result, now)
   unset(task, 'error')
   if result ~= '' then set(task, 'result', result) end
   add_sample(K.statRun, run_ms)
-  count_in_minute(K.completionsInMinute, now)
+  count_in_minute(K.completionsInMinute(minute_of(now)))
   emit('task.completed', task, { workerId = worker, runMs = run_ms })
 end
 
