@@ -95,6 +95,10 @@ export const COORDINATION_KEY_FAMILIES = {
   server: "server:<id>",
   /** A server process's published call statistics (for cluster-wide metrics). */
   serverMetrics: "metrics:<id>",
+  /** String: one TodoWrite list's todos and the tasks they map to (JSON, expires). */
+  todoList: "todos:<id>",
+  /** String: the owner applying a TodoWrite to that list now (expires). */
+  todoListLock: "todos:<id>:lock",
 } as const;
 
 type SingleName = keyof typeof COORDINATION_KEYS;

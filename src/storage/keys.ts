@@ -4,7 +4,7 @@ import { type CoordinationKeys, coordinationKeys } from "./coordination-keys.js"
  * Every Redis key name the server uses is built here, from the configured prefix.
  *
  * The coordination keys (task queue, event stream, instances, leadership, ...) are defined in
- * coordination-keys.ts, which the Lua scripts' key tables are generated from. They share one
+ * coordination-keys.ts, from which the Lua scripts' key names are written out too. They share one
  * hash tag, `{tasks}`, so every multi-key script runs unchanged on Redis Cluster. The event
  * stream lives under the same tag so that each task transition appends its event in the same
  * atomic script (the stream is also the outbox that persistence reads).

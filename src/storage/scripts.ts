@@ -8,8 +8,8 @@ import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
 /**
  * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition
  * per file in ./lua (named verbNoun-<KEYS>.lua, each with a header stating KEYS, ARGV and return
- * codes), each prefixed with the parts of the shared coordination-prelude.lua it uses (withPrelude),
- * its key names written out (coordinationScriptSource). They are sent as
+ * codes), each prefixed with the parts of the shared coordination-prelude.lua it uses and with its
+ * key names written out (coordinationScriptSource). They are sent as
  * LuaScripts: EVALSHA, and EVAL when Redis does not know the script (NOSCRIPT).
  */
 export const COORDINATION_SCRIPTS = [

@@ -68,6 +68,8 @@ const NAMES_IN_REDIS: Record<string, string> = {
   batch: "cb:{tasks}:batch:m",
   server: "cb:{tasks}:server:m",
   serverMetrics: "cb:{tasks}:metrics:m",
+  todoList: "cb:{tasks}:todos:m",
+  todoListLock: "cb:{tasks}:todos:m:lock",
 };
 
 /** Every `K.<name>` in Lua code outside comments. */

@@ -150,7 +150,6 @@ export interface TodoSyncDeps {
   list?: string;
 }
 
-const mappingKey = (q: CoordinationKeys, list: string) => `${q.base}todos:${list}`;
 const LOCK_TTL_MS = 10_000;
 /** Deletes the lock only when it is still ours (it may have expired and been taken since). */
 const RELEASE =
@@ -161,8 +160,9 @@ const RELEASE =
  * both start from the same previous list, create the same todos twice and lose one mapping.
  */
 export async function syncTodos(deps: TodoSyncDeps, todos: readonly Todo[]): Promise<TodoSyncResult> {
-  const key = mappingKey(deps.q, deps.list ?? deps.holder);
-  const lock = `${key}:lock`;
+  const list = deps.list ?? deps.holder;
+  const key = deps.q.todoList(list);
+  const lock = deps.q.todoListLock(list);
   const owner = randomUUID();
   const deadline = Date.now() + LOCK_TTL_MS;
   while ((await deps.redis.set(lock, owner, "PX", LOCK_TTL_MS, "NX")) !== "OK") {
