@@ -174,8 +174,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       backoffMaxMs: config.backoffMaxMs,
     });
     await tasks.scripts.load();
-    const instances = new InstanceRegistry(redis, keys.queue, tasks.scripts, config.heartbeatTimeoutMs);
-    const leadership = new Leadership(tasks.scripts, keys.queue, config.instanceId, config.leaderTermMs);
+    const instances = new InstanceRegistry(
+      redis,
+      keys.coordination,
+      tasks.scripts,
+      config.heartbeatTimeoutMs,
+    );
+    const leadership = new Leadership(
+      tasks.scripts,
+      keys.coordination,
+      config.instanceId,
+      config.leaderTermMs,
+    );
     const resilience = new Resilience({
       redis,
       keys: keys.policy,
@@ -250,7 +260,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       eventLog,
       auditStream: new AuditStream(redis, keys.audit()),
       sessions: new SessionStore(redis, keys, tasks),
-      coordination: new Coordination(tasks.scripts, keys.queue),
+      coordination: new Coordination(tasks.scripts, keys.coordination),
       diagnostics: new DiagnosticLists(redis, keys),
     };
     // Written after in-flight calls finish (closers run in reverse), before Redis is closed.
@@ -343,11 +353,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    membership = new Membership(redis, keys.queue, config.instanceId, url, config.membershipTtlMs);
+    membership = new Membership(redis, keys.coordination, config.instanceId, url, config.membershipTtlMs);
     coordinator = new Coordinator(
       {
         redis,
-        q: keys.queue,
+        q: keys.coordination,
         scripts: tasks.scripts,
         instances,
         leadership,

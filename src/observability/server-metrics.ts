@@ -125,7 +125,7 @@ export function redisCollector(services: RedisSources): Collector {
 function redisFamilies(services: RedisSources): () => Promise<MetricFamily[]> {
   return async () => {
     const { redis, keys } = services;
-    const q = keys.queue;
+    const q = keys.coordination;
     const started = performance.now();
     await redis.ping();
     const pingSeconds = (performance.now() - started) / 1000;

@@ -657,7 +657,7 @@ describe("claudebench worker when its server goes away", () => {
   it("no server for longer than the heartbeat timeout: the restarted leader lets the live worker heartbeat again before failing it, so it keeps its task", async () => {
     const release = join(dir, "release-o");
     const prefix = uniquePrefix("wk");
-    const instanceKey = createKeys(prefix).queue.instance("worker-o");
+    const instanceKey = createKeys(prefix).coordination.instance("worker-o");
     const timeoutMs = Number(CLUSTER_ENV.HEARTBEAT_TIMEOUT_MS);
     const admin = new Redis(redis.url);
     /** Redis' clock, which the heartbeats are stamped with. */

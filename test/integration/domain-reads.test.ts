@@ -86,12 +86,12 @@ describe("cluster reads", () => {
   it("clusterSnapshot: tasks by status and each member's record, its view parsed, the leader marked", async () => {
     const { keys, tasks } = await queueOf("snap");
     await tasks.create(newTask("waiting"));
-    const a = new Membership(redis, keys.queue, "srv-a", "http://127.0.0.1:1", 60_000);
-    const b = new Membership(redis, keys.queue, "srv-b", "http://127.0.0.1:2", 60_000);
+    const a = new Membership(redis, keys.coordination, "srv-a", "http://127.0.0.1:1", 60_000);
+    const b = new Membership(redis, keys.coordination, "srv-b", "http://127.0.0.1:2", 60_000);
     const peer = { id: "srv-b", url: "http://127.0.0.1:2", healthy: true, lastHealthyAt: 5 };
     await a.beat({ members: 2, healthy: 2, partitioned: false, peers: [peer] }, { version: "x" });
     await b.beat({ members: 2, healthy: 1, partitioned: true, peers: [] }, {});
-    const leadership = new Leadership(tasks.scripts, keys.queue, "srv-a", 60_000);
+    const leadership = new Leadership(tasks.scripts, keys.coordination, "srv-a", 60_000);
     await leadership.tick();
 
     const snapshot = await clusterSnapshot(tasks, {
@@ -117,7 +117,7 @@ describe("cluster reads", () => {
 
   it("publishedStats: what each server published, null for one that has not or has left", async () => {
     const keys = createKeys(uniquePrefix("pub"));
-    const a = new Membership(redis, keys.queue, "srv-a", "http://127.0.0.1:1", 60_000);
+    const a = new Membership(redis, keys.coordination, "srv-a", "http://127.0.0.1:1", 60_000);
     const stats = new CallStats();
     stats.record("task.create", 2);
     stats.record("task.claim", 3, "NOT_FOUND");
@@ -251,7 +251,7 @@ describe("session store", () => {
 describe("coordination", () => {
   it("vote: the first value with a majority of the given total is the decision", async () => {
     const { keys, tasks } = await queueOf("vote");
-    const coordination = new Coordination(tasks.scripts, keys.queue);
+    const coordination = new Coordination(tasks.scripts, keys.coordination);
     const vote = (voter: string, value: string) =>
       coordination.vote({ decision: "d1", voter, value, total: 3, liveSince: 0, ttlSec: 60 });
     assert.equal((await vote("i1", "yes")).quorumReached, false);
@@ -263,7 +263,7 @@ describe("coordination", () => {
 
   it("processBatch: a lone processor processes every item once and completes the batch", async () => {
     const { keys, tasks } = await queueOf("batch");
-    const coordination = new Coordination(tasks.scripts, keys.queue);
+    const coordination = new Coordination(tasks.scripts, keys.coordination);
     const seen: [number, unknown][] = [];
     const progress = await coordination.processBatch(
       { batchId: "b1", processorId: "p1", items: ["x", "y", "z"] },

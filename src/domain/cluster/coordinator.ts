@@ -2,8 +2,8 @@ import type { Redis } from "ioredis";
 import type { EmitFn } from "../../core/context.js";
 import type { Logger } from "../../core/logger.js";
 import type { CallStats } from "../../core/metrics.js";
-import type { QueueKeys } from "../../storage/keys.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 import type { InstanceRegistry } from "../instances/registry.js";
 import { maintainQueue } from "../tasks/maintenance.js";
 import type { TaskQueue } from "../tasks/queue.js";
@@ -31,8 +31,8 @@ export interface CoordinatorSettings {
 
 export interface CoordinatorDeps {
   redis: Redis;
-  q: QueueKeys;
-  scripts: QueueScripts;
+  q: CoordinationKeys;
+  scripts: CoordinationScripts;
   instances: InstanceRegistry;
   leadership: Leadership;
   membership: Membership;

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
-import type { QueueKeys } from "../../storage/keys.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import { OwnedLock } from "../../storage/lock.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 
 /**
  * Leader election among server processes: `SET NX PX` semantics in one script that also
@@ -37,8 +37,8 @@ export class Leadership {
   #since = 0;
 
   constructor(
-    private readonly scripts: QueueScripts,
-    private readonly q: QueueKeys,
+    private readonly scripts: CoordinationScripts,
+    private readonly q: CoordinationKeys,
     readonly candidateId: string,
     /** Term length: a dead leader is replaced within this plus one renewal interval. */
     readonly termMs: number,

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import type { ExportedStats } from "../../core/metrics.js";
-import type { QueueKeys } from "../../storage/keys.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 
 /**
  * The server processes of one cluster and each one's view of the others. Every process beats
@@ -31,7 +31,7 @@ export class Membership {
 
   constructor(
     private readonly redis: Redis,
-    private readonly q: QueueKeys,
+    private readonly q: CoordinationKeys,
     readonly serverId: string,
     readonly url: string,
     private readonly membershipTtlMs: number,

@@ -1,13 +1,13 @@
-import type { QueueKeys } from "../../storage/keys.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 import { type BatchProgress, type BatchSettings, type ItemProcessor, processBatch } from "./batch.js";
 import { castVote, type VoteOutcome } from "./quorum.js";
 
 /** Quorum votes and coordinated batches, bound to the queue's scripts and keys so that handlers hold neither. */
 export class Coordination {
   constructor(
-    private readonly scripts: QueueScripts,
-    private readonly q: QueueKeys,
+    private readonly scripts: CoordinationScripts,
+    private readonly q: CoordinationKeys,
   ) {}
 
   /** Casts one vote on a decision (quorum.ts). */

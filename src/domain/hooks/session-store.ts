@@ -50,7 +50,7 @@ export class SessionStore {
 
   /** Applies a TodoWrite to the list's tasks (todos.ts). */
   syncTodos(list: TodoList, todos: readonly Todo[]): Promise<TodoSyncResult> {
-    return syncTodos({ ...list, redis: this.redis, q: this.keys.queue, tasks: this.tasks }, todos);
+    return syncTodos({ ...list, redis: this.redis, q: this.keys.coordination, tasks: this.tasks }, todos);
   }
 
   /** The payload of `hook.todo_write.executed` (todo-event.ts). */

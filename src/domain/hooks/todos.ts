@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
-import type { QueueKeys } from "../../storage/keys.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import { SESSION_TIMEOUT_MS } from "../instances/identity.js";
 import type { Task } from "../tasks/model.js";
 import type { TaskQueue } from "../tasks/queue.js";
@@ -137,7 +137,7 @@ export function matchTodos(previous: readonly Mapped[], todos: readonly Todo[]):
 
 export interface TodoSyncDeps {
   redis: Redis;
-  q: QueueKeys;
+  q: CoordinationKeys;
   tasks: TaskQueue;
   /** The session's instance id: it holds the session's in-progress todos. */
   holder: string;
@@ -150,7 +150,6 @@ export interface TodoSyncDeps {
   list?: string;
 }
 
-const mappingKey = (q: QueueKeys, list: string) => `${q.base}todos:${list}`;
 const LOCK_TTL_MS = 10_000;
 /** Deletes the lock only when it is still ours (it may have expired and been taken since). */
 const RELEASE =
@@ -161,8 +160,9 @@ const RELEASE =
  * both start from the same previous list, create the same todos twice and lose one mapping.
  */
 export async function syncTodos(deps: TodoSyncDeps, todos: readonly Todo[]): Promise<TodoSyncResult> {
-  const key = mappingKey(deps.q, deps.list ?? deps.holder);
-  const lock = `${key}:lock`;
+  const list = deps.list ?? deps.holder;
+  const key = deps.q.todoList(list);
+  const lock = deps.q.todoListLock(list);
   const owner = randomUUID();
   const deadline = Date.now() + LOCK_TTL_MS;
   while ((await deps.redis.set(lock, owner, "PX", LOCK_TTL_MS, "NX")) !== "OK") {

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
-import type { QueueKeys } from "../../storage/keys.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 import {
   bridgeInstanceId,
   instanceOf,
@@ -93,8 +93,8 @@ function instanceFromHash(h: Record<string, string>, activeTasks: number, held: 
 export class InstanceRegistry {
   constructor(
     private readonly redis: Redis,
-    private readonly q: QueueKeys,
-    private readonly scripts: QueueScripts,
+    private readonly q: CoordinationKeys,
+    private readonly scripts: CoordinationScripts,
     /** An instance whose last heartbeat is older than this is failed. */
     readonly heartbeatTimeoutMs: number,
   ) {}

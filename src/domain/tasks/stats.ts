@@ -29,7 +29,7 @@ export interface QueueStats {
 }
 
 const MINUTES = 5;
-/** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (queue-prelude.lua). */
+/** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (coordination-prelude.lua). */
 const SAMPLES = 1000;
 
 export function percentiles(values: number[]): Percentiles {

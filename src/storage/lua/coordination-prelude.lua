@@ -1,39 +1,18 @@
---[[ queue-prelude: helpers shared by every task-queue script; prepended to each one when it is loaded.
+--[[ coordination-prelude: helpers shared by the coordination scripts (task queue, instances,
+leadership, quorum, batches); each script is sent with the definitions of it that it uses.
 
-Common ARGV (every task script):
-  ARGV[1] base    key base of the queue, e.g. "cb:{tasks}:"; every key a script touches is built from it,
+Common ARGV (every coordination script):
+  ARGV[1] base    key base, e.g. "cb:{tasks}:"; every key a script touches is built from it,
                   so all of them share one hash tag (one Redis Cluster slot)
   ARGV[2] source  id of the server process, written on each event
   ARGV[3] maxlen  approximate cap of the event stream (XADD MAXLEN ~)
 Script-specific arguments start at ARGV[4].
 
-Keys under base:
-  t:<id>          hash: one task (all values strings; absent fields are unset)
-  seq             counter: task ids (t-<seq>) and FIFO order
-  fence           counter: lease tokens (fencing epoch, only grows)
-  pending         zset: claimable tasks, score = (100 - priority) * 2^40 + seq (best first)
-  pending:ch:<c>  zset: the same, for tasks of channel c
-  delayed         zset: pending tasks not yet due (delay, retry backoff), score = due time ms
-  ttl             zset: pending tasks that expire, score = expiry time ms
-  leases          zset: in-progress tasks, score = lease expiry ms
-  w:<worker>      set: task ids a worker holds
-  workers         set: every worker that may hold tasks: added by each lease, pruned by reapLeases
-                  (a worker whose w: set is empty) rather than on each completion, which saves two
-                  calls per task; readers skip members holding nothing
-  dead            zset: dead-lettered tasks, score = time
-  finished        zset: completed/failed/cancelled tasks, score = time (for retention)
-  all             zset: every task by seq;  st:<status>: zset of tasks in a status, by seq
-  idem:<key>      string: task id created with an idempotency key
-  stat:wait, stat:run   lists: recent wait (created→claimed) and run (claimed→done) times in ms, newest
-                        first; the first SAMPLE_KEEP + 1 are the samples (trimmed in steps, see add_sample)
-  stat:done:<minute>    counter: completions in that minute (expires)
-  stat:failed:<minute>  counter: tasks that became failed in that minute (dead-lettered, expired; expires)
-  events          stream: domain events, payload = JSON { task = <hash>, ... }
-  inst:<id>       hash: a registered instance (agent, worker, session);  instances: zset id → last heartbeat ms
-  instances:all   zset: every instance with a record (live or recently gone) → registration time
-  autoassign      set: live instances that asked for pushed work
-  leader          string: '<owner>|<epoch>' of the current leader (expires);  leader:epoch: counter
-Invariant: a task id is in at most one of pending, delayed, leases, dead.
+Keys: K.<name> (one key, e.g. K.pending) and K.<name>(member) (one of a family, e.g. K.task(id)),
+named, described and spelled in storage/coordination-keys.ts; the assembly writes each one out
+from BASE (K.task(id) → (BASE .. 't:' .. (id)), storage/scripts.ts). K is not a Lua value: it
+cannot be passed or indexed, only named. Scripts never spell a key themselves.
+Invariant: a task id is in at most one of K.pending, K.delayed, K.leases, K.dead.
 ]]
 local BASE, SOURCE, MAXLEN = ARGV[1], ARGV[2], ARGV[3]
 local PRIORITY_SPAN = 1099511627776 -- 2^40
@@ -62,15 +41,13 @@ local function as_text(v)
   return text
 end
 
-local function tkey(id) return BASE .. 't:' .. id end
-
 -- Field changes not yet written to each task's hash: task table → { field → string, or false to delete }.
 -- set/unset record them and save writes them in one HSET and at most one HDEL, so a transition that
 -- changes fields in several steps (move_status, grant_lease, finish, ...) still costs one write.
 local unsaved = {}
 
 local function read_task(id)
-  local raw = redis.call('HGETALL', tkey(id))
+  local raw = redis.call('HGETALL', K.task(id))
   if #raw == 0 then return nil end
   local task = {}
   for i = 1, #raw, 2 do task[raw[i]] = raw[i + 1] end
@@ -83,7 +60,7 @@ end
 
 -- Appends an event whose payload is already JSON text.
 local function append_event(event, payload_json)
-  redis.call('XADD', BASE .. 'events', 'MAXLEN', '~', MAXLEN, '*',
+  redis.call('XADD', K.events, 'MAXLEN', '~', MAXLEN, '*',
     'event', event, 'source', SOURCE, 'payload', payload_json)
 end
 
@@ -143,8 +120,8 @@ local function save(task)
       hset[#hset + 1] = v
     end
   end
-  if #hset > 0 then redis.call('HSET', tkey(task.id), unpack(hset)) end
-  if #hdel > 0 then redis.call('HDEL', tkey(task.id), unpack(hdel)) end
+  if #hset > 0 then redis.call('HSET', K.task(task.id), unpack(hset)) end
+  if #hdel > 0 then redis.call('HDEL', K.task(task.id), unpack(hdel)) end
 end
 
 -- A task event: the task's changes are saved first, and the payload carries its full state (the
@@ -172,8 +149,8 @@ end
 
 local function move_status(task, to, now)
   if task.status ~= to then
-    redis.call('ZREM', BASE .. 'st:' .. task.status, task.id)
-    redis.call('ZADD', BASE .. 'st:' .. to, task.seq, task.id)
+    redis.call('ZREM', K.status(task.status), task.id)
+    redis.call('ZADD', K.status(to), task.seq, task.id)
   end
   set(task, 'status', to)
   set(task, 'updatedAt', now)
@@ -181,8 +158,8 @@ end
 
 local function enqueue(task)
   local score = as_text(order_score(task))
-  redis.call('ZADD', BASE .. 'pending', score, task.id)
-  if task.channel then redis.call('ZADD', BASE .. 'pending:ch:' .. task.channel, score, task.id) end
+  redis.call('ZADD', K.pending, score, task.id)
+  if task.channel then redis.call('ZADD', K.channel(task.channel), score, task.id) end
 end
 
 -- Removes the task from the waiting structures its fields say it is in. Only a pending task waits:
@@ -194,36 +171,36 @@ end
 local function dequeue(task, popped_from)
   if task.status ~= 'pending' then return end
   if task.runAfter then
-    redis.call('ZREM', BASE .. 'delayed', task.id)
+    redis.call('ZREM', K.delayed, task.id)
   else
-    local order = BASE .. 'pending'
+    local order = K.pending
     if popped_from ~= order then redis.call('ZREM', order, task.id) end
     if task.channel then
-      local channel_order = order .. ':ch:' .. task.channel
+      local channel_order = K.channel(task.channel)
       if popped_from ~= channel_order then redis.call('ZREM', channel_order, task.id) end
     end
   end
-  if task.expiresAt then redis.call('ZREM', BASE .. 'ttl', task.id) end
+  if task.expiresAt then redis.call('ZREM', K.ttl, task.id) end
 end
 
 -- Removes the task's lease and its place in its worker's active set. Only an in-progress task has
--- one. The worker stays in `workers` (see the key list above).
+-- one. The worker stays in K.workers (see storage/coordination-keys.ts).
 local function drop_lease(task)
   if task.status ~= 'in_progress' then return end
-  redis.call('ZREM', BASE .. 'leases', task.id)
-  if task.assignedTo then redis.call('SREM', BASE .. 'w:' .. task.assignedTo, task.id) end
+  redis.call('ZREM', K.leases, task.id)
+  if task.assignedTo then redis.call('SREM', K.worker(task.assignedTo), task.id) end
   unset(task, 'leaseToken')
   unset(task, 'leaseExpiresAt')
 end
 
 -- Grants a lease on a pending task to a worker (the task is already out of the waiting structures).
 local function grant_lease(task, worker, lease_ms, now)
-  local token = redis.call('INCR', BASE .. 'fence')
+  local token = redis.call('INCR', K.fence)
   local expires = as_text(now + lease_ms)
-  redis.call('ZADD', BASE .. 'leases', expires, task.id)
-  redis.call('SADD', BASE .. 'w:' .. worker, task.id)
-  redis.call('SADD', BASE .. 'workers', worker)
-  add_sample(BASE .. 'stat:wait', now - tonumber(task.createdAt))
+  redis.call('ZADD', K.leases, expires, task.id)
+  redis.call('SADD', K.worker(worker), task.id)
+  redis.call('SADD', K.workers, worker)
+  add_sample(K.statWait, now - tonumber(task.createdAt))
   move_status(task, 'in_progress', now)
   set(task, 'assignedTo', worker)
   set(task, 'claimedAt', now)
@@ -263,10 +240,12 @@ local function check_holder(task, worker, token)
 end
 
 -- Ends a task for good (completed, failed or cancelled).
--- Counts one more in `name`'s counter for the minute of `now`; it lives two hours from the
--- minute's first count (system.activity reads the last hour).
-local function count_in_minute(name, now)
-  local key = BASE .. name .. math.floor(now / 60000)
+-- The minute of a time in ms, for the per-minute counters.
+local function minute_of(ms) return math.floor(ms / 60000) end
+
+-- Counts one more in a per-minute counter (K.completionsInMinute, K.failuresInMinute); it lives
+-- two hours from the minute's first count (system.activity reads the last hour).
+local function count_in_minute(key)
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, 7200) end
 end
 
@@ -274,8 +253,8 @@ local function finish(task, status, now)
   dequeue(task)
   drop_lease(task)
   move_status(task, status, now)
-  redis.call('ZADD', BASE .. 'finished', as_text(now), task.id)
-  if status == 'failed' then count_in_minute('stat:failed:', now) end
+  redis.call('ZADD', K.finished, as_text(now), task.id)
+  if status == 'failed' then count_in_minute(K.failuresInMinute(minute_of(now))) end
 end
 
 -- A task as a script's answer: its hash as one JSON object. One bulk string costs Redis and the
@@ -293,22 +272,22 @@ local function complete_task(task, result, now)
   set(task, 'completedAt', now)
   unset(task, 'error')
   if result ~= '' then set(task, 'result', result) end
-  add_sample(BASE .. 'stat:run', run_ms)
-  count_in_minute('stat:done:', now)
+  add_sample(K.statRun, run_ms)
+  count_in_minute(K.completionsInMinute(minute_of(now)))
   emit('task.completed', task, { workerId = worker, runMs = run_ms })
 end
 
--- Leases up to `want` of the best claimable tasks of `index` (base..'pending', or a channel's) to a
+-- Leases up to `want` of the best claimable tasks of `index` (K.pending, or a channel's) to a
 -- worker, priority first then FIFO; `capacity` and `caps_json` as claimTasks' ARGV[7] and ARGV[8].
 -- `now` may be nil (read after the capacity check). Returns {'OK', task, ...} or
 -- {'AT_CAPACITY', held, capacity}.
 local function claim_tasks(index, worker, want, lease_ms, capacity_arg, caps_json, scan_limit, now)
   local capacity = tonumber(capacity_arg)
   if capacity_arg == 'registered' then
-    capacity = tonumber(redis.call('HGET', BASE .. 'inst:' .. worker, 'maxTasks') or '0') or 0
+    capacity = tonumber(redis.call('HGET', K.instance(worker), 'maxTasks') or '0') or 0
   end
   if capacity > 0 then
-    local held = redis.call('SCARD', BASE .. 'w:' .. worker)
+    local held = redis.call('SCARD', K.worker(worker))
     if held >= capacity then return { 'AT_CAPACITY', held, capacity } end
     want = math.min(want, capacity - held)
   end
@@ -355,7 +334,7 @@ local function retry_or_bury(task, reason, backoff_base, backoff_max, now, bury)
   if bury or attempts >= tonumber(task.maxAttempts) then
     finish(task, 'failed', now)
     set_fields(task, { error = reason, deadLettered = 1 })
-    redis.call('ZADD', BASE .. 'dead', as_text(now), task.id)
+    redis.call('ZADD', K.dead, as_text(now), task.id)
     emit('task.dead_lettered', task, { reason = reason })
     return 'dead'
   end
@@ -366,7 +345,7 @@ local function retry_or_bury(task, reason, backoff_base, backoff_max, now, bury)
   -- a ttl limits the wait before a task is started: a started task that is retried never expires
   -- (an in-progress task is not in the expiry set: the claim took it out)
   set_fields(task, { error = reason, assignedTo = false, claimedAt = false, runAfter = due, expiresAt = false })
-  redis.call('ZADD', BASE .. 'delayed', as_text(due), task.id)
+  redis.call('ZADD', K.delayed, as_text(due), task.id)
   emit('task.retrying', task, { reason = reason, retryAt = due })
   return 'retry'
 end
@@ -383,8 +362,8 @@ end
 
 -- A failed or cancelled task back to pending with fresh attempts, at its original place.
 local function requeue(task, now)
-  if task.deadLettered then redis.call('ZREM', BASE .. 'dead', task.id) end
-  redis.call('ZREM', BASE .. 'finished', task.id)
+  if task.deadLettered then redis.call('ZREM', K.dead, task.id) end
+  redis.call('ZREM', K.finished, task.id)
   move_status(task, 'pending', now)
   set_fields(task, {
     attempts = 0, error = false, deadLettered = false, completedAt = false, assignedTo = false,
@@ -397,14 +376,14 @@ end
 -- Is `token` ('<owner>|<epoch>') the current leadership? Leader-only duties pass it; '' skips the check.
 local function is_leader(token)
   if token == '' then return true end
-  return redis.call('GET', BASE .. 'leader') == token
+  return redis.call('GET', K.leader) == token
 end
 
 -- Every task a worker holds goes back to pending at once, at its original place. When
 -- `count_attempt` the claim's attempt stays counted and a task whose attempts are spent goes
 -- to the dead letters; otherwise (a voluntary release) the attempt is given back.
 local function release_worker(worker, reason, count_attempt, now)
-  local ids = redis.call('SMEMBERS', BASE .. 'w:' .. worker)
+  local ids = redis.call('SMEMBERS', K.worker(worker))
   local released, dead = 0, 0
   for _, id in ipairs(ids) do
     local task = read_task(id)
@@ -423,9 +402,9 @@ local function release_worker(worker, reason, count_attempt, now)
         released = released + 1
       end
     else
-      redis.call('SREM', BASE .. 'w:' .. worker, id) -- stale membership
+      redis.call('SREM', K.worker(worker), id) -- stale membership
     end
   end
-  redis.call('SREM', BASE .. 'workers', worker)
+  redis.call('SREM', K.workers, worker)
   return released, dead
 end
