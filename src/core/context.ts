@@ -2,13 +2,14 @@ import type { Redis } from "ioredis";
 import type { AuditArchive } from "../domain/audit/record.js";
 import type { LeadershipState } from "../domain/cluster/leadership.js";
 import type { ClusterView } from "../domain/cluster/membership.js";
+import type { TaskArchive } from "../domain/history/task-database.js";
 import type { HookChains } from "../domain/hooks/chain.js";
 import type { InstanceRegistry } from "../domain/instances/registry.js";
 import type { ProjectPolicies } from "../domain/policy/policy-file.js";
-import type { Task } from "../domain/tasks/model.js";
 import type { TaskQueue } from "../domain/tasks/queue.js";
 import type { SubscriptionService } from "../extensions/subscriptions/service.js";
 import type { QueueSampler } from "../observability/queue-sampler.js";
+import type { DatabaseProbe } from "../storage/db/history-tables.js";
 import type { Keys } from "../storage/keys.js";
 import type { Logger } from "./logger.js";
 import type { CallStats } from "./metrics.js";
@@ -90,23 +91,6 @@ export interface ClusterInfo {
   ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
-}
-
-/** Read access to the durable task record (tasks archived out of Redis). */
-export interface TaskArchive {
-  getTask(id: string): Promise<Task | null>;
-}
-
-/** What the server needs to know about its database to report health. */
-export interface DatabaseProbe {
-  readonly kind: "postgres" | "pglite";
-  /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
-  ping(): Promise<number>;
-  /**
-   * True while an embedded store this server owns has not answered yet since the server
-   * started: history waits in the outbox meanwhile, so the server is not degraded by it.
-   */
-  starting(): boolean;
 }
 
 /** What `handle(input, ctx)` receives for one call. */
