@@ -11,7 +11,7 @@ import { blockingConnection } from "../../storage/redis.js";
  * the events meanwhile: EVENT_STREAM_MAXLEN bounds how long an outage can last).
  */
 
-export type RawEntry = [string, string[] | null];
+type RawEntry = [string, string[] | null];
 
 /** One stream written to the database: where to read, how to write a batch (idempotently). */
 export interface Outbox {

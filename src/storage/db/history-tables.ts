@@ -35,7 +35,7 @@ type Columns<T extends PgTable> = T["_"]["columns"];
  * object's keys), every column present; times as ISO 8601 text, JSON columns as values. A JSON
  * null is an SQL NULL.
  */
-export type ColumnRow<T extends PgTable> = {
+type ColumnRow<T extends PgTable> = {
   [K in keyof Columns<T> as Columns<T>[K]["_"]["name"]]: T["$inferSelect"][K & keyof T["$inferSelect"]];
 };
 
