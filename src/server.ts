@@ -12,6 +12,8 @@ import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
 import { Membership } from "./domain/cluster/membership.js";
 import { Coordination } from "./domain/coordination/coordination.js";
+import { openDatabase } from "./domain/history/open-database.js";
+import { persistOutboxes } from "./domain/history/outboxes.js";
 import { builtinLinks } from "./domain/hooks/builtin-links.js";
 import { HookChains } from "./domain/hooks/chain.js";
 import type { HookLink } from "./domain/hooks/link.js";
@@ -40,8 +42,6 @@ import { RateLimiter } from "./resilience/rate-limiter.js";
 import type { HandlerContext, ServerServices } from "./services.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
-import { openDatabase } from "./storage/db/open-database.js";
-import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
 import { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
@@ -284,11 +284,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     // With PostgreSQL this process writes the history; the embedded store's process does its own.
     if (database && !database.store) {
-      for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
-        const persister = new StreamPersister(redis, outbox, config.instanceId, log);
-        await persister.start();
-        closers.push(() => persister.stop());
-      }
+      closers.push(await persistOutboxes({ redis, keys, database, consumer: config.instanceId, log }));
     }
 
     const tail = new EventTail(redis, keys, log);

@@ -12,6 +12,7 @@ import type { AuditStream } from "./domain/audit/stream.js";
 import type { LeadershipState } from "./domain/cluster/leadership.js";
 import type { ClusterView } from "./domain/cluster/membership.js";
 import type { Coordination } from "./domain/coordination/coordination.js";
+import type { TaskArchive } from "./domain/history/task-database.js";
 import type { HookChains } from "./domain/hooks/chain.js";
 import {
   defineHookLink as defineKernelHookLink,
@@ -22,7 +23,6 @@ import {
 import type { SessionStore } from "./domain/hooks/session-store.js";
 import type { InstanceRegistry } from "./domain/instances/registry.js";
 import type { ProjectPolicies } from "./domain/policy/policy-file.js";
-import type { Task } from "./domain/tasks/model.js";
 import type { TaskQueue } from "./domain/tasks/queue.js";
 import {
   defineSubscription as defineAnySubscription,
@@ -31,6 +31,7 @@ import {
 } from "./extensions/subscriptions/define.js";
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
 import type { QueueSampler } from "./observability/queue-sampler.js";
+import type { DatabaseProbe } from "./storage/db/history-tables.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import type { EventLog } from "./storage/event-log.js";
 
@@ -141,21 +142,4 @@ export interface ClusterInfo {
   servers(): Promise<Record<string, string>[]>;
   /** The call statistics each of `serverIds` published last, in that order (null: none). */
   publishedStats(serverIds: readonly string[]): Promise<(ExportedStats | null)[]>;
-}
-
-/** Read access to the durable task record (tasks archived out of Redis). */
-export interface TaskArchive {
-  getTask(id: string): Promise<Task | null>;
-}
-
-/** What the server needs to know about its database to report health. */
-export interface DatabaseProbe {
-  readonly kind: "postgres" | "pglite";
-  /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
-  ping(): Promise<number>;
-  /**
-   * True while an embedded store this server owns has not answered yet since the server
-   * started: history waits in the outbox meanwhile, so the server is not degraded by it.
-   */
-  starting(): boolean;
 }

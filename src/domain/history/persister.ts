@@ -1,14 +1,10 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger.js";
-import { parseAuditEntry } from "../../domain/audit/record.js";
-import { parseEventEntry } from "../event-log.js";
-import type { Keys } from "../keys.js";
-import { blockingConnection } from "../redis.js";
-import type { TaskDatabase } from "./database.js";
+import { blockingConnection } from "../../storage/redis.js";
 
 /**
- * The outbox consumer: reads a stream (the event stream, the audit stream) through the
- * consumer group `persist` (each entry goes to one server process), writes each batch to the
+ * The outbox consumer: reads a stream (the event stream, the audit stream: outboxes.ts) through
+ * the consumer group `persist` (each entry goes to one server process), writes each batch to the
  * database in one transaction, and only then acknowledges it. A slow or absent database never touches a Redis-side
  * request: while it is away the batch stays unacknowledged and is retried with backoff,
  * so the history catches up when it returns (as long as the stream cap has not dropped
@@ -28,24 +24,9 @@ export interface Outbox {
   write(entries: readonly RawEntry[]): Promise<unknown>;
 }
 
-/** Task events and pre-tool decisions, from the event stream. */
-export const eventOutbox = (keys: Keys, database: TaskDatabase): Outbox => ({
-  name: "persist",
-  stream: keys.events(),
-  capSetting: "EVENT_STREAM_MAXLEN",
-  write: (entries) => database.applyEvents(entries.flatMap((entry) => parseEventEntry(entry) ?? [])),
-});
-
-/** Audit records, from the audit stream. */
-export const auditOutbox = (keys: Keys, database: TaskDatabase): Outbox => ({
-  name: "persist-audit",
-  stream: keys.audit(),
-  capSetting: "AUDIT_STREAM_MAXLEN",
-  write: (entries) => database.applyAudit(entries.flatMap((entry) => parseAuditEntry(entry) ?? [])),
-});
 type StreamReply = [string, RawEntry[]][] | null;
 
-export const PERSIST_GROUP = "persist";
+const PERSIST_GROUP = "persist";
 const BATCH = 500;
 const BLOCK_MS = 2000;
 const MAX_BACKOFF_MS = 30_000;
