@@ -46,7 +46,7 @@ export interface HttpTransportOptions {
    * Pages anyone may read, served before the token check (the dashboard: its page holds no
    * data and asks for the token): true when `path` is one of them, which it then answers.
    */
-  publicPages: PublicPages;
+  publicPages: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** The instance ClaudeBench registers for a session, which a `session=` event filter also follows. */
   sessionInstanceId: (sessionId: string) => string;
   authToken?: string;
@@ -64,8 +64,6 @@ export interface HttpTransportOptions {
   log: Logger;
   version: string;
 }
-
-export type PublicPages = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
 const JSON_TYPE = "application/json";
 const TOO_LARGE = Symbol("too large");
