@@ -7,6 +7,7 @@ import type { AnyHandler } from "./core/handler.js";
 import { createLogger, LogFilter, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
+import { serveDashboard } from "./dashboard/static.js";
 import { AuditStream } from "./domain/audit/stream.js";
 import { Coordinator } from "./domain/cluster/coordinator.js";
 import { Leadership } from "./domain/cluster/leadership.js";
@@ -18,6 +19,7 @@ import { builtinLinks } from "./domain/hooks/builtin-links.js";
 import { HookChains } from "./domain/hooks/chain.js";
 import type { HookLink } from "./domain/hooks/link.js";
 import { SessionStore } from "./domain/hooks/session-store.js";
+import { sessionInstanceId } from "./domain/instances/identity.js";
 import { InstanceRegistry } from "./domain/instances/registry.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
@@ -333,6 +335,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }),
       tail,
       metrics: metrics.registry,
+      publicPages: (req, res, path) => serveDashboard(req, res, path, { auth: Boolean(config.authToken) }),
+      sessionInstanceId,
       authToken: config.authToken,
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
