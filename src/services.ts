@@ -24,13 +24,14 @@ import type { SessionStore } from "./domain/hooks/session-store.js";
 import type { InstanceRegistry } from "./domain/instances/registry.js";
 import type { ProjectPolicies } from "./domain/policy/policy-file.js";
 import type { TaskQueue } from "./domain/tasks/queue.js";
+import type { QueueSampler } from "./domain/tasks/queue-sampler.js";
 import {
   defineSubscription as defineAnySubscription,
   type Subscription,
   type SubscriptionDefinition,
 } from "./extensions/subscriptions/define.js";
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
-import type { QueueSampler } from "./observability/queue-sampler.js";
+import type { PluginReport } from "./plugins/plugin-host.js";
 import type { DatabaseProbe } from "./storage/db/history-tables.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import type { EventLog } from "./storage/event-log.js";
@@ -116,17 +117,6 @@ export function defineSubscription(
   def: SubscriptionDefinition<ServerServices>,
 ): Subscription<ServerServices> {
   return defineAnySubscription(def);
-}
-
-/** The plugin directory as loaded now (plugins/plugin-host.ts). */
-export interface PluginReport {
-  /** The plugin directory, or null when there is none to load. */
-  dir: string | null;
-  watching: boolean;
-  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
-  files: { file: string; extensions: { kind: string; name: string }[] }[];
-  /** Files that did not load and exports that were refused, each with its reason. */
-  errors: { file: string; reason: string }[];
 }
 
 export interface CircuitView {

@@ -3,7 +3,6 @@ import { extname, join } from "node:path";
 import type { EmitFn } from "../core/context.js";
 import type { Logger } from "../core/logger.js";
 import type { Registry, RegistryChange } from "../core/registry.js";
-import type { PluginReport } from "../services.js";
 import type {
   AnyExtensionKind,
   ExtensionContext,
@@ -42,6 +41,17 @@ export class PluginDirError extends Error {
 }
 
 type KindItem = ExtensionItem & { kind: AnyExtensionKind };
+
+/** The plugin directory as loaded now. */
+export interface PluginReport {
+  /** The plugin directory, or null when there is none to load. */
+  dir: string | null;
+  watching: boolean;
+  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
+  files: { file: string; extensions: { kind: string; name: string }[] }[];
+  /** Files that did not load and exports that were refused, each with its reason. */
+  errors: { file: string; reason: string }[];
+}
 
 interface LoadedFile {
   /** What the file looked like when imported: a change in either means re-import. */

@@ -1,5 +1,5 @@
-import type { Logger } from "../core/logger.js";
-import type { QueueGauges } from "../domain/tasks/stats.js";
+import type { Logger } from "../../core/logger.js";
+import type { QueueGauges } from "./stats.js";
 
 /**
  * The queue over the last hour, for the dashboard's charts (system.activity): every SAMPLE_MS

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { defineHandler } from "../../services.js";
-import { testRecord } from "./record.js";
 
 /**
  * A diagnostic handler (the original's `test.circuit`) that fails or sleeps on demand, for
@@ -48,6 +47,3 @@ export const testCircuit = defineHandler({
     return { ok: true as const, instanceId: ctx.instanceId, ...(label === undefined ? {} : { label }) };
   },
 });
-
-/** Handlers served only when diagnostics are enabled. */
-export const diagnosticHandlers = [testCircuit, testRecord];
