@@ -9,29 +9,29 @@ import type { CallStats, ExportedStats } from "./core/metrics.js";
 import type { Registry } from "./core/registry.js";
 import type { AuditArchive } from "./domain/audit/record.js";
 import type { AuditStream } from "./domain/audit/stream.js";
-import type { LeadershipState } from "./domain/cluster/leadership.js";
-import type { ClusterView } from "./domain/cluster/membership.js";
 import type { Coordination } from "./domain/coordination/coordination.js";
+import type { InstanceRegistry } from "./domain/coordination/instances.js";
+import type { LeadershipState } from "./domain/coordination/leadership.js";
+import type { ClusterView } from "./domain/coordination/membership.js";
 import type { TaskArchive } from "./domain/history/task-database.js";
-import type { HookChains } from "./domain/hooks/chain.js";
+import type { ProjectPolicies } from "./domain/policy/policy-file.js";
+import type { SessionStore } from "./domain/sessions/session-store.js";
+import type { TaskQueue } from "./domain/tasks/queue.js";
+import type { QueueSampler } from "./domain/tasks/queue-sampler.js";
+import type { HookChains } from "./extensions/hook-links/chain.js";
 import {
   defineHookLink as defineKernelHookLink,
   type HookLink,
   type HookLinkDefinition,
   type HookPoint,
-} from "./domain/hooks/link.js";
-import type { SessionStore } from "./domain/hooks/session-store.js";
-import type { InstanceRegistry } from "./domain/instances/registry.js";
-import type { ProjectPolicies } from "./domain/policy/policy-file.js";
-import type { TaskQueue } from "./domain/tasks/queue.js";
-import type { QueueSampler } from "./domain/tasks/queue-sampler.js";
+} from "./extensions/hook-links/link.js";
+import type { PluginReport } from "./extensions/plugins/plugin-host.js";
 import {
   defineSubscription as defineAnySubscription,
   type Subscription,
   type SubscriptionDefinition,
 } from "./extensions/subscriptions/define.js";
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
-import type { PluginReport } from "./plugins/plugin-host.js";
 import type { DatabaseProbe } from "./storage/db/history-tables.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import type { EventLog } from "./storage/event-log.js";

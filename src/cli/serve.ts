@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { type Config, ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
 import { createLogger, LogFilter } from "../core/logger.js";
-import { PluginDirError, type PluginReport } from "../plugins/plugin-host.js";
+import { PluginDirError, type PluginReport } from "../extensions/plugins/plugin-host.js";
 import { startServer } from "../server.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
 import { RedisServerMissingError } from "../storage/embedded-redis.js";

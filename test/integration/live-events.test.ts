@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createLogger } from "../../src/core/logger.js";
-import { sessionInstanceId } from "../../src/domain/instances/identity.js";
+import { sessionInstanceId } from "../../src/domain/coordination/identity.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "../../src/core/errors.js";
-import { sessionInstanceId } from "../../src/domain/instances/identity.js";
+import { sessionInstanceId } from "../../src/domain/coordination/identity.js";
 import { parseEventQuery } from "../../src/transports/event-filter.js";
 
 const refused = (query: string) => () => parseEventQuery(new URLSearchParams(query), { sessionInstanceId });

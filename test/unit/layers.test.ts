@@ -13,7 +13,9 @@ import { findCycles, type ImportEdge, readImportGraph, readImports } from "../he
  * - extensions (plugins, subscriptions, workflows, hook links) extend the domain and keep
  *   their own Redis state (delivery groups, dead letters), and a workflow's actions are
  *   rate limited: core, storage, domain, resilience.
- * - services.ts names the services a handler may use, the queue sampler among them.
+ * - services.ts names the services a handler may use: domain objects and the extension
+ *   services (hook chains, subscriptions, the plugin report).
+ * - handlers call the domain and, for hooks, the hook chains an extension may join.
  * - transports serve a Dispatcher and the events the composition root hands them.
  * - client/ ships in the CLI and the library: it knows the server only through core's types
  *   and its own wire shapes; the dashboard's page is a client too.
@@ -32,15 +34,15 @@ const LAYERS = [
   },
   {
     name: "extensions",
-    paths: ["extensions/", "plugins/"],
+    paths: ["extensions/"],
     mayImport: ["core", "storage", "domain", "resilience"],
   },
   {
     name: "services",
     paths: ["services.ts"],
-    mayImport: ["core", "storage", "domain", "observability", "extensions"],
+    mayImport: ["core", "storage", "domain", "extensions"],
   },
-  { name: "handlers", paths: ["handlers/"], mayImport: ["core", "domain", "services"] },
+  { name: "handlers", paths: ["handlers/"], mayImport: ["core", "domain", "extensions", "services"] },
   { name: "transports", paths: ["transports/"], mayImport: ["core"] },
   { name: "client", paths: ["client/", "client-config.ts"], mayImport: ["core"] },
   { name: "cli", paths: ["cli/"], mayImport: ["core", "client"] },

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { projectOf, sessionDirectory, touchSession } from "../../domain/hooks/sessions.js";
-import { summarizeTodos } from "../../domain/hooks/todos.js";
+import { projectOf, sessionDirectory, touchSession } from "../../domain/sessions/sessions.js";
+import { summarizeTodos } from "../../domain/sessions/todos.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, todo, todoOutcome } from "./schemas.js";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
-import { sessionInstanceId } from "../../domain/instances/identity.js";
+import { sessionInstanceId } from "../../domain/coordination/identity.js";
 import { defineHandler } from "../../services.js";
 import { sessionId } from "./schemas.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { clusterSnapshot } from "../../domain/cluster/snapshot.js";
+import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
 import { defineHandler } from "../../services.js";
 import { instance } from "./schemas.js";

@@ -1,5 +1,5 @@
 import { CallStats, type ExportedStats, type MethodStats } from "../../core/metrics.js";
-import { clusterSnapshot } from "../../domain/cluster/snapshot.js";
+import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
 import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";
 import { metricsInput, metricsOutput } from "./schemas.js";

@@ -23,7 +23,7 @@ export async function importFresh(file: string): Promise<Record<string, unknown>
   if (!registered) {
     register(new URL(`./import-hooks${OWN_EXTENSION}`, import.meta.url), {
       data: {
-        packageEntry: new URL(`../index${OWN_EXTENSION}`, import.meta.url).href,
+        packageEntry: new URL(`../../index${OWN_EXTENSION}`, import.meta.url).href,
         generationParam: GENERATION_PARAM,
       },
     });

@@ -1,7 +1,7 @@
-import { type AnyHandler, isHandler } from "../core/handler.js";
-import { inputJsonSchema, outputJsonSchema } from "../core/json-schema.js";
-import { domainOf } from "../core/naming.js";
-import type { PluginHandler, Registry } from "../core/registry.js";
+import { type AnyHandler, isHandler } from "../../core/handler.js";
+import { inputJsonSchema, outputJsonSchema } from "../../core/json-schema.js";
+import { domainOf } from "../../core/naming.js";
+import type { PluginHandler, Registry } from "../../core/registry.js";
 import type { ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
 
 /**

@@ -2,9 +2,9 @@ import type { CallContext } from "../../core/context.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { isValidHandlerName } from "../../core/naming.js";
-import type { Finding } from "../policy/builtin-rules.js";
-import { globRegex } from "../policy/builtin-rules.js";
-import type { Decision } from "../policy/engine.js";
+import type { Finding } from "../../domain/policy/builtin-rules.js";
+import { globRegex } from "../../domain/policy/builtin-rules.js";
+import type { Decision } from "../../domain/policy/engine.js";
 
 /**
  * One link of a hook chain: a named step with a priority that looks at a pre-tool call, a

@@ -1,8 +1,8 @@
 import { type FSWatcher, readdirSync, statSync, watch } from "node:fs";
 import { extname, join } from "node:path";
-import type { EmitFn } from "../core/context.js";
-import type { Logger } from "../core/logger.js";
-import type { Registry, RegistryChange } from "../core/registry.js";
+import type { EmitFn } from "../../core/context.js";
+import type { Logger } from "../../core/logger.js";
+import type { Registry, RegistryChange } from "../../core/registry.js";
 import type {
   AnyExtensionKind,
   ExtensionContext,

@@ -1,7 +1,7 @@
-import type { CallContext } from "../core/context.js";
-import { AppError } from "../core/errors.js";
-import type { HookChains } from "../domain/hooks/chain.js";
-import { type HookLink, type HookPoint, isHookLink } from "../domain/hooks/link.js";
+import type { CallContext } from "../../core/context.js";
+import { AppError } from "../../core/errors.js";
+import type { HookChains } from "../hook-links/chain.js";
+import { type HookLink, type HookPoint, isHookLink } from "../hook-links/link.js";
 import type { ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
 
 /**

@@ -1,5 +1,5 @@
-import { isSubscription, type Subscription } from "../extensions/subscriptions/define.js";
-import type { SubscriptionService } from "../extensions/subscriptions/service.js";
+import { isSubscription, type Subscription } from "../subscriptions/define.js";
+import type { SubscriptionService } from "../subscriptions/service.js";
 import type { ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js";
 
 /**

@@ -1,9 +1,9 @@
-import { sessionInstanceId } from "../instances/identity.js";
-import type { InstanceRegistry } from "../instances/registry.js";
+import { sessionInstanceId } from "../coordination/identity.js";
+import type { InstanceRegistry } from "../coordination/instances.js";
 
 /**
  * Each Claude Code session is an instance of the cluster (`cc-<session id>`, role
- * `claude-code`; domain/instances/identity.ts), so its todos become tasks it holds and other
+ * `claude-code`; domain/coordination/identity.ts), so its todos become tasks it holds and other
  * sessions see who does what. Sessions idle for minutes between prompts, so theirs is a long
  * heartbeat timeout; every hook call is a heartbeat, and a session first seen mid-way (no
  * SessionStart) registers then.

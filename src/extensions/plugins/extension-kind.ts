@@ -1,5 +1,5 @@
-import type { Dispatcher } from "../core/dispatch.js";
-import type { Logger } from "../core/logger.js";
+import type { Dispatcher } from "../../core/dispatch.js";
+import type { Logger } from "../../core/logger.js";
 
 /**
  * A kind of value a plugin file may export. The loader asks each kind, in order, whether it

@@ -1,4 +1,4 @@
-import type { Policy } from "../policy/policy-file.js";
+import type { Policy } from "./policy-file.js";
 
 /**
  * UserPromptSubmit: a prompt that carries a secret or asks for something destructive gets a

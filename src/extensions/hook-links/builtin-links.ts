@@ -1,7 +1,7 @@
-import { evaluate } from "../policy/engine.js";
-import type { ProjectPolicies } from "../policy/policy-file.js";
+import { evaluate } from "../../domain/policy/engine.js";
+import type { ProjectPolicies } from "../../domain/policy/policy-file.js";
+import { analyzePrompt } from "../../domain/policy/prompt.js";
 import { defineHookLink, type HookLink } from "./link.js";
-import { analyzePrompt } from "./prompt.js";
 
 /**
  * The built-in links: the policy engine (pre_tool) and the prompt check (user_prompt), each

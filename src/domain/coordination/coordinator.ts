@@ -4,9 +4,9 @@ import type { Logger } from "../../core/logger.js";
 import type { CallStats } from "../../core/metrics.js";
 import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import type { CoordinationScripts } from "../../storage/scripts.js";
-import type { InstanceRegistry } from "../instances/registry.js";
 import { maintainQueue } from "../tasks/maintenance.js";
 import type { TaskQueue } from "../tasks/queue.js";
+import type { InstanceRegistry } from "./instances.js";
 import type { Leadership, LeadershipState } from "./leadership.js";
 import type { ClusterView, Membership } from "./membership.js";
 
