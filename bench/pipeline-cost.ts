@@ -85,7 +85,7 @@ const allPolicies = resolvePolicies(builtinHandlers, policyDefaults(config), {
   "system.ping": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
   "task.get": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
 });
-const { redis, keys } = services;
+const { redis, keys } = server;
 const allBreakers = new BreakerBoard({ redis, keys: keys.policy, log, emit: kernel.emit });
 // The server's composition (src/server.ts), in its order.
 const all = new ResiliencePipeline(

@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
-import { queueLuaScripts } from "../src/storage/scripts.js";
+import { coordinationLuaScripts } from "../src/storage/scripts.js";
 import {
   answersJsonRpc,
   benchFlags,
@@ -82,8 +82,8 @@ const CONFIG = serveConfig("bench:roundtrips", config);
 function scriptNames(): Map<string, string> {
   const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
   const names = new Map<string, string>();
-  for (const [name, script] of queueLuaScripts()) names.set(script.sha, name);
-  // The other scripts are sent as their file's text (queue scripts above carry the prelude).
+  for (const [name, script] of coordinationLuaScripts()) names.set(script.sha, name);
+  // The other scripts are sent as their file's text (coordination scripts above carry the prelude).
   const dir = join(ROOT, "src", "storage", "lua");
   for (const file of readdirSync(dir).filter((f) => /-\d\.lua$/.test(f))) {
     names.set(sha1(readFileSync(join(dir, file), "utf8")), file.replace(/-\d\.lua$/, ""));

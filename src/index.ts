@@ -12,7 +12,9 @@ export { type Config, loadConfig } from "./config.js";
 export type { CallContext, RequestMeta } from "./core/context.js";
 export { AppError, type ErrorCode } from "./core/errors.js";
 export type { AnyHandler, Handler, HandlerPolicy } from "./core/handler.js";
-export { type ChainDecision, HookChains, type LinkRecord } from "./domain/hooks/chain.js";
+export type { Task, TaskStatus } from "./domain/tasks/model.js";
+export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
+export { type ChainDecision, HookChains, type LinkRecord } from "./extensions/hook-links/chain.js";
 export {
   type HookLink,
   type HookLinkContext,
@@ -24,9 +26,13 @@ export {
   type PreToolVerdict,
   type PromptInput,
   type ReportVerdict,
-} from "./domain/hooks/link.js";
-export type { Task, TaskStatus } from "./domain/tasks/model.js";
-export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
+} from "./extensions/hook-links/link.js";
+export type {
+  ExtensionContext,
+  ExtensionItem,
+  ExtensionKind,
+  Refusal,
+} from "./extensions/plugins/extension-kind.js";
 export {
   type BackoffSettings,
   type DeadLetter,
@@ -38,12 +44,6 @@ export {
 } from "./extensions/subscriptions/index.js";
 export type { Workflow } from "./extensions/workflows/schema.js";
 export { builtinHandlers } from "./handlers/index.js";
-export type {
-  ExtensionContext,
-  ExtensionItem,
-  ExtensionKind,
-  Refusal,
-} from "./plugins/extension-kind.js";
 export { type RunningServer, type StartOptions, startServer } from "./server.js";
 export {
   defineHandler,

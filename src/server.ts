@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Redis } from "ioredis";
 import { type Config, databaseChoice, policyDefaults } from "./config.js";
 import { Dispatcher } from "./core/dispatch.js";
 import { AppError } from "./core/errors.js";
@@ -6,29 +7,35 @@ import type { AnyHandler } from "./core/handler.js";
 import { createLogger, LogFilter, type Logger } from "./core/logger.js";
 import { CallStats } from "./core/metrics.js";
 import { Registry } from "./core/registry.js";
-import { Coordinator } from "./domain/cluster/coordinator.js";
-import { Leadership } from "./domain/cluster/leadership.js";
-import { Membership } from "./domain/cluster/membership.js";
-import { builtinLinks } from "./domain/hooks/builtin-links.js";
-import { HookChains } from "./domain/hooks/chain.js";
-import type { HookLink } from "./domain/hooks/link.js";
-import { InstanceRegistry } from "./domain/instances/registry.js";
+import { serveDashboard } from "./dashboard/static.js";
+import { AuditStream } from "./domain/audit/stream.js";
+import { Coordination } from "./domain/coordination/coordination.js";
+import { Coordinator } from "./domain/coordination/coordinator.js";
+import { sessionInstanceId } from "./domain/coordination/identity.js";
+import { InstanceRegistry } from "./domain/coordination/instances.js";
+import { Leadership } from "./domain/coordination/leadership.js";
+import { Membership } from "./domain/coordination/membership.js";
+import { openDatabase } from "./domain/history/open-database.js";
+import { persistOutboxes } from "./domain/history/outboxes.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
+import { SessionStore } from "./domain/sessions/session-store.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
+import { QueueSampler } from "./domain/tasks/queue-sampler.js";
 import { queueGauges } from "./domain/tasks/stats.js";
+import { builtinLinks } from "./extensions/hook-links/builtin-links.js";
+import { HookChains } from "./extensions/hook-links/chain.js";
+import type { HookLink } from "./extensions/hook-links/link.js";
+import { handlerKind } from "./extensions/plugins/handler-kind.js";
+import { hookLinkKind } from "./extensions/plugins/hook-link-kind.js";
+import { PluginHost } from "./extensions/plugins/plugin-host.js";
+import { subscriptionKind } from "./extensions/plugins/subscription-kind.js";
 import type { Subscription } from "./extensions/subscriptions/define.js";
 import { SubscriptionService } from "./extensions/subscriptions/service.js";
 import { type WorkflowReport, WorkflowSource } from "./extensions/workflows/source.js";
-import { builtinHandlers } from "./handlers/index.js";
-import { diagnosticHandlers } from "./handlers/test/circuit.js";
+import { builtinHandlers, diagnosticHandlers } from "./handlers/index.js";
 import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
-import { QueueSampler } from "./observability/queue-sampler.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
-import { handlerKind } from "./plugins/handler-kind.js";
-import { hookLinkKind } from "./plugins/hook-link-kind.js";
-import { PluginHost } from "./plugins/plugin-host.js";
-import { subscriptionKind } from "./plugins/subscription-kind.js";
 import { CircuitBreakerMiddleware } from "./resilience/breaker-middleware.js";
 import { BulkheadMiddleware } from "./resilience/bulkhead-middleware.js";
 import { CacheMiddleware } from "./resilience/cache-middleware.js";
@@ -41,11 +48,10 @@ import { ResponseCache } from "./resilience/response-cache.js";
 import type { HandlerContext, ServerServices } from "./services.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
-import { openDatabase } from "./storage/db/open-database.js";
-import { auditOutbox, eventOutbox, StreamPersister } from "./storage/db/persister.js";
+import { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
 import { EventLog } from "./storage/event-log.js";
-import { createKeys } from "./storage/keys.js";
+import { createKeys, type Keys } from "./storage/keys.js";
 import { writeScriptsPerTurn } from "./storage/lua-script.js";
 import { redactUrl } from "./storage/redact-url.js";
 import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
@@ -86,6 +92,9 @@ export interface RunningServer {
   readonly historyStore: EmbeddedPglite | null;
   readonly database: string;
   readonly dispatcher: Dispatcher<ServerServices>;
+  /** This server's own Redis connection and key names, for an embedding program (and tests) to look at. */
+  readonly redis: Redis;
+  readonly keys: Keys;
   /** Reads the workflow directory again and replaces the running workflows (SIGHUP in `serve`). */
   reloadWorkflows(): Promise<WorkflowReport>;
   /** What the plugin directory contributed and what it could not load. */
@@ -171,8 +180,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       backoffMaxMs: config.backoffMaxMs,
     });
     await tasks.scripts.load();
-    const instances = new InstanceRegistry(redis, keys.queue, tasks.scripts, config.heartbeatTimeoutMs);
-    const leadership = new Leadership(tasks.scripts, keys.queue, config.instanceId, config.leaderTermMs);
+    const instances = new InstanceRegistry(
+      redis,
+      keys.coordination,
+      tasks.scripts,
+      config.heartbeatTimeoutMs,
+    );
+    const leadership = new Leadership(
+      tasks.scripts,
+      keys.coordination,
+      config.instanceId,
+      config.leaderTermMs,
+    );
     const breakers = new BreakerBoard({
       redis,
       keys: keys.policy,
@@ -232,8 +251,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => queueSamples.stop());
     const stats = new CallStats(options.clock);
     const services: ServerServices = {
-      redis,
-      keys,
       instanceId: config.instanceId,
       version: VERSION,
       startedAt: Date.now(),
@@ -254,12 +271,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         leadership: () => leadership.state,
         ledForMs: () => leadership.ledForMs(),
         servers: async () => (membership ? membership.describe() : []),
+        publishedStats: async (ids) => (membership ? membership.publishedStats(ids) : ids.map(() => null)),
       },
+      storeProbe: link,
+      eventLog,
+      auditStream: new AuditStream(redis, keys.audit()),
+      sessions: new SessionStore(redis, keys, tasks),
+      coordination: new Coordination(tasks.scripts, keys.coordination),
+      diagnostics: new DiagnosticLists(redis, keys),
     };
     // Written after in-flight calls finish (closers run in reverse), before Redis is closed.
     const audit = new AuditTrail(redis, keys.audit(), config.auditStreamMaxLen, config.instanceId, log);
     closers.push(() => audit.close());
-    const metrics = createServerMetrics(services, [audit.collector, circuitCollector(breakers)]);
+    const metrics = createServerMetrics({ ...services, redis, keys }, [
+      audit.collector,
+      circuitCollector(breakers),
+    ]);
     closers.push(() => metrics.stop());
     // The audit trail first (outermost): it records calls that later middleware refuses.
     dispatcher = new Dispatcher(
@@ -274,11 +301,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     // With PostgreSQL this process writes the history; the embedded store's process does its own.
     if (database && !database.store) {
-      for (const outbox of [eventOutbox(keys, database), auditOutbox(keys, database)]) {
-        const persister = new StreamPersister(redis, outbox, config.instanceId, log);
-        await persister.start();
-        closers.push(() => persister.stop());
-      }
+      closers.push(await persistOutboxes({ redis, keys, database, consumer: config.instanceId, log }));
     }
 
     const tail = new EventTail(redis, keys, log);
@@ -327,6 +350,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }),
       tail,
       metrics: metrics.registry,
+      publicPages: (req, res, path) => serveDashboard(req, res, path, { auth: Boolean(config.authToken) }),
+      sessionInstanceId,
       authToken: config.authToken,
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
@@ -343,11 +368,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    membership = new Membership(redis, keys.queue, config.instanceId, url, config.membershipTtlMs);
+    membership = new Membership(redis, keys.coordination, config.instanceId, url, config.membershipTtlMs);
     coordinator = new Coordinator(
       {
         redis,
-        q: keys.queue,
+        q: keys.coordination,
         scripts: tasks.scripts,
         instances,
         leadership,
@@ -384,6 +409,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             ? `PGlite in ${databaseTarget.dir}`
             : `none: ${databaseTarget.reason}`,
       dispatcher,
+      redis,
+      keys,
       reloadWorkflows: () => workflows.reload(),
       plugins,
       close: () => {

@@ -1,4 +1,3 @@
-import type { Redis } from "ioredis";
 import type { z } from "zod";
 import type { CallContext } from "./core/context.js";
 import {
@@ -6,30 +5,36 @@ import {
   type Handler,
   type HandlerDefinition,
 } from "./core/handler.js";
-import type { CallStats } from "./core/metrics.js";
+import type { CallStats, ExportedStats } from "./core/metrics.js";
 import type { Registry } from "./core/registry.js";
 import type { AuditArchive } from "./domain/audit/record.js";
-import type { LeadershipState } from "./domain/cluster/leadership.js";
-import type { ClusterView } from "./domain/cluster/membership.js";
-import type { HookChains } from "./domain/hooks/chain.js";
+import type { AuditStream } from "./domain/audit/stream.js";
+import type { Coordination } from "./domain/coordination/coordination.js";
+import type { InstanceRegistry } from "./domain/coordination/instances.js";
+import type { LeadershipState } from "./domain/coordination/leadership.js";
+import type { ClusterView } from "./domain/coordination/membership.js";
+import type { TaskArchive } from "./domain/history/task-database.js";
+import type { ProjectPolicies } from "./domain/policy/policy-file.js";
+import type { SessionStore } from "./domain/sessions/session-store.js";
+import type { TaskQueue } from "./domain/tasks/queue.js";
+import type { QueueSampler } from "./domain/tasks/queue-sampler.js";
+import type { HookChains } from "./extensions/hook-links/chain.js";
 import {
   defineHookLink as defineKernelHookLink,
   type HookLink,
   type HookLinkDefinition,
   type HookPoint,
-} from "./domain/hooks/link.js";
-import type { InstanceRegistry } from "./domain/instances/registry.js";
-import type { ProjectPolicies } from "./domain/policy/policy-file.js";
-import type { Task } from "./domain/tasks/model.js";
-import type { TaskQueue } from "./domain/tasks/queue.js";
+} from "./extensions/hook-links/link.js";
+import type { PluginReport } from "./extensions/plugins/plugin-host.js";
 import {
   defineSubscription as defineAnySubscription,
   type Subscription,
   type SubscriptionDefinition,
 } from "./extensions/subscriptions/define.js";
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
-import type { QueueSampler } from "./observability/queue-sampler.js";
-import type { Keys } from "./storage/keys.js";
+import type { DatabaseProbe } from "./storage/db/history-tables.js";
+import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
+import type { EventLog } from "./storage/event-log.js";
 
 /**
  * The built-in server's services and its handlers' context. The composition root (server.ts)
@@ -41,8 +46,6 @@ import type { Keys } from "./storage/keys.js";
 
 /** Server-wide services a handler may use; built once by the composition root. */
 export interface ServerServices {
-  readonly redis: Redis;
-  readonly keys: Keys;
   /** This server process's id. */
   readonly instanceId: string;
   readonly version: string;
@@ -73,6 +76,23 @@ export interface ServerServices {
   readonly subscriptions: SubscriptionService;
   /** What the plugin directory contributed and what it could not load. */
   readonly plugins: { report(): PluginReport };
+  /** Redis (the store of queue and state) as system.health probes it. */
+  readonly storeProbe: RedisProbe;
+  /** The recent events of the capped event stream (system.get_state). */
+  readonly eventLog: Pick<EventLog, "recent">;
+  /** The capped audit stream (system.audit without a database). */
+  readonly auditStream: AuditStream;
+  /** Per-session inboxes, roles and todo lists. */
+  readonly sessions: SessionStore;
+  /** Quorum votes and coordinated batches. */
+  readonly coordination: Coordination;
+  /** The lists the diagnostic handler test.record appends to. */
+  readonly diagnostics: DiagnosticLists;
+}
+
+export interface RedisProbe {
+  /** Resolves with the round-trip time in ms; rejects when Redis cannot answer. */
+  ping(): Promise<number>;
 }
 
 /** What `handle(input, ctx)` receives for one call: the kernel's context and the server's services. */
@@ -99,17 +119,6 @@ export function defineSubscription(
   return defineAnySubscription(def);
 }
 
-/** The plugin directory as loaded now (plugins/plugin-host.ts). */
-export interface PluginReport {
-  /** The plugin directory, or null when there is none to load. */
-  dir: string | null;
-  watching: boolean;
-  /** Each file that contributes something, with what (`{ kind: "handler", name: "hello.greet" }`). */
-  files: { file: string; extensions: { kind: string; name: string }[] }[];
-  /** Files that did not load and exports that were refused, each with its reason. */
-  errors: { file: string; reason: string }[];
-}
-
 export interface CircuitView {
   states(): Record<string, { state: "closed" | "open" | "half_open"; openUntil: number }>;
 }
@@ -121,21 +130,6 @@ export interface ClusterInfo {
   ledForMs(): number;
   /** Every member server process's own record. */
   servers(): Promise<Record<string, string>[]>;
-}
-
-/** Read access to the durable task record (tasks archived out of Redis). */
-export interface TaskArchive {
-  getTask(id: string): Promise<Task | null>;
-}
-
-/** What the server needs to know about its database to report health. */
-export interface DatabaseProbe {
-  readonly kind: "postgres" | "pglite";
-  /** Resolves with the round-trip time in ms; rejects when the database cannot answer. */
-  ping(): Promise<number>;
-  /**
-   * True while an embedded store this server owns has not answered yet since the server
-   * started: history waits in the outbox meanwhile, so the server is not degraded by it.
-   */
-  starting(): boolean;
+  /** The call statistics each of `serverIds` published last, in that order (null: none). */
+  publishedStats(serverIds: readonly string[]): Promise<(ExportedStats | null)[]>;
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
+import { formatEvent } from "../client/event-format.js";
 import { follow } from "../client/event-stream.js";
 import { loadClientConfig, wantsColour } from "../client-config.js";
 import { action } from "./output.js";
-import { formatEvent } from "./relay-format.js";
 
 /**
  * `claudebench relay`: tails the live events in the terminal, as aligned lines for a person

@@ -1,9 +1,8 @@
 import { type Command, Option } from "commander";
 import { type Config, ConfigError, type ConfigFlags, isLoopback, loadConfig } from "../config.js";
 import { createLogger, LogFilter } from "../core/logger.js";
-import { PluginDirError } from "../plugins/plugin-host.js";
+import { PluginDirError, type PluginReport } from "../extensions/plugins/plugin-host.js";
 import { startServer } from "../server.js";
-import type { PluginReport } from "../services.js";
 import { DataDirLockedError } from "../storage/data-dir-lock.js";
 import { RedisServerMissingError } from "../storage/embedded-redis.js";
 import { redactUrl } from "../storage/redact-url.js";

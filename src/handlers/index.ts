@@ -1,4 +1,6 @@
 import type { AnyHandler } from "../core/handler.js";
+import { testCircuit } from "./diagnostics/circuit.js";
+import { testRecord } from "./diagnostics/record.js";
 import { hookClaude } from "./hook/claude.js";
 import {
   hookAgentStop,
@@ -102,3 +104,6 @@ export const builtinHandlers: readonly AnyHandler[] = [
   sessionInbox,
   sessionAnnotateTask,
 ];
+
+/** Handlers served only when diagnostics are on (`--diagnostics`): they fail, sleep and record on demand. */
+export const diagnosticHandlers = [testCircuit, testRecord];

@@ -8,7 +8,7 @@
  * point: e.g. the circuit breaker's state gauge).
  */
 
-export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -88,6 +88,8 @@ export function formatFamily(family: MetricFamily): string {
 }
 
 export class MetricsRegistry {
+  /** The media type of what `render` returns. */
+  readonly contentType = PROMETHEUS_CONTENT_TYPE;
   readonly #collectors: Collector[] = [];
 
   /** Adds a collector; its families are rendered after those registered before it. */

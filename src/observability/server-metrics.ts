@@ -1,7 +1,10 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { Redis } from "ioredis";
 import type { CallStats } from "../core/metrics.js";
+import type { InstanceRegistry } from "../domain/coordination/instances.js";
+import type { ClusterView } from "../domain/coordination/membership.js";
 import { TASK_STATUSES } from "../domain/tasks/model.js";
-import type { ServerServices } from "../services.js";
+import type { Keys } from "../storage/keys.js";
 import type { Collector, HistogramSample, MetricFamily, Sample } from "./prometheus.js";
 import { MetricsRegistry } from "./prometheus.js";
 
@@ -76,13 +79,26 @@ const gauge = (name: string, help: string, samples: Sample[]): MetricFamily => (
 /** A scrape waits this long for Redis, then reports `claudebench_redis_up 0` without the Redis gauges. */
 const REDIS_TIMEOUT_MS = 2000;
 
+/** What the Redis-side gauges read: the server's own connection and key names, and the cluster. */
+interface RedisSources {
+  redis: Redis;
+  keys: Keys;
+  instances: Pick<InstanceRegistry, "liveSince">;
+  cluster: { view(): ClusterView };
+}
+
+/** What the whole registry reads. */
+interface MetricsSources extends RedisSources {
+  startedAt: number;
+  version: string;
+  stats: CallStats;
+}
+
 /**
  * Queue, instance and stream figures from Redis in one pipeline, after a timed PING (the
  * round trip alone, not the pipeline's work). Without Redis the rest of the scrape still answers.
  */
-export function redisCollector(
-  services: Pick<ServerServices, "redis" | "keys" | "instances" | "cluster">,
-): Collector {
+export function redisCollector(services: RedisSources): Collector {
   const read = redisFamilies(services);
   const up = (value: number) =>
     gauge("claudebench_redis_up", "Whether Redis answered this scrape within 2 s (1) or not (0).", [
@@ -106,12 +122,10 @@ export function redisCollector(
   };
 }
 
-function redisFamilies(
-  services: Pick<ServerServices, "redis" | "keys" | "instances" | "cluster">,
-): () => Promise<MetricFamily[]> {
+function redisFamilies(services: RedisSources): () => Promise<MetricFamily[]> {
   return async () => {
     const { redis, keys } = services;
-    const q = keys.queue;
+    const q = keys.coordination;
     const started = performance.now();
     await redis.ping();
     const pingSeconds = (performance.now() - started) / 1000;
@@ -202,7 +216,7 @@ const nanosToSeconds = (ns: number) => (Number.isFinite(ns) && ns > 0 && ns < 1e
  * (e.g. `claudebench_circuit_state{method}` from the circuit breaker).
  */
 export function createServerMetrics(
-  services: ServerServices,
+  services: MetricsSources,
   more: readonly Collector[] = [],
 ): { registry: MetricsRegistry; stop(): void } {
   const registry = new MetricsRegistry();

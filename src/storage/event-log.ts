@@ -40,6 +40,16 @@ export class EventLog {
     );
     return id as string;
   };
+
+  /** The `count` most recent events, newest first (entries that are not events left out). */
+  async recent(count: number): Promise<DomainEvent[]> {
+    if (count <= 0) return [];
+    const raw = (await this.redis.xrevrange(this.keys.events(), "+", "-", "COUNT", count)) as [
+      string,
+      string[] | null,
+    ][];
+    return raw.flatMap((entry) => parseEventEntry(entry) ?? []);
+  }
 }
 
 /**

@@ -1,54 +1,14 @@
+import { type CoordinationKeys, coordinationKeys } from "./coordination-keys.js";
+
 /**
  * Every Redis key name the server uses is built here, from the configured prefix.
  *
- * The task queue's keys share one hash tag, `{tasks}`, so every multi-key script runs
- * unchanged on Redis Cluster. The queue's Lua scripts build the same names from `queue.base`
- * (see storage/lua/queue-prelude.lua, which must mirror `QueueKeys`). The event stream lives
- * under the same tag so that each task transition appends its event in the same atomic
- * script (the stream is also the outbox that persistence reads).
+ * The coordination keys (task queue, event stream, instances, leadership, ...) are defined in
+ * coordination-keys.ts, from which the Lua scripts' key names are written out too. They share one
+ * hash tag, `{tasks}`, so every multi-key script runs unchanged on Redis Cluster. The event
+ * stream lives under the same tag so that each task transition appends its event in the same
+ * atomic script (the stream is also the outbox that persistence reads).
  */
-export interface QueueKeys {
-  /** `<prefix>:{tasks}:`, passed to every queue script as ARGV[1]. */
-  readonly base: string;
-  readonly seq: string;
-  readonly fence: string;
-  readonly pending: string;
-  readonly delayed: string;
-  readonly ttl: string;
-  readonly leases: string;
-  readonly dead: string;
-  readonly finished: string;
-  readonly all: string;
-  readonly workers: string;
-  readonly statWait: string;
-  readonly statRun: string;
-  task(id: string): string;
-  channel(channel: string): string;
-  status(status: string): string;
-  worker(workerId: string): string;
-  idempotency(key: string): string;
-  completionsInMinute(minute: number): string;
-  /** Tasks that became failed in that minute (dead-lettered or expired). */
-  failuresInMinute(minute: number): string;
-  /** Instances (agents, workers, sessions): records and liveness. */
-  instance(id: string): string;
-  /** The instance another name of it means (the original hook bridge's name of a session → `cc-<session id>`; string, expires). */
-  instanceAlias(alias: string): string;
-  readonly instances: string;
-  readonly instancesAll: string;
-  readonly autoAssign: string;
-  /** Leadership among server processes: '<owner>|<epoch>', and the epoch counter. */
-  readonly leader: string;
-  readonly leaderEpoch: string;
-  quorum(decision: string): string;
-  batch(batchId: string): string;
-  /** Server processes: zset id → last beat; one hash each (url, view of the others, partition flag). */
-  readonly servers: string;
-  server(serverId: string): string;
-  /** A server process's published call statistics (for cluster-wide metrics). */
-  serverMetrics(serverId: string): string;
-}
-
 export interface Keys {
   readonly prefix: string;
   /** Stream of JSON-RPC requests executed by exactly one server (consumer group `rpcGroup`). */
@@ -63,7 +23,7 @@ export interface Keys {
   events(): string;
   /** Capped stream of audit records (state-changing calls), written in batches. */
   audit(): string;
-  readonly queue: QueueKeys;
+  readonly coordination: CoordinationKeys;
   readonly policy: PolicyKeys;
   readonly subscriptions: SubscriptionKeys;
   readonly sessions: SessionKeys;
@@ -110,55 +70,17 @@ export interface PolicyKeys {
   cache(method: string): string;
 }
 
-function queueKeys(prefix: string): QueueKeys {
-  const base = `${prefix}:{tasks}:`;
-  return {
-    base,
-    seq: `${base}seq`,
-    fence: `${base}fence`,
-    pending: `${base}pending`,
-    delayed: `${base}delayed`,
-    ttl: `${base}ttl`,
-    leases: `${base}leases`,
-    dead: `${base}dead`,
-    finished: `${base}finished`,
-    all: `${base}all`,
-    workers: `${base}workers`,
-    statWait: `${base}stat:wait`,
-    statRun: `${base}stat:run`,
-    task: (id) => `${base}t:${id}`,
-    channel: (channel) => `${base}pending:ch:${channel}`,
-    status: (status) => `${base}st:${status}`,
-    worker: (workerId) => `${base}w:${workerId}`,
-    idempotency: (key) => `${base}idem:${key}`,
-    completionsInMinute: (minute) => `${base}stat:done:${minute}`,
-    failuresInMinute: (minute) => `${base}stat:failed:${minute}`,
-    instance: (id) => `${base}inst:${id}`,
-    instanceAlias: (alias) => `${base}inst-alias:${alias}`,
-    instances: `${base}instances`,
-    instancesAll: `${base}instances:all`,
-    autoAssign: `${base}autoassign`,
-    leader: `${base}leader`,
-    leaderEpoch: `${base}leader:epoch`,
-    quorum: (decision) => `${base}quorum:${decision}`,
-    batch: (batchId) => `${base}batch:${batchId}`,
-    servers: `${base}servers`,
-    server: (serverId) => `${base}server:${serverId}`,
-    serverMetrics: (serverId) => `${base}metrics:${serverId}`,
-  };
-}
-
 export function createKeys(prefix: string): Keys {
-  const queue = queueKeys(prefix);
+  const coordination = coordinationKeys(`${prefix}:{tasks}:`);
   return {
     prefix,
     rpcRequests: () => `${prefix}:rpc:requests`,
     rpcGroup: "servers",
     rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
     rpcSeen: (requestKey) => `${prefix}:rpc:seen:${requestKey}`,
-    events: () => `${queue.base}events`,
+    events: () => coordination.events,
     audit: () => `${prefix}:audit`,
-    queue,
+    coordination,
     policy: {
       rateWindow: (method, actor) => `${prefix}:{rl:${method}}:${actor}`,
       breaker: (method) => `${prefix}:{cb:${method}}`,
@@ -167,15 +89,15 @@ export function createKeys(prefix: string): Keys {
     },
     subscriptions: {
       group: (name, partition) => (partition === undefined ? `sub:${name}` : `sub:${name}:p${partition}`),
-      partitionOwner: (name, partition) => `${queue.base}sub:${name}:p${partition}:owner`,
-      dead: (name) => `${queue.base}sub:${name}:dead`,
-      deadRecords: (name) => `${queue.base}sub:${name}:dead:records`,
+      partitionOwner: (name, partition) => `${coordination.base}sub:${name}:p${partition}:owner`,
+      dead: (name) => `${coordination.base}sub:${name}:dead`,
+      deadRecords: (name) => `${coordination.base}sub:${name}:dead:records`,
     },
     diagnosticRecord: (name) => `${prefix}:test:record:${name}`,
     sessions: {
-      master: (project) => `${queue.base}session:master:${project}`,
-      inbox: (sessionId) => `${queue.base}session:inbox:${sessionId}`,
-      inboxDedupe: (key) => `${queue.base}session:inbox:seen:${key}`,
+      master: (project) => `${coordination.base}session:master:${project}`,
+      inbox: (sessionId) => `${coordination.base}session:inbox:${sessionId}`,
+      inboxDedupe: (key) => `${coordination.base}session:inbox:seen:${key}`,
     },
   };
 }

@@ -3,7 +3,7 @@
  * script uses (directly or through other definitions it keeps).
  *
  * Why: a script's body runs from the top on every EVALSHA, so each `local function` of the
- * prelude is a closure built on every call whether the script uses it or not. The whole queue
+ * prelude is a closure built on every call whether the script uses it or not. The whole coordination
  * prelude cost ~4 µs per call in Redis; dropping the unused part saved ~5 % of a
  * create → claim → complete cycle's time in Redis (docs/performance.md, "Lua").
  *
@@ -64,5 +64,6 @@ function splitDefinitions(prelude: string): Definition[] {
 }
 
 const withoutBlockComments = (lua: string) => lua.replace(/--\[\[[\s\S]*?\]\]/g, "");
-const withoutComments = (lua: string) => withoutBlockComments(lua).replace(/--.*$/gm, "");
+/** Lua code without its comments, to look for the names it uses. */
+export const withoutComments = (lua: string) => withoutBlockComments(lua).replace(/--.*$/gm, "");
 const usesName = (code: string, name: string) => new RegExp(`\\b${name}\\b`).test(code);

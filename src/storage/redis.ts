@@ -101,6 +101,13 @@ export class RedisLink {
     quiet(this.redis);
   }
 
+  /** Resolves with the round-trip time of one PING in ms; rejects when Redis does not answer. */
+  async ping(): Promise<number> {
+    const started = performance.now();
+    await this.redis.ping();
+    return performance.now() - started;
+  }
+
   /**
    * Whether commands can be sent now. The socket stops being writable as soon as Redis goes
    * away, a moment before ioredis handles the close and leaves the "ready" status.

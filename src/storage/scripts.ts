@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
+import { expandKeyNames } from "./coordination-keys.js";
 import type { Keys } from "./keys.js";
 import { withPrelude } from "./lua-prelude.js";
 import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
@@ -7,10 +8,11 @@ import { execPipeline, LuaScript, type PipelineResults } from "./lua-script.js";
 /**
  * The coordination scripts (task queue, instances, leadership, quorum, batches), one transition
  * per file in ./lua (named verbNoun-<KEYS>.lua, each with a header stating KEYS, ARGV and return
- * codes), each prefixed with the parts of the shared queue-prelude.lua it uses (withPrelude).
- * They are sent as LuaScripts: EVALSHA, and EVAL when Redis does not know the script (NOSCRIPT).
+ * codes), each prefixed with the parts of the shared coordination-prelude.lua it uses and with its
+ * key names written out (coordinationScriptSource). They are sent as
+ * LuaScripts: EVALSHA, and EVAL when Redis does not know the script (NOSCRIPT).
  */
-export const QUEUE_SCRIPTS = [
+export const COORDINATION_SCRIPTS = [
   "createTask",
   "claimTasks",
   "assignTask",
@@ -38,30 +40,40 @@ export const QUEUE_SCRIPTS = [
   "autoAssign",
 ] as const;
 
-export type QueueScript = (typeof QUEUE_SCRIPTS)[number];
+export type CoordinationScript = (typeof COORDINATION_SCRIPTS)[number];
 
 const LUA_DIR = new URL("./lua/", import.meta.url);
 const readLua = (file: string) => readFileSync(new URL(file, LUA_DIR), "utf8");
 
-let scripts: Map<QueueScript, LuaScript> | null = null;
+/**
+ * A coordination script as sent to Redis: the prelude's definitions it uses, then the script,
+ * with its key names (`K.<name>`) written out as coordination-keys.ts defines them. Throws when
+ * a name is not defined there, so a script that names a key TypeScript does not know fails at
+ * start-up (and in the tests), not in Redis.
+ */
+export function coordinationScriptSource(prelude: string, script: string): string {
+  return expandKeyNames(withPrelude(prelude, script));
+}
 
-/** Every queue script: the prelude's parts it uses + script text (read once). */
-export function queueLuaScripts(): ReadonlyMap<QueueScript, LuaScript> {
+let scripts: Map<CoordinationScript, LuaScript> | null = null;
+
+/** Every coordination script, assembled once (coordinationScriptSource). */
+export function coordinationLuaScripts(): ReadonlyMap<CoordinationScript, LuaScript> {
   if (!scripts) {
-    const prelude = readLua("queue-prelude.lua");
+    const prelude = readLua("coordination-prelude.lua");
     scripts = new Map(
-      QUEUE_SCRIPTS.map((name) => [
+      COORDINATION_SCRIPTS.map((name) => [
         name,
-        new LuaScript(name, withPrelude(prelude, readLua(`${name}-1.lua`))),
+        new LuaScript(name, coordinationScriptSource(prelude, readLua(`${name}-1.lua`))),
       ]),
     );
   }
   return scripts;
 }
 
-/** Runs queue scripts on one connection with the common ARGV (base, source, event cap) filled in. */
-export class QueueScripts {
-  readonly #scripts = queueLuaScripts();
+/** Runs coordination scripts on one connection with the common ARGV (base, source, event cap) filled in. */
+export class CoordinationScripts {
+  readonly #scripts = coordinationLuaScripts();
 
   constructor(
     private readonly redis: Redis,
@@ -70,7 +82,7 @@ export class QueueScripts {
     private readonly eventMaxLen: number,
   ) {}
 
-  run(script: QueueScript, key: string, args: readonly (string | number)[] = []): Promise<unknown> {
+  run(script: CoordinationScript, key: string, args: readonly (string | number)[] = []): Promise<unknown> {
     return this.#script(script).run(this.redis, [key], this.#args(args));
   }
 
@@ -80,7 +92,7 @@ export class QueueScripts {
    */
   queue(
     pipeline: ChainableCommander,
-    script: QueueScript,
+    script: CoordinationScript,
     key: string,
     args: readonly (string | number)[] = [],
   ): void {
@@ -100,13 +112,13 @@ export class QueueScripts {
     for (const [err] of results) if (err) throw err;
   }
 
-  #script(name: QueueScript): LuaScript {
+  #script(name: CoordinationScript): LuaScript {
     const script = this.#scripts.get(name);
-    if (!script) throw new Error(`unknown queue script ${name}`);
+    if (!script) throw new Error(`unknown coordination script ${name}`);
     return script;
   }
 
   #args(args: readonly (string | number)[]): (string | number)[] {
-    return [this.keys.queue.base, this.source, this.eventMaxLen, ...args];
+    return [this.keys.coordination.base, this.source, this.eventMaxLen, ...args];
   }
 }

@@ -1,5 +1,4 @@
 import { AppError } from "../core/errors.js";
-import { sessionInstanceId } from "../domain/instances/identity.js";
 import type { DomainEvent } from "../storage/event-log.js";
 
 /**
@@ -120,8 +119,8 @@ function namesInstance(payload: Payload, ids: ReadonlySet<string>): boolean {
 /**
  * A session is named as `sessionId` (hook events), `instance.sessionId` (its registration),
  * by a task's metadata `sessionId` (tasks synced from its todos), and through the instance
- * ClaudeBench registers for it (`cc-<session id>`, src/domain/hooks/sessions.ts): tasks it
- * holds, its hook decisions.
+ * ClaudeBench registers for it (`ParseOptions.sessionInstanceId`): tasks it holds, its hook
+ * decisions.
  */
 function concernsSession(
   payload: Payload,
@@ -141,13 +140,18 @@ export interface ParseOptions {
   lastEventId?: string;
   /** Other parameters the endpoint reads itself (the WebSocket's `token`). */
   allow?: readonly string[];
+  /**
+   * The instance ClaudeBench registers for a session (the domain's naming, which the
+   * composition root hands the transports), so that `session=` also follows what it holds.
+   */
+  sessionInstanceId: (sessionId: string) => string;
 }
 
 /**
  * Reads a subscription's query. Throws VALIDATION for a malformed value or an unknown
  * parameter, so that a typo does not silently subscribe to everything.
  */
-export function parseEventQuery(params: URLSearchParams, options: ParseOptions = {}): EventQuery {
+export function parseEventQuery(params: URLSearchParams, options: ParseOptions): EventQuery {
   for (const name of params.keys()) {
     if (!Object.hasOwn(PARAMS, name) && name !== "lastEventId" && !options.allow?.includes(name)) {
       throw new AppError(
@@ -161,7 +165,7 @@ export function parseEventQuery(params: URLSearchParams, options: ParseOptions =
   const sessions = new Set(values(params, PARAMS.session));
   const instances = new Set(values(params, PARAMS.instance));
   const tasks = new Set(values(params, PARAMS.task));
-  const sessionInstances = new Set([...sessions].map(sessionInstanceId));
+  const sessionInstances = new Set([...sessions].map(options.sessionInstanceId));
 
   const resume = options.lastEventId ?? params.get("lastEventId") ?? undefined;
   if (resume !== undefined && !isResumableStreamId(resume)) {

@@ -7,8 +7,6 @@ import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
-import { serveDashboard } from "../dashboard/static.js";
-import { PROMETHEUS_CONTENT_TYPE } from "../observability/prometheus.js";
 import { LiveEventBudget } from "./event-budget.js";
 import { parseEventQuery } from "./event-filter.js";
 import type { EventTail } from "./event-tail.js";
@@ -31,7 +29,7 @@ import { EventSockets, refuse } from "./websocket.js";
  *   GET  /metrics                Prometheus text format (same token as the rest)
  *   GET  /health                 liveness/readiness (no token needed: then status, version, id)
  *   GET  /openapi.json           the HTTP routes, generated from the handlers
- *   GET  /, /ui/*                the web dashboard (dashboard/static.ts; no token: it asks for one)
+ *   GET  /, /ui/*                the web dashboard (publicPages; no token: it asks for one)
  *
  * Before anything else every request and upgrade passes the RequestGuard (Host and Origin,
  * request-guard.ts); JSON endpoints take only `Content-Type: application/json` bodies. No
@@ -42,8 +40,15 @@ export interface HttpTransportOptions {
   dispatcher: Dispatcher;
   mcp: McpHandler;
   tail: EventTail;
-  /** Renders `GET /metrics`. */
-  metrics: { render(): Promise<string> };
+  /** Renders `GET /metrics`, a document of type `contentType`. */
+  metrics: { render(): Promise<string>; readonly contentType: string };
+  /**
+   * Pages anyone may read, served before the token check (the dashboard: its page holds no
+   * data and asks for the token): true when `path` is one of them, which it then answers.
+   */
+  publicPages: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+  /** The instance ClaudeBench registers for a session, which a `session=` event filter also follows. */
+  sessionInstanceId: (sessionId: string) => string;
   authToken?: string;
   /** Host names and origins a browser may use besides loopback and the server's own. */
   allowedHosts: readonly string[];
@@ -197,6 +202,7 @@ export class HttpTransport {
       maxBufferedBytes: options.eventClientBufferBytes,
       budget: this.#budget,
       log: options.log,
+      sessionInstanceId: options.sessionInstanceId,
       authorize: (req, url) => this.#authorized(req, url.searchParams.get("token")),
     });
     this.server.on("upgrade", (req, socket: Duplex, head: Buffer) => {
@@ -280,7 +286,7 @@ export class HttpTransport {
     const refused = this.#guard.check(req);
     if (refused) return sendError(res, refused, {}, 403);
     if (req.method === "GET" && path === "/health") return this.#health(res, this.#authorized(req));
-    if (serveDashboard(req, res, path, { auth: this.#tokenDigest !== null })) return;
+    if (this.options.publicPages(req, res, path)) return;
     if (!this.#authorized(req)) {
       const unauthorized = new AppError("UNAUTHORIZED", "Unauthorized: send Authorization: Bearer <token>");
       const headers = { "www-authenticate": 'Bearer realm="claudebench"' };
@@ -300,7 +306,7 @@ export class HttpTransport {
       }
       if (path === "/metrics") {
         const text = await this.options.metrics.render();
-        res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+        res.writeHead(200, { "content-type": this.options.metrics.contentType });
         res.end(text);
         return;
       }
@@ -331,7 +337,10 @@ export class HttpTransport {
     let query: ReturnType<typeof parseEventQuery>;
     let release: () => void;
     try {
-      query = parseEventQuery(url.searchParams, { lastEventId });
+      query = parseEventQuery(url.searchParams, {
+        lastEventId,
+        sessionInstanceId: this.options.sessionInstanceId,
+      });
       release = this.#budget.admit();
     } catch (err) {
       return sendError(res, toAppError(err));

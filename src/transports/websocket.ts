@@ -28,6 +28,8 @@ const CLOSE_UNAVAILABLE = 1011;
 export interface EventSocketOptions extends LiveEventOptions {
   /** Whether the upgrade request carries the token (`Authorization: Bearer` or `?token=`). */
   authorize: (req: IncomingMessage, url: URL) => boolean;
+  /** The instance ClaudeBench registers for a session, which a `session=` filter also follows. */
+  sessionInstanceId: (sessionId: string) => string;
   heartbeatMs?: number;
 }
 
@@ -93,7 +95,10 @@ export class EventSockets {
     }
     let query: EventQuery;
     try {
-      query = parseEventQuery(url.searchParams, { allow: ["token"] });
+      query = parseEventQuery(url.searchParams, {
+        allow: ["token"],
+        sessionInstanceId: this.options.sessionInstanceId,
+      });
     } catch (err) {
       refuse(socket, toAppError(err));
       return;

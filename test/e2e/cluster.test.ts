@@ -6,7 +6,7 @@ import { AppError } from "../../src/core/errors.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { TaskQueue } from "../../src/domain/tasks/queue.js";
 import type { Keys } from "../../src/storage/keys.js";
-import { QueueScripts } from "../../src/storage/scripts.js";
+import { CoordinationScripts } from "../../src/storage/scripts.js";
 import { waitFor } from "../helpers/cli.js";
 import {
   assertLeadershipHistory,
@@ -275,7 +275,7 @@ describe("cluster of serve processes", () => {
     try {
       const { leaderId, epoch } = await formed(group);
       const oldToken = `${leaderId}|${epoch}`;
-      assert.equal(await admin.get(keys.queue.leader), oldToken);
+      assert.equal(await admin.get(keys.coordination.leader), oldToken);
       const watch = watchLeadership(group.members);
 
       await kill9(group.byId(leaderId));
@@ -290,7 +290,7 @@ describe("cluster of serve processes", () => {
             x.leaderId === y?.leaderId &&
             x.epoch > epoch &&
             x.epoch === y.epoch &&
-            (await admin.get(keys.queue.leader)) === `${x.leaderId}|${x.epoch}`;
+            (await admin.get(keys.coordination.leader)) === `${x.leaderId}|${x.epoch}`;
           return agreed && x;
         },
         "the survivors to agree on a new leader",
@@ -313,9 +313,13 @@ describe("cluster of serve processes", () => {
       assertLeadershipHistory(await watch.stop());
 
       // The old leader's token, replayed (as by a leader that was paused, not dead): refused.
-      const scripts = new QueueScripts(admin, keys, "e2e-stale-leader", 1000);
+      const scripts = new CoordinationScripts(admin, keys, "e2e-stale-leader", 1000);
       assert.deepEqual(
-        await scripts.run("failInstance", keys.queue.instance("agent-z"), ["agent-z", Date.now(), oldToken]),
+        await scripts.run("failInstance", keys.coordination.instance("agent-z"), [
+          "agent-z",
+          Date.now(),
+          oldToken,
+        ]),
         ["STALE_EPOCH"],
       );
       const queue = new TaskQueue(admin, keys, "e2e-stale-leader", 1000);
@@ -327,8 +331,8 @@ describe("cluster of serve processes", () => {
       // The same calls with the current token are accepted: the refusal is about the epoch.
       // (The current token is read again just before: on a starved machine a term can lapse.)
       await until(async () => {
-        const current = (await admin.get(keys.queue.leader)) ?? "";
-        const reply = (await scripts.run("failInstance", keys.queue.instance("agent-z"), [
+        const current = (await admin.get(keys.coordination.leader)) ?? "";
+        const reply = (await scripts.run("failInstance", keys.coordination.instance("agent-z"), [
           "agent-z",
           Date.now(),
           current,
@@ -388,7 +392,7 @@ describe("cluster of serve processes", () => {
         `once resumed, ${stalled.id} never said it led its old term (${epoch}) while ${successor.serverId} led ${successor.epoch}`,
       );
       assertLeadershipHistory(seen);
-      assert.equal(await admin.get(keys.queue.leader), `${successor.serverId}|${successor.epoch}`);
+      assert.equal(await admin.get(keys.coordination.leader), `${successor.serverId}|${successor.epoch}`);
     } finally {
       for (const m of group.members) m.cli.child.kill("SIGCONT");
       for (const m of group.members) await kill9(m);
@@ -399,7 +403,7 @@ describe("cluster of serve processes", () => {
     const group = await startGroup(3);
     const { keys } = group;
     const batchId = "b-1000";
-    const key = keys.queue.batch(batchId);
+    const key = keys.coordination.batch(batchId);
     try {
       await formed(group);
       const items = Array.from({ length: 1000 }, (_, i) => ({ n: i }));
@@ -532,10 +536,14 @@ describe("cluster of serve processes", () => {
         const h = await health(s1.url);
         assert.equal(h.cluster.partitioned, true);
         assert.equal(h.cluster.leader, false, "a partitioned server does not lead");
-        assert.notEqual((await admin.get(keys.queue.leader))?.startsWith("srv-1|"), true);
+        assert.notEqual((await admin.get(keys.coordination.leader))?.startsWith("srv-1|"), true);
         await sleep(100);
       }
-      assert.equal(await admin.get(keys.queue.leader), null, "no leader while the majority is unreachable");
+      assert.equal(
+        await admin.get(keys.coordination.leader),
+        null,
+        "no leader while the majority is unreachable",
+      );
       assert.equal((await partitionEvents("cluster.partition.detected")).length, 1, "detected once");
 
       s2.cli.child.kill("SIGCONT");

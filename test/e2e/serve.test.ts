@@ -144,7 +144,7 @@ describe("claudebench serve (embedded Redis)", () => {
     // The child of the banner, or the one started after it created the cluster (first start).
     const storeRunning = () =>
       isAlive(storePid) ||
-      commandLines().some((line) => line.includes("pglite-process") && line.includes(dataDir));
+      commandLines().some((line) => line.includes("store-process") && line.includes(dataDir));
     await waitFor(() => !storeRunning(), "the orphaned history store to stop", 60_000);
   });
 

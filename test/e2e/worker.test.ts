@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
 import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
-import type { Instance } from "../../src/domain/instances/registry.js";
+import type { Instance } from "../../src/domain/coordination/instances.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
@@ -657,7 +657,7 @@ describe("claudebench worker when its server goes away", () => {
   it("no server for longer than the heartbeat timeout: the restarted leader lets the live worker heartbeat again before failing it, so it keeps its task", async () => {
     const release = join(dir, "release-o");
     const prefix = uniquePrefix("wk");
-    const instanceKey = createKeys(prefix).queue.instance("worker-o");
+    const instanceKey = createKeys(prefix).coordination.instance("worker-o");
     const timeoutMs = Number(CLUSTER_ENV.HEARTBEAT_TIMEOUT_MS);
     const admin = new Redis(redis.url);
     /** Redis' clock, which the heartbeats are stamped with. */

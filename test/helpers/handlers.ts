@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../src/core/errors.js";
 import { defineHandler } from "../../src/services.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 /**
  * Handlers that exist only in tests, to drive the transports through every outcome: a
@@ -49,16 +50,16 @@ export const testMeta = defineHandler({
   handle: async (_input, ctx) => ({ meta: { ...ctx.meta }, transport: ctx.transport }),
 });
 
-/** The Redis key `test.incr` increments, under a server's key prefix. */
-export const counterKey = (prefix: string) => `${prefix}:test:counter`;
+/** The Redis list `test.incr` appends to (its length is the count), under a server's key prefix. */
+export const counterKey = (prefix: string) => createKeys(prefix).diagnosticRecord("counter");
 
 export const testIncr = defineHandler({
   name: "test.incr",
-  description: "Increments a counter in Redis and tells which server did it.",
+  description: "Counts a call in Redis (one entry of a diagnostic list) and tells which server did it.",
   input: z.object({}).loose(),
   output: z.object({ count: z.number(), instanceId: z.string() }),
   handle: async (_input, ctx) => ({
-    count: await ctx.redis.incr(counterKey(ctx.keys.prefix)),
+    count: await ctx.diagnostics.append("counter", ctx.instanceId),
     instanceId: ctx.instanceId,
   }),
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { AnyHandler } from "../../src/core/handler.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
-import type { HookLink } from "../../src/domain/hooks/link.js";
+import type { HookLink } from "../../src/extensions/hook-links/link.js";
 import type { Subscription } from "../../src/extensions/subscriptions/define.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { type RunningServer, startServer } from "../../src/server.js";

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import pg from "pg";
 import type { AuditRecord } from "../../src/domain/audit/record.js";
-import type { TaskDatabase } from "../../src/storage/db/database.js";
+import type { TaskDatabase } from "../../src/domain/history/task-database.js";
 import { connectMcp } from "../helpers/mcp.js";
 import { POSTGRES_SKIP, startTestPostgres, type TestPostgres } from "../helpers/postgres.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";

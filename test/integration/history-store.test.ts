@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { createLogger } from "../../src/core/logger.js";
+import type { TaskDatabase } from "../../src/domain/history/task-database.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { lockDataDir } from "../../src/storage/data-dir-lock.js";
-import type { TaskDatabase } from "../../src/storage/db/database.js";
 import { type EmbeddedPglite, startEmbeddedPglite } from "../../src/storage/db/embedded-pglite.js";
 import { parseEventEntry } from "../../src/storage/event-log.js";
 import { isAlive } from "../helpers/cli.js";
@@ -17,7 +17,7 @@ import { rpc, startTestServer } from "../helpers/server.js";
 
 /**
  * The embedded history store: PGlite in a child process the server owns, reached over the
- * PostgreSQL wire protocol (src/storage/db/embedded-pglite.ts, pglite-process.ts, pglite-wire.ts).
+ * PostgreSQL wire protocol (src/storage/db/embedded-pglite.ts, pglite-child.ts, pglite-wire.ts).
  * The server never waits for it, history written while it is away catches up, a store killed
  * -9 is started again, and only the password holder gets in, connections taking turns between
  * transactions.
@@ -79,7 +79,7 @@ async function cycle(server: Server, label: string): Promise<string> {
 
 /** The task events of the server's stream, per task id. */
 async function streamEvents(server: Server): Promise<Map<string, string[]>> {
-  const { redis, keys } = server.dispatcher.services;
+  const { redis, keys } = server;
   const out = new Map<string, string[]>();
   for (const entry of (await redis.xrange(keys.events(), "-", "+")) as [string, string[]][]) {
     const e = parseEventEntry(entry);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { defineHookLink } from "../../src/domain/hooks/link.js";
 import { COMMAND_RULES } from "../../src/domain/policy/builtin-rules.js";
+import { defineHookLink } from "../../src/extensions/hook-links/link.js";
 import { projectDir, removeProjectDirs } from "../helpers/project.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";

@@ -267,7 +267,7 @@ describe("instances", () => {
       assert.equal(task.attempts, 0, `${task.id}: the attempt is given back`);
       assert.equal(task.assignedTo, undefined);
     }
-    assert.equal(await admin.scard(keys.queue.worker("leaver")), 0);
+    assert.equal(await admin.scard(keys.coordination.worker("leaver")), 0);
     const unassigned = await events(keys, "task.unassigned");
     assert.equal(unassigned.length, 3);
     const [listed] = await listInstances(url, "unregistered");
@@ -362,7 +362,7 @@ describe("instances", () => {
         assert.equal(task.assignedTo, undefined);
         assert.equal(task.error, "instance failed");
       }
-      assert.equal(await admin.zcard(keys.queue.leases), 1, "only steady's lease is left");
+      assert.equal(await admin.zcard(keys.coordination.leases), 1, "only steady's lease is left");
 
       // Several more ticks of both servers: still exactly one event, and steady is untouched.
       await sleep(800);
@@ -411,7 +411,8 @@ describe("a leader that has just taken over", () => {
     };
     await until(
       async () =>
-        (await redisNow()) - Number(await admin.hget(keys.queue.instance("patient"), "lastSeen")) > timeoutMs,
+        (await redisNow()) - Number(await admin.hget(keys.coordination.instance("patient"), "lastSeen")) >
+        timeoutMs,
       "a heartbeat timeout without any server",
     );
 
@@ -423,10 +424,10 @@ describe("a leader that has just taken over", () => {
       "the new server to lead",
     );
     // two more ticks (each beats, then does the leader's duties)
-    const beat = Number(await admin.zscore(keys.queue.servers, serverId));
+    const beat = Number(await admin.zscore(keys.coordination.servers, serverId));
     await until(
       async () =>
-        Number(await admin.zscore(keys.queue.servers, serverId)) >=
+        Number(await admin.zscore(keys.coordination.servers, serverId)) >=
         beat + 2 * Number(FAST.maintenanceIntervalMs),
       "two ticks of the new leader",
     );
@@ -613,13 +614,13 @@ describe("quorum", () => {
       decisions.map((d) => [d, `value-of-${d}`, 3]).sort(),
     );
     for (const decision of decisions) {
-      const votes = await admin.hgetall(keys.queue.quorum(decision));
+      const votes = await admin.hgetall(keys.coordination.quorum(decision));
       assert.deepEqual(
         votes,
         Object.fromEntries(voters.map((v) => [v, `value-of-${decision}`])),
         `${decision} holds only its own votes`,
       );
-      assert.equal(await admin.get(`${keys.queue.quorum(decision)}:result`), `value-of-${decision}`);
+      assert.equal(await admin.get(`${keys.coordination.quorum(decision)}:result`), `value-of-${decision}`);
     }
   });
 
@@ -753,8 +754,13 @@ describe("cluster views", () => {
     assert.ok(address && typeof address === "object");
     const hungUrl = `http://127.0.0.1:${address.port}`;
     const member = async () => {
-      await admin.hset(keys.queue.server("hung"), { id: "hung", url: hungUrl, partitioned: "0", view: "[]" });
-      await admin.zadd(keys.queue.servers, Date.now(), "hung");
+      await admin.hset(keys.coordination.server("hung"), {
+        id: "hung",
+        url: hungUrl,
+        partitioned: "0",
+        view: "[]",
+      });
+      await admin.zadd(keys.coordination.servers, Date.now(), "hung");
     };
     // Both servers run in this process: if its event loop itself stalls for most of a term, a
     // lost term proves nothing, and the watch is repeated (at most three times).
@@ -808,7 +814,7 @@ describe("cluster views", () => {
     const [ha, hb] = await until(async () => {
       const both = (await Promise.all(urls.map((u) => call<Health>(u, "system.health")))) as [Health, Health];
       const [x, y] = both;
-      const key = await admin.get(keys.queue.leader);
+      const key = await admin.get(keys.coordination.leader);
       return (
         x.cluster.leaderId &&
         x.cluster.leaderId === y.cluster.leaderId &&

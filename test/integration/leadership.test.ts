@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { Leadership } from "../../src/domain/cluster/leadership.js";
+import { Leadership } from "../../src/domain/coordination/leadership.js";
 import { parseEventEntry } from "../../src/storage/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
-import { QueueScripts } from "../../src/storage/scripts.js";
+import { CoordinationScripts } from "../../src/storage/scripts.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 
 /**
@@ -32,8 +32,8 @@ const TERM_MS = 2100;
 
 /** A candidate whose clock stands still unless the test moves it (`at.ms`). */
 function candidate(keys: Keys, id: string, at = { ms: 0 }) {
-  const scripts = new QueueScripts(redis, keys, id, 1000);
-  return { leadership: new Leadership(scripts, keys.queue, id, TERM_MS, () => at.ms), at };
+  const scripts = new CoordinationScripts(redis, keys, id, 1000);
+  return { leadership: new Leadership(scripts, keys.coordination, id, TERM_MS, () => at.ms), at };
 }
 
 describe("leadership", () => {
@@ -76,7 +76,7 @@ describe("leadership", () => {
     a.at.ms = TERM_MS; // a stall: no renewal for a whole term
     assert.deepEqual(a.leadership.state, { leading: false, epoch: 1, token: "", leaderId: null });
     assert.equal(
-      await redis.get(keys.queue.leader),
+      await redis.get(keys.coordination.leader),
       "a|1",
       "Redis still holds its term: it ends later there",
     );
@@ -92,9 +92,9 @@ describe("leadership", () => {
   it("a term is counted from when the call was sent: a renewal answered after it ran out does not make it lead", async () => {
     const keys = createKeys(uniquePrefix("lead"));
     const at = { ms: 0 };
-    const scripts = new QueueScripts(redis, keys, "a", 1000);
+    const scripts = new CoordinationScripts(redis, keys, "a", 1000);
     // The clock moves past the term while the call is in flight (as in a stall).
-    const slow = new Leadership(scripts, keys.queue, "a", TERM_MS, () => {
+    const slow = new Leadership(scripts, keys.coordination, "a", TERM_MS, () => {
       const now = at.ms;
       at.ms += TERM_MS;
       return now;
@@ -129,6 +129,6 @@ describe("leadership", () => {
     a.at.ms = TERM_MS * 2;
     assert.equal(a.leadership.state.leading, false);
     await a.leadership.resign(redis);
-    assert.equal(await redis.get(keys.queue.leader), null, "a successor need not wait for it");
+    assert.equal(await redis.get(keys.coordination.leader), null, "a successor need not wait for it");
   });
 });

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { createLogger } from "../../src/core/logger.js";
+import { sessionInstanceId } from "../../src/domain/coordination/identity.js";
 import type { Task } from "../../src/domain/tasks/model.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { EventLog } from "../../src/storage/event-log.js";
@@ -533,6 +534,7 @@ describe("WebSocket heartbeat", () => {
       budget: new LiveEventBudget(10, 8 * 1024 * 1024),
       log: createLogger("error"),
       authorize: () => true,
+      sessionInstanceId,
       heartbeatMs: 100,
     });
     http = createServer();

@@ -6,7 +6,7 @@ import type { Task } from "../../src/domain/tasks/model.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { execPipeline, LuaScript, writeScriptsPerTurn } from "../../src/storage/lua-script.js";
-import { queueLuaScripts } from "../../src/storage/scripts.js";
+import { coordinationLuaScripts } from "../../src/storage/scripts.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
@@ -181,11 +181,12 @@ describe("LuaScript.queue + execPipeline", () => {
   });
 });
 
-describe("queue scripts after SCRIPT FLUSH", () => {
+describe("coordination scripts after SCRIPT FLUSH", () => {
   it("TaskQueue: single calls and the pipelined maintenance and bulk delete keep working", async () => {
     const queue = new TaskQueue(redis, createKeys(uniquePrefix("lq")), "test", 1000, DEFAULT_QUEUE_SETTINGS);
     await queue.scripts.load();
-    for (const script of queueLuaScripts().values()) assert.equal(await known(script), true, script.name);
+    for (const script of coordinationLuaScripts().values())
+      assert.equal(await known(script), true, script.name);
 
     await redis.script("FLUSH");
     const { task: due } = await queue.create({ text: "soon", priority: 50, maxAttempts: 3, delayMs: 1 });

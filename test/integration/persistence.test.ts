@@ -7,10 +7,10 @@ import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { databaseChoice, loadConfig } from "../../src/config.js";
 import { createLogger } from "../../src/core/logger.js";
+import { openDatabase } from "../../src/domain/history/open-database.js";
+import type { TaskDatabase } from "../../src/domain/history/task-database.js";
 import type { Task, TaskStatus } from "../../src/domain/tasks/model.js";
 import { DataDirLockedError } from "../../src/storage/data-dir-lock.js";
-import type { TaskDatabase } from "../../src/storage/db/database.js";
-import { openDatabase } from "../../src/storage/db/open-database.js";
 import { type DomainEvent, parseEventEntry } from "../../src/storage/event-log.js";
 import { freePort, runCli, waitFor } from "../helpers/cli.js";
 import { POSTGRES_SKIP, startTestPostgres, type TestPostgres } from "../helpers/postgres.js";
@@ -103,7 +103,7 @@ interface StreamEvent {
 
 /** The task.* events on the server's event stream, oldest first. */
 async function streamTaskEvents(server: Server): Promise<StreamEvent[]> {
-  const { redis, keys } = server.dispatcher.services;
+  const { redis, keys } = server;
   const entries = (await redis.xrange(keys.events(), "-", "+")) as [string, string[]][];
   return entries.flatMap((entry) => {
     const e = parseEventEntry(entry);
@@ -360,7 +360,8 @@ async function assertArchiveFallback(server: Server, archive: TaskDatabase) {
     return { done: row?.status === "completed", state: `row status ${row?.status}` };
   });
 
-  const { tasks, redis } = server.dispatcher.services;
+  const { tasks } = server.dispatcher.services;
+  const { redis } = server;
   const swept = await tasks.maintain(500, Date.now() + 1000);
   assert.ok(swept.archived >= 1, `archived ${swept.archived}`);
   assert.deepEqual(await redis.hgetall(tasks.q.task(created.id)), {}, "the task left Redis");

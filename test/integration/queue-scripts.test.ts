@@ -5,9 +5,10 @@ import { Redis } from "ioredis";
 import { TASK_STATUSES } from "../../src/domain/tasks/model.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { queueStats } from "../../src/domain/tasks/stats.js";
-import { createKeys, type Keys, type QueueKeys } from "../../src/storage/keys.js";
+import type { CoordinationKeys } from "../../src/storage/coordination-keys.js";
+import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { OwnedLock } from "../../src/storage/lock.js";
-import { QueueScripts } from "../../src/storage/scripts.js";
+import { CoordinationScripts } from "../../src/storage/scripts.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 
 /**
@@ -25,8 +26,8 @@ type Hash = { id: string } & Record<string, string | undefined>;
 
 interface Fx {
   keys: Keys;
-  q: QueueKeys;
-  s: QueueScripts;
+  q: CoordinationKeys;
+  s: CoordinationScripts;
   queue: TaskQueue;
 }
 
@@ -44,8 +45,8 @@ function fixture(): Fx {
   const keys = createKeys(uniquePrefix("qs"));
   return {
     keys,
-    q: keys.queue,
-    s: new QueueScripts(redis, keys, SOURCE, 10_000),
+    q: keys.coordination,
+    s: new CoordinationScripts(redis, keys, SOURCE, 10_000),
     queue: new TaskQueue(redis, keys, SOURCE, 10_000, DEFAULT_QUEUE_SETTINGS),
   };
 }

@@ -79,14 +79,14 @@ describe("the Redis request stream", () => {
       assert.equal(ids.size, 200, "every reply answers a different request");
       assert.equal(counts.size, 200, "every execution saw a different counter value");
       assert.equal(Math.max(...counts), 200);
-      assert.equal(await admin.get(counterKey(keyPrefix)), "200");
+      assert.equal(String(await admin.llen(counterKey(keyPrefix))), "200");
       assert.deepEqual([...byInstance.keys()].sort(), ["srv-a", "srv-b"]);
 
       await drained(keyPrefix);
       // a second reply to any request would still sit on its reply list
       const leftover = await admin.keys(`${keyPrefix}:rpc:reply:*`);
       assert.deepEqual(leftover, []);
-      assert.equal(await admin.get(counterKey(keyPrefix)), "200");
+      assert.equal(String(await admin.llen(counterKey(keyPrefix))), "200");
     } finally {
       await client.close();
       await Promise.all(servers.map((s) => s.close()));
@@ -126,7 +126,7 @@ describe("the Redis request stream", () => {
       await client.send({ jsonrpc: "2.0", id: 1, method: "test.incr" });
       await client.send({ jsonrpc: "2.0", method: "test.crash" }, replyTo);
       await drained(keyPrefix);
-      assert.equal(await admin.get(counterKey(keyPrefix)), "2");
+      assert.equal(String(await admin.llen(counterKey(keyPrefix))), "2");
       assert.equal(await admin.exists(keys.rpcReply(replyTo)), 0);
       assert.deepEqual(await admin.keys(`${keyPrefix}:rpc:reply:*`), []);
     } finally {
@@ -248,7 +248,7 @@ describe("the Redis request stream", () => {
       const replies = await admin.lrange(keys.rpcReply(replyTo), 0, -1);
       assert.equal(replies.length, 2, "each delivery is answered");
       assert.equal(replies[0], replies[1], "with the same reply");
-      assert.equal(await admin.get(counterKey(keyPrefix)), "1", "the effect happened once");
+      assert.equal(String(await admin.llen(counterKey(keyPrefix))), "1", "the effect happened once");
     } finally {
       await client.close();
       await server.close();
@@ -295,7 +295,7 @@ describe("the Redis request stream", () => {
         for (const replyTo of replyTos) {
           assert.equal(await admin.llen(keys.rpcReply(replyTo)), 1, "one reply each");
         }
-        assert.equal(await admin.get(counterKey(keyPrefix)), "5");
+        assert.equal(String(await admin.llen(counterKey(keyPrefix))), "5");
       } finally {
         await revived.close();
       }

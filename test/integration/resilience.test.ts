@@ -41,7 +41,7 @@ const waitForState = (server: Server, method: string, state: string) =>
   until(async () => (await breakerState(server, method)) === state, `${method} ${state}`, 5000);
 
 async function circuitEvents(server: Server): Promise<string[]> {
-  const { redis, keys } = server.dispatcher.services;
+  const { redis, keys } = server;
   const entries = (await redis.xrange(keys.events(), "-", "+")) as [string, string[]][];
   return entries
     .map((e) => parseEventEntry(e))
@@ -192,7 +192,7 @@ describe("resilience middleware", () => {
         params: { delayMs: 10_000, label: "rpc" },
       });
       assert.equal(viaRpc.body.error.code, -32005);
-      const { redis: r, keys } = server.dispatcher.services;
+      const { redis: r, keys } = server;
       const aborted = await until(async () => {
         const entries = (await r.xrange(keys.events(), "-", "+")) as [string, string[]][];
         const labels = entries

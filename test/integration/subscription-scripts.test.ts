@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import { pushInbox, readInbox } from "../../src/domain/hooks/inbox.js";
+import { pushInbox, readInbox } from "../../src/domain/sessions/inbox.js";
 import { SubscriptionStore } from "../../src/extensions/subscriptions/store.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";

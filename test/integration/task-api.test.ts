@@ -110,7 +110,7 @@ const ids = (tasks: { id: string }[]) => tasks.map((t) => t.id);
 
 /** Everything a failed call must leave untouched: stats, raw index sizes, counters, events. */
 async function queueState(api: Api) {
-  const q = api.keys.queue;
+  const q = api.keys.coordination;
   const stats = await ok<StatsResult>(api, "task.stats");
   const raw = await Promise.all(
     [q.all, q.pending, q.delayed, q.ttl, q.leases, q.dead, q.finished].map((k) => admin.zcard(k)),
@@ -188,7 +188,7 @@ describe("task.create", () => {
     const zero = await ok(api, "task.create", { text: "lowest", priority: 0 });
     assert.equal(zero.priority, 0);
     assert.equal((await ok(api, "task.get", { id: zero.id })).priority, 0);
-    assert.equal(await admin.hget(api.keys.queue.task(zero.id), "priority"), "0");
+    assert.equal(await admin.hget(api.keys.coordination.task(zero.id), "priority"), "0");
     for (const [name, value] of [
       ["low", 25],
       ["medium", 50],
@@ -381,7 +381,7 @@ describe("claim, complete, fail", () => {
     assert.equal((await ok<StatsResult>(api, "task.stats")).delayed, 1);
 
     // make it due now instead of waiting for the backoff
-    await admin.zadd(api.keys.queue.delayed, "XX", 0, t.id);
+    await admin.zadd(api.keys.coordination.delayed, "XX", 0, t.id);
     const c2 = await eventuallyClaim(api, "w2");
     assert.equal(c2.taskId, t.id);
     const dead = await ok<{ status: string; retrying: boolean; deadLettered: boolean; attempts: number }>(
@@ -554,7 +554,7 @@ describe("task.delete, task.unassign, task.cancel", () => {
     assert.equal(missing.data.code, "NOT_FOUND");
     assert.equal((await fails(api, "task.delete", { id: gone.id })).code, -32004);
     assert.equal((await post(api.url, "/task/delete", { id: gone.id })).status, 404);
-    assert.equal(await admin.exists(api.keys.queue.idempotency("g-1")), 0);
+    assert.equal(await admin.exists(api.keys.coordination.idempotency("g-1")), 0);
 
     const inX = await ok<{ deleted: number; ids: string[] }>(api, "task.delete", {
       filter: { status: "completed", channel: "x" },
@@ -577,7 +577,7 @@ describe("task.delete, task.unassign, task.cancel", () => {
     const stats = await ok<StatsResult>(api, "task.stats");
     assert.deepEqual(stats.byStatus, { pending: 1, in_progress: 0, completed: 0, failed: 0, cancelled: 0 });
     assert.deepEqual(ids((await ok<ListResult>(api, "task.list")).tasks), [keep.id]);
-    const q = api.keys.queue;
+    const q = api.keys.coordination;
     assert.deepEqual(await Promise.all([q.all, q.finished, q.pending].map((k) => admin.zcard(k))), [1, 0, 1]);
   });
 

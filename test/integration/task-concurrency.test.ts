@@ -123,9 +123,9 @@ describe("concurrent task.create", () => {
       assert.equal(t.text, `task ${i}`);
       assert.equal(t.priority, i % 101);
     }
-    assert.equal(await admin.zcard(keys.queue.all), 1000);
-    assert.equal(await admin.zcard(keys.queue.pending), 1000);
-    assert.equal(await admin.get(keys.queue.seq), "1000");
+    assert.equal(await admin.zcard(keys.coordination.all), 1000);
+    assert.equal(await admin.zcard(keys.coordination.pending), 1000);
+    assert.equal(await admin.get(keys.coordination.seq), "1000");
     const events = await streamEvents(keys);
     assert.equal(events.length, 1000);
     assert.equal(new Set(events.map((e) => e.task.id)).size, 1000);
@@ -147,8 +147,8 @@ describe("concurrent task.create", () => {
     assert.equal(answers.filter((a) => a.duplicate !== true).length, 1);
     const texts = new Set(answers.map((a) => a.text));
     assert.equal(texts.size, 1, "every answer shows the one task that was created");
-    assert.equal(await admin.zcard(keys.queue.all), 1);
-    assert.equal(await admin.get(keys.queue.idempotency("once")), id);
+    assert.equal(await admin.zcard(keys.coordination.all), 1);
+    assert.equal(await admin.get(keys.coordination.idempotency("once")), id);
     const events = await streamEvents(keys);
     assert.deepEqual(
       events.map((e) => [e.event, e.task.id]),
@@ -247,7 +247,7 @@ describe("20 concurrent workers draining 2,000 tasks", () => {
       expected,
     );
 
-    const q = keys.queue;
+    const q = keys.coordination;
     assert.deepEqual(
       await Promise.all(
         [q.pending, q.delayed, q.leases, q.dead, q.status("completed")].map((k) => admin.zcard(k)),

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AppError } from "../../src/core/errors.js";
-import { builtinLinks } from "../../src/domain/hooks/builtin-links.js";
-import { HookChains } from "../../src/domain/hooks/chain.js";
+import { ProjectPolicies } from "../../src/domain/policy/policy-file.js";
+import { builtinLinks } from "../../src/extensions/hook-links/builtin-links.js";
+import { HookChains } from "../../src/extensions/hook-links/chain.js";
 import {
   defineHookLink,
   type HookLinkDefinition,
   type HookPoint,
   isHookLink,
-} from "../../src/domain/hooks/link.js";
-import { ProjectPolicies } from "../../src/domain/policy/policy-file.js";
+} from "../../src/extensions/hook-links/link.js";
 
 /** Defining, registering and ordering hook links (running them: test/integration/hook-chains.test.ts). */
 

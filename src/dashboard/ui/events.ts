@@ -1,4 +1,4 @@
-import { clock, summarize, toneOf } from "../../cli/relay-format.js";
+import { clock, summarize, toneOf } from "../../client/event-format.js";
 import { type EventFilter, filterEvents } from "../model/filters.js";
 import type { LiveEvent } from "../model/store.js";
 import type { App, View } from "./app.js";
@@ -9,7 +9,7 @@ const SHOWN = 200;
 
 /**
  * The live events, one line each as `claudebench relay` prints them (the same summary and
- * colours: cli/relay-format.ts), newest first; a click on a line shows its JSON below it.
+ * colours: client/event-format.ts), newest first; a click on a line shows its JSON below it.
  * Lines keep their element while they stay shown, so an opened one stays open as events arrive.
  */
 export function eventsView(app: App): View {

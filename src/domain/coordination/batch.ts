@@ -1,5 +1,5 @@
-import type { QueueKeys } from "../../storage/keys.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 
 /**
  * Coordinated batches: several instances call `processBatch` for the same batch id; the items
@@ -23,8 +23,8 @@ export interface BatchSettings {
 export type ItemProcessor = (item: unknown, index: number) => Promise<void>;
 
 export async function processBatch(
-  scripts: QueueScripts,
-  q: QueueKeys,
+  scripts: CoordinationScripts,
+  q: CoordinationKeys,
   batch: { batchId: string; processorId: string; items: unknown[] },
   processItem: ItemProcessor,
   settings: BatchSettings,

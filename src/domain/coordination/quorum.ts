@@ -1,5 +1,5 @@
-import type { QueueKeys } from "../../storage/keys.js";
-import type { QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { CoordinationScripts } from "../../storage/scripts.js";
 
 export interface VoteOutcome {
   quorumReached: boolean;
@@ -13,8 +13,8 @@ export interface VoteOutcome {
 
 /** Majority votes per decision, each decision in its own expiring keys (quorumVote-1.lua). */
 export async function castVote(
-  scripts: QueueScripts,
-  q: QueueKeys,
+  scripts: CoordinationScripts,
+  q: CoordinationKeys,
   vote: { decision: string; voter: string; value: string; total: number; liveSince: number; ttlSec: number },
 ): Promise<VoteOutcome> {
   const [reached, decided, same, cast, total, majority] = (await scripts.run(
@@ -35,11 +35,11 @@ export async function castVote(
 /** The decided value, if any, and the votes so far. */
 export async function readDecision(
   redis: import("ioredis").Redis,
-  q: QueueKeys,
+  q: CoordinationKeys,
   decision: string,
 ): Promise<{ finalDecision: string | null; votes: Record<string, string> }> {
   const [finalDecision, votes] = await Promise.all([
-    redis.get(`${q.quorum(decision)}:result`),
+    redis.get(q.quorumResult(decision)),
     redis.hgetall(q.quorum(decision)),
   ]);
   return { finalDecision, votes };

@@ -63,7 +63,7 @@ export function taskFromFlat(flat: readonly string[]): Task {
   return taskFromHash(h, metadata);
 }
 
-/** A script's answer (the task hash as one JSON object, see queue-prelude.lua `encoded`) → Task. */
+/** A script's answer (the task hash as one JSON object, see coordination-prelude.lua `encoded`) → Task. */
 export const taskFromJson = (text: string): Task => taskFromHash(JSON.parse(text) as Record<string, string>);
 
 /** A Redis hash (or an event's task snapshot) → Task. */

@@ -1,8 +1,9 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
 import { AppError } from "../../core/errors.js";
-import type { Keys, QueueKeys } from "../../storage/keys.js";
-import { type QueueScript, QueueScripts } from "../../storage/scripts.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+import type { Keys } from "../../storage/keys.js";
+import { type CoordinationScript, CoordinationScripts } from "../../storage/scripts.js";
 import { type Task, type TaskStatus, taskFromFlat, taskFromJson } from "./model.js";
 
 /**
@@ -80,8 +81,8 @@ export interface UpdateTaskInput {
 type Reply = [string, ...unknown[]];
 
 export class TaskQueue {
-  readonly scripts: QueueScripts;
-  readonly q: QueueKeys;
+  readonly scripts: CoordinationScripts;
+  readonly q: CoordinationKeys;
 
   constructor(
     readonly redis: Redis,
@@ -90,8 +91,8 @@ export class TaskQueue {
     eventMaxLen: number,
     readonly settings: QueueSettings = DEFAULT_QUEUE_SETTINGS,
   ) {
-    this.scripts = new QueueScripts(redis, keys, source, eventMaxLen);
-    this.q = keys.queue;
+    this.scripts = new CoordinationScripts(redis, keys, source, eventMaxLen);
+    this.q = keys.coordination;
   }
 
   async create(input: CreateTaskInput): Promise<{ task: Task; duplicate: boolean }> {
@@ -274,6 +275,16 @@ export class TaskQueue {
     return Array.isArray(flat) && flat.length > 0 ? taskFromFlat(flat as string[]) : null;
   }
 
+  /** The ids of the tasks `workerId` holds now (in progress under its name), in no order. */
+  heldBy(workerId: string): Promise<string[]> {
+    return this.redis.smembers(this.q.worker(workerId));
+  }
+
+  /** How many tasks of `channel` wait to be claimed. */
+  channelDepth(channel: string): Promise<number> {
+    return this.redis.zcard(this.q.channel(channel));
+  }
+
   /** Several tasks by id in one round trip, in the order asked; missing ones left out. */
   async getMany(ids: readonly string[]): Promise<Task[]> {
     if (ids.length === 0) return [];
@@ -292,7 +303,7 @@ export class TaskQueue {
    */
   async maintain(batch: number, archiveBefore: number, leaderToken = "") {
     const pipeline = this.redis.pipeline();
-    const run = (script: QueueScript, key: string, args: (string | number)[]) =>
+    const run = (script: CoordinationScript, key: string, args: (string | number)[]) =>
       this.scripts.queue(pipeline, script, key, args);
     run("promoteDelayed", this.q.delayed, [batch, leaderToken]);
     run("expireTasks", this.q.ttl, [batch, leaderToken]);

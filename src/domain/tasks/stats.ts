@@ -29,7 +29,7 @@ export interface QueueStats {
 }
 
 const MINUTES = 5;
-/** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (queue-prelude.lua). */
+/** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (coordination-prelude.lua). */
 const SAMPLES = 1000;
 
 export function percentiles(values: number[]): Percentiles {
@@ -37,6 +37,18 @@ export function percentiles(values: number[]): Percentiles {
   const at = (p: number) =>
     sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0) : 0;
   return { samples: sorted.length, p50Ms: at(50), p95Ms: at(95), p99Ms: at(99) };
+}
+
+/** Tasks by status, cluster-wide, in one round trip. */
+export async function taskCounts(queue: TaskQueue): Promise<Record<TaskStatus, number>> {
+  const { q, redis } = queue;
+  const pipeline = redis.pipeline();
+  for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
+  const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {
+    if (err) throw err;
+    return Number(value);
+  });
+  return Object.fromEntries(TASK_STATUSES.map((s, i) => [s, results[i] ?? 0])) as Record<TaskStatus, number>;
 }
 
 /** Queue figures in two round trips: the counters in one pipeline, then per-worker loads. */

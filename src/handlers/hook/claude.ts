@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import type { ChainDecision } from "../../domain/hooks/chain.js";
-import { inboxContext, readInbox } from "../../domain/hooks/inbox.js";
-import { decidePreTool } from "../../domain/hooks/pre-tool.js";
-import { decidePostTool, decidePrompt } from "../../domain/hooks/reports.js";
-import { projectOf, touchSession } from "../../domain/hooks/sessions.js";
-import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
-import { syncTodos, type Todo } from "../../domain/hooks/todos.js";
-import { sessionInstanceId } from "../../domain/instances/identity.js";
+import { sessionInstanceId } from "../../domain/coordination/identity.js";
+import { inboxContext } from "../../domain/sessions/inbox.js";
+import { projectOf, touchSession } from "../../domain/sessions/sessions.js";
+import type { Todo } from "../../domain/sessions/todos.js";
+import type { ChainDecision } from "../../extensions/hook-links/chain.js";
+import { decidePreTool } from "../../extensions/hook-links/pre-tool.js";
+import { decidePostTool, decidePrompt } from "../../extensions/hook-links/reports.js";
 import type { HandlerContext } from "../../services.js";
 import { defineHandler } from "../../services.js";
 import { toolInput } from "./schemas.js";
@@ -98,11 +97,8 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
   // Inside a subagent (same session_id, its own agent_id) TodoWrite is the subagent's own list.
   const agent = typeof p.agent_id === "string" && p.agent_id ? p.agent_id.slice(0, 200) : null;
   const listed = todos.filter((t) => t && typeof t.content === "string");
-  const result = await syncTodos(
+  const result = await ctx.sessions.syncTodos(
     {
-      redis: ctx.redis,
-      q: ctx.keys.queue,
-      tasks: ctx.tasks,
       holder,
       sessionId: p.session_id ?? holder,
       channel: p.cwd ? projectOf(p.cwd) : holder,
@@ -111,7 +107,7 @@ async function todoWrite(p: Payload, ctx: HandlerContext, holder: string): Promi
     listed,
   );
   const who = { sessionId: p.session_id ?? holder, instanceId: holder, cwd: p.cwd, agentId: agent };
-  await ctx.emit("hook.todo_write.executed", await todoWriteEvent(ctx.redis, ctx.keys, who, listed, result));
+  await ctx.emit("hook.todo_write.executed", await ctx.sessions.todoWriteEvent(who, listed, result));
 }
 
 /** TaskCreated / TaskCompleted (Claude Code's Task tools): one task per Claude Code task id. */
@@ -189,7 +185,7 @@ export const hookClaude = defineHandler({
         if (decision.decision === "block") return reportAnswer("UserPromptSubmit", decision);
         // Messages other sessions and workflows left for this session reach its model here
         // (not when the prompt is blocked: they wait for the next one).
-        const inbox = p.session_id ? await readInbox(ctx.redis, ctx.keys, p.session_id, true) : [];
+        const inbox = p.session_id ? await ctx.sessions.readInbox(p.session_id, true) : [];
         if (inbox.length === 0) return reportAnswer("UserPromptSubmit", decision);
         const additionalContext = [decision.additionalContext, inboxContext(inbox)]
           .filter(Boolean)
@@ -198,7 +194,7 @@ export const hookClaude = defineHandler({
       }
       case "SessionStart": {
         if (!p.cwd) return {};
-        const waiting = await ctx.redis.zcard(ctx.keys.queue.channel(projectOf(p.cwd)));
+        const waiting = await ctx.tasks.channelDepth(projectOf(p.cwd));
         return waiting > 0
           ? {
               hookSpecificOutput: {

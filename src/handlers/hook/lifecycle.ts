@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { inboxSize } from "../../domain/hooks/inbox.js";
-import { decidePostTool, postToolNotifications } from "../../domain/hooks/reports.js";
-import { touchSession } from "../../domain/hooks/sessions.js";
+import { touchSession } from "../../domain/sessions/sessions.js";
+import { decidePostTool, postToolNotifications } from "../../extensions/hook-links/reports.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 
@@ -46,7 +45,7 @@ export const hookPostTool = defineHandler({
       sessionId,
       instanceId: hookInstance(input.instanceId, ctx.meta.instanceId, sessionId),
     });
-    const waiting = sessionId ? await inboxSize(ctx.redis, ctx.keys, sessionId) : 0;
+    const waiting = sessionId ? await ctx.sessions.inboxSize(sessionId) : 0;
     return {
       processed: true,
       ...(decision.decision === "block" ? { block: true, reason: decision.reason } : {}),

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
-import { HOOK_POINTS } from "../../domain/hooks/link.js";
 import { BUILTIN_RULES, builtinActive } from "../../domain/policy/catalog.js";
+import { HOOK_POINTS } from "../../extensions/hook-links/link.js";
 import { defineHandler } from "../../services.js";
 
 const rule = z.object({

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { instanceOf } from "../../domain/instances/identity.js";
+import { instanceOf } from "../../domain/coordination/identity.js";
 
 /** Fields the original ClaudeBench hook bridge sends with every hook method. */
 export const hookContext = {
@@ -44,7 +44,7 @@ export function toolInput(tool: string, params: unknown): Record<string, unknown
   return {};
 }
 
-/** Each hook link that ran, as the legacy hook methods report it (see domain/hooks/chain.ts). */
+/** Each hook link that ran, as the legacy hook methods report it (see extensions/hook-links/chain.ts). */
 export const linkRecords = z
   .array(
     z.object({

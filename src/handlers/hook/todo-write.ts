@@ -1,7 +1,6 @@
 import { z } from "zod";
-import { projectOf, sessionDirectory, touchSession } from "../../domain/hooks/sessions.js";
-import { todoWriteEvent } from "../../domain/hooks/todo-event.js";
-import { summarizeTodos, syncTodos } from "../../domain/hooks/todos.js";
+import { projectOf, sessionDirectory, touchSession } from "../../domain/sessions/sessions.js";
+import { summarizeTodos } from "../../domain/sessions/todos.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, todo, todoOutcome } from "./schemas.js";
 
@@ -46,11 +45,8 @@ export const hookTodoWrite = defineHandler({
     const sessionId = input.sessionId ?? ctx.meta.sessionId ?? "default";
     const holder = await touchSession(ctx.instances, { sessionId, cwd: input.cwd });
     const cwd = input.cwd ?? (await sessionDirectory(ctx.instances, holder));
-    const result = await syncTodos(
+    const result = await ctx.sessions.syncTodos(
       {
-        redis: ctx.redis,
-        q: ctx.keys.queue,
-        tasks: ctx.tasks,
         holder,
         sessionId,
         channel: cwd ? projectOf(cwd) : `session-${holder.slice(3, 60)}`,
@@ -58,10 +54,7 @@ export const hookTodoWrite = defineHandler({
       input.todos,
     );
     const who = { sessionId, instanceId: holder, cwd };
-    await ctx.emit(
-      "hook.todo_write.executed",
-      await todoWriteEvent(ctx.redis, ctx.keys, who, input.todos, result),
-    );
+    await ctx.emit("hook.todo_write.executed", await ctx.sessions.todoWriteEvent(who, input.todos, result));
     return {
       processed: true,
       todos: result.todos,

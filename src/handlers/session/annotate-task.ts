@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
-import { sessionInstanceId } from "../../domain/instances/identity.js";
+import { sessionInstanceId } from "../../domain/coordination/identity.js";
 import { defineHandler } from "../../services.js";
 import { sessionId } from "./schemas.js";
 
@@ -20,7 +20,7 @@ export const sessionAnnotateTask = defineHandler({
   output: z.object({ tasks: z.array(z.string()) }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async ({ sessionId: session, key, value }, ctx) => {
-    const held = await ctx.redis.smembers(ctx.keys.queue.worker(sessionInstanceId(session)));
+    const held = await ctx.tasks.heldBy(sessionInstanceId(session));
     const tasks: string[] = [];
     for (const id of held.sort()) {
       try {

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { readInbox } from "../../domain/hooks/inbox.js";
 import { defineHandler } from "../../services.js";
 import { message, sessionId } from "./schemas.js";
 
@@ -11,6 +10,6 @@ export const sessionInbox = defineHandler({
   output: z.object({ messages: z.array(message) }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false } } },
   handle: async ({ sessionId, drain }, ctx) => ({
-    messages: await readInbox(ctx.redis, ctx.keys, sessionId, drain),
+    messages: await ctx.sessions.readInbox(sessionId, drain),
   }),
 });

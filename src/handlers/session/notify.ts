@@ -1,7 +1,5 @@
 import { z } from "zod";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
-import { pushInbox } from "../../domain/hooks/inbox.js";
-import { masterOf } from "../../domain/hooks/roles.js";
 import { defineHandler } from "../../services.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
 
@@ -41,14 +39,12 @@ export const sessionNotify = defineHandler({
     let name: string | null = null;
     if (to === "master") {
       name = await resolveProject(ctx, input.project, from ?? undefined);
-      const master = await masterOf(ctx.redis, ctx.keys, name);
+      const master = await ctx.sessions.masterOf(name);
       if (!master) return { delivered: false, to: null, reason: `project ${name} has no master session` };
       if (master === from) return { delivered: false, to: master, reason: "the sender is the master" };
       to = master;
     }
-    const { delivered, message } = await pushInbox(
-      ctx.redis,
-      ctx.keys,
+    const { delivered, message } = await ctx.sessions.pushInbox(
       to,
       { from, kind: input.kind, text: input.text, ...(input.data === undefined ? {} : { data: input.data }) },
       input.dedupeKey,

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { projectOf } from "../../domain/hooks/sessions.js";
-import { sessionInstanceId } from "../../domain/instances/identity.js";
+import { sessionInstanceId } from "../../domain/coordination/identity.js";
+import { projectOf } from "../../domain/sessions/sessions.js";
 import type { HandlerContext } from "../../services.js";
 
 export const sessionId = z

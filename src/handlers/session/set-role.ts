@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { setRole } from "../../domain/hooks/roles.js";
 import { defineHandler } from "../../services.js";
 import { project, resolveProject, sessionId } from "./schemas.js";
 
@@ -20,7 +19,7 @@ export const sessionSetRole = defineHandler({
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async (input, ctx) => {
     const name = await resolveProject(ctx, input.project, input.sessionId);
-    const previousMaster = await setRole(ctx.redis, ctx.keys, name, input.sessionId, input.role);
+    const previousMaster = await ctx.sessions.setRole(name, input.sessionId, input.role);
     await ctx.emit("session.role_changed", {
       sessionId: input.sessionId,
       project: name,

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { MINUTES } from "../../core/recent-calls.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
+import { SAMPLE_MS } from "../../domain/tasks/queue-sampler.js";
 import { finishedPerMinute } from "../../domain/tasks/stats.js";
-import { SAMPLE_MS } from "../../observability/queue-sampler.js";
 import { defineHandler } from "../../services.js";
 
 const latency = z

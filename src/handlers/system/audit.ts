@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { ERROR_CODES } from "../../core/errors.js";
 import type { AuditQuery, AuditRecord } from "../../domain/audit/record.js";
-import { queryAuditStream } from "../../domain/audit/stream.js";
 import { defineHandler } from "../../services.js";
 
 const transports = ["jsonrpc", "http", "mcp", "events", "internal"] as const;
@@ -65,7 +64,7 @@ export const systemAudit = defineHandler({
       }
       if (records) return { records, source: "database" as const, truncated: false };
     }
-    const { records, truncated } = await queryAuditStream(ctx.redis, ctx.keys.audit(), query);
+    const { records, truncated } = await ctx.auditStream.query(query);
     return { records, source: "stream" as const, truncated };
   },
 });

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
-import { processBatch } from "../../domain/coordination/batch.js";
 import type { HandlerContext } from "../../services.js";
 import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
@@ -45,9 +44,7 @@ export const systemBatchProcess = defineHandler({
         processor,
       });
     }
-    const progress = await processBatch(
-      ctx.tasks.scripts,
-      ctx.keys.queue,
+    const progress = await ctx.coordination.processBatch(
       { batchId: input.batchId, processorId: input.instanceId, items: input.items },
       async (item, index) => {
         if (processor) await ctx.invoke(processor, { batchId: input.batchId, index, item });

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
 import { TASK_STATUSES } from "../../domain/tasks/model.js";
 import { defineHandler } from "../../services.js";
-import { parseEventEntry } from "../../storage/event-log.js";
 import { instance } from "./schemas.js";
 
 export const systemGetState = defineHandler({
@@ -27,26 +27,20 @@ export const systemGetState = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true } } },
   handle: async (input, ctx) => {
-    const q = ctx.keys.queue;
-    const [instances, counts, servers, raw] = await Promise.all([
+    const [instances, snapshot, recentEvents] = await Promise.all([
       ctx.instances.list(),
-      Promise.all(TASK_STATUSES.map((s) => ctx.redis.zcard(q.status(s)))),
-      ctx.cluster.servers(),
-      input.events > 0 ? ctx.redis.xrevrange(ctx.keys.events(), "+", "-", "COUNT", input.events) : [],
+      clusterSnapshot(ctx.tasks, ctx.cluster),
+      ctx.eventLog.recent(input.events),
     ]);
     const leadership = ctx.cluster.leadership();
-    const taskCounts = Object.fromEntries(TASK_STATUSES.map((s, i) => [s, counts[i] ?? 0]));
+    const { tasksByStatus, servers } = snapshot;
     return {
       instances,
-      tasks: TASK_STATUSES.map((status, i) => ({ status, count: counts[i] ?? 0 })),
-      taskCounts,
-      servers: servers.map((s) => ({
-        ...s,
-        view: s.view ? JSON.parse(s.view) : [],
-        leader: s.id === leadership.leaderId,
-      })),
+      tasks: TASK_STATUSES.map((status) => ({ status, count: tasksByStatus[status] })),
+      taskCounts: tasksByStatus,
+      servers,
       leader: { serverId: leadership.leaderId, epoch: leadership.epoch },
-      recentEvents: (raw as [string, string[]][]).flatMap((entry) => parseEventEntry(entry) ?? []),
+      recentEvents,
     };
   },
 });

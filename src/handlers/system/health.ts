@@ -32,11 +32,7 @@ export const systemHealth = defineHandler({
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false } } },
   handle: async (_input, ctx) => {
     const [redis, database] = await Promise.all([
-      probe(async () => {
-        const started = performance.now();
-        await ctx.redis.ping();
-        return performance.now() - started;
-      }),
+      probe(() => ctx.storeProbe.ping()),
       ctx.database ? probe(() => (ctx.database as NonNullable<typeof ctx.database>).ping()) : null,
     ]);
     const databaseOk = database?.ok ?? false;

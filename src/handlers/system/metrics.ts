@@ -1,5 +1,6 @@
 import { CallStats, type ExportedStats, type MethodStats } from "../../core/metrics.js";
-import { TASK_STATUSES } from "../../domain/tasks/model.js";
+import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
+import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";
 import { metricsInput, metricsOutput } from "./schemas.js";
 
@@ -23,34 +24,29 @@ export const systemMetrics = defineHandler({
   output: metricsOutput,
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: false, openWorldHint: false } } },
   handle: async ({ detailed }, ctx) => {
-    const q = ctx.keys.queue;
-    const servers = (await ctx.cluster.servers())
-      .map((s) => s.id as string)
-      .filter((id) => id !== ctx.instanceId);
-    const published = servers.length ? await ctx.redis.mget(servers.map((id) => q.serverMetrics(id))) : [];
+    const { tasksByStatus, servers } = await clusterSnapshot(ctx.tasks, ctx.cluster);
+    const peers = servers.map((s) => s.id).filter((id) => id !== ctx.instanceId);
+    const minute = Math.floor(Date.now() / 60_000);
+    const [published, finished] = await Promise.all([
+      ctx.cluster.publishedStats(peers),
+      finishedPerMinute(ctx.tasks, minute - 5, 5),
+    ]);
     const perServer: [string, ExportedStats][] = [[ctx.instanceId, ctx.stats.export()]];
-    published.forEach((json, i) => {
-      if (json) perServer.push([servers[i] as string, JSON.parse(json) as ExportedStats]);
+    published.forEach((stats, i) => {
+      if (stats) perServer.push([peers[i] as string, stats]);
     });
     const cluster = new CallStats();
     for (const [, stats] of perServer) cluster.merge(stats);
     const methods = cluster.snapshot();
     const sums = totals(methods);
-
-    const minute = Math.floor(Date.now() / 60_000);
-    const pipeline = ctx.redis.pipeline();
-    for (const s of TASK_STATUSES) pipeline.zcard(q.status(s));
-    for (let m = 1; m <= 5; m++) pipeline.get(q.completionsInMinute(minute - m));
-    const counts = ((await pipeline.exec()) ?? []).map(([, v]) => Number(v ?? 0));
-    const tasksByStatus = Object.fromEntries(TASK_STATUSES.map((s, i) => [s, counts[i] ?? 0]));
-    const perMinute = counts.slice(TASK_STATUSES.length);
+    const perMinute = finished.completed;
 
     const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
     return {
       eventsProcessed: sums.calls,
       errors: sums.errors,
       averageLatency: sums.averageLatency,
-      tasksCompleted: tasksByStatus.completed ?? 0,
+      tasksCompleted: tasksByStatus.completed,
       tasksByStatus,
       completionsPerMinute: perMinute.reduce((a, b) => a + b, 0) / perMinute.length,
       serverProcesses: perServer.length,

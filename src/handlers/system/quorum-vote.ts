@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { castVote } from "../../domain/coordination/quorum.js";
 import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
 
@@ -26,7 +25,7 @@ export const systemQuorumVote = defineHandler({
   }),
   expose: { mcp: { annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true } } },
   handle: async (input, ctx) => {
-    const outcome = await castVote(ctx.tasks.scripts, ctx.keys.queue, {
+    const outcome = await ctx.coordination.vote({
       decision: input.decision,
       voter: input.instanceId,
       value: input.value,

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { FREE_FORM_MAX_BYTES, jsonAtMost } from "../../core/json-bounds.js";
 import { defineHandler } from "../../services.js";
-import { claimAnswer, claimOptions, toClaimAnswer } from "./claim.js";
 import {
+  claimAnswer,
+  claimOptions,
   HOLDER_MESSAGE,
   hasHolder,
   hasTaskRef,
@@ -12,6 +13,7 @@ import {
   TASK_REF_MESSAGE,
   task,
   taskRef,
+  toClaimAnswer,
 } from "./schemas.js";
 
 export const taskComplete = defineHandler({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
-import { PRIORITY_NAMES, TASK_STATUSES } from "../../domain/tasks/model.js";
+import { PRIORITY_NAMES, TASK_STATUSES, type Task } from "../../domain/tasks/model.js";
 
 /** Ids of workers and instances: they become part of key names, so a safe alphabet. */
 export const workerId = z
@@ -90,3 +90,34 @@ export const leaseMs = z
   .min(1000)
   .max(3_600_000)
   .describe("Lease length in ms (default 30000)");
+
+/** What a claim may take, beside the worker: also the `claimNext` of task.complete. */
+export const claimOptions = {
+  maxTasks: z.number().int().min(1).max(10).default(1).describe("How many tasks to take at once"),
+  leaseMs: leaseMs.optional(),
+  channel: channel.optional().describe("Only tasks of this channel"),
+  capabilities: capabilities.optional().describe("What this worker can do (for tasks that require some)"),
+};
+
+export const claimAnswer = z.object({
+  claimed: z.boolean(),
+  taskId: z.string().optional(),
+  task: task.optional(),
+  tasks: z.array(task),
+  token: z.number().optional(),
+  leaseExpiresAt: z.string().optional(),
+});
+
+/** The claimed tasks as task.claim answers: the first one also on its own (the original's shape). */
+export function toClaimAnswer(tasks: Task[]): z.input<typeof claimAnswer> {
+  const first = tasks[0];
+  if (!first) return { claimed: false, tasks };
+  return {
+    claimed: true,
+    taskId: first.id,
+    task: first,
+    tasks,
+    token: first.leaseToken,
+    leaseExpiresAt: first.leaseExpiresAt,
+  };
+}

@@ -10,14 +10,15 @@ import { ensurePassword, PASSWORD_FILE, privateDir } from "../private-dir.js";
 /**
  * The embedded history store: PGlite in a child process that the server starts and owns, as
  * it does its private redis-server, reached over the PostgreSQL wire protocol on a loopback port
- * (pglite-process.ts). So the server's event loop never runs PostgreSQL (WASM) and its memory
+ * (pglite-child.ts). So the server's event loop never runs PostgreSQL (WASM) and its memory
  * stays its own, and the server uses the same `pg` pool and SQL as with a production PostgreSQL.
  *
- * The child also consumes the outbox (persister.ts: the event and audit streams' `persist`
- * groups) and writes it to its PGlite through the same pool and SQL, so that persisting costs
- * the server's event loop nothing. What it needs (the private Redis' URL with its password) it
- * reads from its stdin, never from its command line. Nothing waits for it: the server serves at
- * once, the streams keep the history until the store has written it. A `kill -9` of the server closes the child's stdin, and the child closes
+ * The child may do more work than serving, named by its caller (StoreChild): the history's
+ * outbox consumers (domain/history/store-process.ts) write to its PGlite through the same pool
+ * and SQL, so that persisting costs the server's event loop nothing. What that work needs (the
+ * private Redis' URL with its password) the child reads from its stdin, never from its command
+ * line. Nothing waits for it: the server serves at once, the streams keep the history until the
+ * store has written it. A `kill -9` of the server closes the child's stdin, and the child closes
  * PGlite and exits. A child that dies is started again (after 1 s, doubling up to 30 s), on the
  * same port; its own lock in the store's directory keeps a new child off the files until the old
  * one has let go of them.
@@ -48,39 +49,51 @@ export interface EmbeddedPglite {
   stop(): Promise<void>;
 }
 
+/** How the child and the server reach the child's wire server; the same on both sides. */
+export const storeConnection = (port: number, password: string): StoreConnection => ({
+  host: "127.0.0.1",
+  port,
+  user: "postgres",
+  database: "postgres",
+  password,
+});
+
 /** The child's exit after creating the cluster on a first start: start it again at once. */
 export const INITIALISED_EXIT_CODE = 75;
 const PORT_FILE = "port";
 const PGDATA = "pgdata";
-/** What the embedded store's process needs to consume the outbox itself (embedded-pglite.ts). */
-export interface StoreOutbox {
-  /** Carries the private Redis' password: never print or log it. */
-  readonly redisUrl: string;
-  readonly keyPrefix: string;
-  /** The consumer name in the `persist` groups: the server's instance id. */
-  readonly consumer: string;
-  readonly logLevel: string;
-}
 
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-/** The child's script, from dist (.js) or, under tsx, from src (.ts). */
-const CHILD_SCRIPT = new URL(
-  `./pglite-process.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`,
-  import.meta.url,
-);
+/**
+ * A child entry module beside the module at `base` (its import.meta.url): from dist (.js) or,
+ * under tsx, from src (.ts).
+ */
+export const entryBeside = (base: string, name: string): URL =>
+  new URL(`./${name}.${base.endsWith(".ts") ? "ts" : "js"}`, base);
+
+/** What the child runs: its entry module (it calls runPgliteChild) and that entry's config. */
+export interface StoreChild {
+  readonly entry: URL;
+  /** The first line of the child's stdin (JSON): never its command line, as it may carry secrets. */
+  readonly config: unknown;
+}
+
+/** The child that only serves the database. */
+const SERVE_ONLY: StoreChild = { entry: entryBeside(import.meta.url, "pglite-process"), config: null };
+
 /**
  * PGlite's WASM compiled by V8's baseline compiler only: the optimising tier cost ~50 MB more
  * resident memory and seconds of CPU at start for no measurable gain in this work
  * (docs/performance.md, "A light default").
  */
 const CHILD_NODE_FLAGS = ["--liftoff-only"];
-const CHILD_ARGS = [
+const childArgs = (entry: URL) => [
   // tsx by its path: the server (a test) may run in a directory without node_modules
-  ...(CHILD_SCRIPT.pathname.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : []),
-  fileURLToPath(CHILD_SCRIPT),
+  ...(entry.pathname.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : []),
+  fileURLToPath(entry),
 ];
 
 /**
@@ -99,18 +112,13 @@ function moveOldLayout(dir: string): void {
 export interface EmbeddedPgliteOptions {
   dir: string;
   log: Logger;
-  /** The streams to persist; without it the child only serves the database. */
-  outbox?: StoreOutbox;
-}
-
-/** What the child reads as the first line of its stdin. */
-export interface StoreProcessConfig {
-  outbox?: StoreOutbox;
+  /** What the child runs; by default it only serves the database. */
+  child?: StoreChild;
 }
 
 export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promise<EmbeddedPglite> {
-  const { dir, log } = options;
-  const config: StoreProcessConfig = { outbox: options.outbox };
+  const { dir, log, child: { entry, config } = SERVE_ONLY } = options;
+  const args = [...CHILD_NODE_FLAGS, ...childArgs(entry), dir];
   moveOldLayout(dir);
   privateDir(dir);
   const password = ensurePassword(dir);
@@ -126,7 +134,7 @@ export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promi
   const launch = () => {
     restartTimer = null;
     const started = Date.now();
-    const proc = spawn(process.execPath, [...CHILD_NODE_FLAGS, ...CHILD_ARGS, dir, String(port)], {
+    const proc = spawn(process.execPath, [...args, String(port)], {
       // Own process group: a Ctrl-C in the terminal reaches the server, which stops the store in order.
       detached: true,
       stdio: ["pipe", "pipe", "pipe"],
@@ -174,7 +182,7 @@ export async function startEmbeddedPglite(options: EmbeddedPgliteOptions): Promi
     dir,
     port,
     passwordFile: join(dir, PASSWORD_FILE),
-    connection: { host: "127.0.0.1", port, user: "postgres", database: "postgres", password },
+    connection: storeConnection(port, password),
     state: () => state,
     pid: () => child?.pid ?? null,
     stop: () => {

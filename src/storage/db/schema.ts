@@ -64,7 +64,7 @@ export const taskEvents = pgTable(
 
 /**
  * Every pre-tool decision of the hook chain (the audit trail of what agents were allowed to do);
- * `links`: each link that ran, with its outcome and duration (domain/hooks/chain.ts).
+ * `links`: each link that ran, with its outcome and duration (extensions/hook-links/chain.ts).
  */
 export const hookDecisions = pgTable(
   "hook_decisions",

@@ -1,5 +1,5 @@
 --[[ assignTask: push one pending task to a named worker (instance), leasing it to that worker.
-KEYS[1]  base..'t:<id>'   the task
+KEYS[1]  K.task(<id>)   the task
 ARGV[4]  task id          ARGV[5]  worker id          ARGV[6]  lease ms
 ARGV[7]  worker capacity (0 = no limit), or 'registered' for the maxTasks it registered with
 Returns {'OK', task}                  assigned (task with leaseToken, leaseExpiresAt)
@@ -9,15 +9,15 @@ Returns {'OK', task}                  assigned (task with leaseToken, leaseExpir
 ]]
 local task = read_task(ARGV[4])
 if not task then return { 'NOT_FOUND' } end
-if task.status ~= 'pending' or redis.call('ZSCORE', BASE .. 'pending', task.id) == false then
+if task.status ~= 'pending' or redis.call('ZSCORE', K.pending, task.id) == false then
   return { 'CONFLICT', task.status }
 end
 local worker, capacity = ARGV[5], tonumber(ARGV[7])
 if ARGV[7] == 'registered' then
-  capacity = tonumber(redis.call('HGET', BASE .. 'inst:' .. worker, 'maxTasks') or '0') or 0
+  capacity = tonumber(redis.call('HGET', K.instance(worker), 'maxTasks') or '0') or 0
 end
 if capacity > 0 then
-  local held = redis.call('SCARD', BASE .. 'w:' .. worker)
+  local held = redis.call('SCARD', K.worker(worker))
   if held >= capacity then return { 'AT_CAPACITY', held, capacity } end
 end
 local now = now_ms()

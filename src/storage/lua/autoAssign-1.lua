@@ -1,20 +1,20 @@
 --[[ autoAssign: push pending tasks to the live instances that asked for pushed work
 (autoAssign at register): each task, best first, goes to the least-loaded instance that can
 take it (capabilities) and has room (maxTasks); tasks nobody can take stay pending.
-KEYS[1]  base..'pending'
+KEYS[1]  K.pending
 ARGV[4]  most tasks to look at     ARGV[5]  lease ms     ARGV[6]  liveness cutoff ms (heartbeat older = not live)
 ARGV[7]  leadership token ('' = no check)
 Returns the number of tasks assigned, or -1 when refused for a stale leadership token
 ]]
 if not is_leader(ARGV[7]) then return -1 end
 local workers = {}
-for _, id in ipairs(redis.call('SMEMBERS', BASE .. 'autoassign')) do
-  local seen = redis.call('ZSCORE', BASE .. 'instances', id)
-  local info = redis.call('HMGET', BASE .. 'inst:' .. id, 'status', 'maxTasks', 'capabilities')
+for _, id in ipairs(redis.call('SMEMBERS', K.autoAssign)) do
+  local seen = redis.call('ZSCORE', K.instances, id)
+  local info = redis.call('HMGET', K.instance(id), 'status', 'maxTasks', 'capabilities')
   if seen and tonumber(seen) >= tonumber(ARGV[6]) and info[1] == 'active' then
     local cap = tonumber(info[2]) or 0
     workers[#workers + 1] = {
-      id = id, load = redis.call('SCARD', BASE .. 'w:' .. id), cap = cap > 0 and cap or math.huge,
+      id = id, load = redis.call('SCARD', K.worker(id)), cap = cap > 0 and cap or math.huge,
       caps = capability_set(info[3]) or {},
     }
   end

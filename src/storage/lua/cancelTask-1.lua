@@ -1,6 +1,6 @@
 --[[ cancelTask: soft delete. A pending, delayed or in-progress task becomes cancelled for good
 (a holder's later complete/fail gets LEASE_LOST). The hash stays, for task.get and history.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id     ARGV[5]  reason or ''
 Returns {'OK', task}
         {'NOT_FOUND'}

@@ -1,7 +1,7 @@
 --[[ claimBatchItems: share a batch's items out among the instances processing it. The first call
 creates the batch; every call first returns items whose processor's lease expired (it died) to
 the batch, then leases up to N items to the caller.
-KEYS[1]  base..'batch:<id>'   hash: total, done, status, createdAt
+KEYS[1]  K.batch(<id>)   hash: total, done, status, createdAt
          (derived: ..':items' hash index → item JSON, ..':todo' list of indexes,
           ..':doing' zset index → lease expiry ms, ..':owner' hash index → processor)
 ARGV[4]  batch id     ARGV[5]  processor id     ARGV[6]  how many items to take

@@ -1,5 +1,5 @@
 --[[ claimTasks: lease up to N of the best claimable tasks to a worker (priority, then FIFO).
-KEYS[1]  base..'pending'  (or base..'pending:ch:<channel>' to take only that channel's tasks)
+KEYS[1]  K.pending  (or K.channel(<channel>) to take only that channel's tasks)
 ARGV[4]  worker id        ARGV[5]  how many to claim (1..10)     ARGV[6]  lease ms
 ARGV[7]  worker capacity: the most tasks it may hold at once (0 = no limit), or 'registered' for the
          maxTasks the worker registered with (0 / not registered = no limit)

@@ -2,7 +2,7 @@
 the next task(s) for the worker that held it, as claimTasks would right after completeTask (the
 slot the completion frees counts). A worker that loops needs one script and one round trip per
 task instead of two (BullMQ's moveToFinished fetches the next job the same way).
-KEYS[1]  base..'t:<id>'   the task to complete
+KEYS[1]  K.task(<id>)   the task to complete
 ARGV[4]  task id     ARGV[5]  worker id or ''     ARGV[6]  lease token or ''
 ARGV[7]  result JSON or '' (no result)
 ARGV[8]  how many to claim (1..10)     ARGV[9]  lease ms of the claimed tasks
@@ -21,8 +21,8 @@ if lost then return { lost, task.status, task.assignedTo or '' } end
 local now = now_ms()
 local worker = task.assignedTo
 complete_task(task, ARGV[7], now)
-local index = BASE .. 'pending'
-if ARGV[13] ~= '' then index = BASE .. 'pending:ch:' .. ARGV[13] end
+local index = K.pending
+if ARGV[13] ~= '' then index = K.channel(ARGV[13]) end
 local claimed = claim_tasks(index, worker, tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11],
   tonumber(ARGV[12]), now)
 return { 'OK', encoded(task), claimed }

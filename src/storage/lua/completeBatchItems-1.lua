@@ -2,7 +2,7 @@
 once; when the last item is done the batch is completed, batch.completed is emitted once and
 its working keys are dropped (the summary hash and ..':by', index → the processor that
 completed it, stay until they expire).
-KEYS[1]  base..'batch:<id>'
+KEYS[1]  K.batch(<id>)
 ARGV[4]  batch id     ARGV[5]  processor id     ARGV[6..] item indexes
 Returns {counted, done, total, completedNow 0|1}
 ]]

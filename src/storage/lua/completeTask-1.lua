@@ -1,5 +1,5 @@
 --[[ completeTask: the lease holder finishes a task successfully.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id     ARGV[5]  worker id or ''     ARGV[6]  lease token or ''
 ARGV[7]  result JSON or '' (no result)
 A lease that has expired but was not yet reaped still counts: nobody else holds the task.

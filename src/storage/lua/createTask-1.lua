@@ -1,5 +1,5 @@
 --[[ createTask: a new pending (or delayed) task, with its created event.
-KEYS[1]  base..'seq'   the id counter
+KEYS[1]  K.seq   the id counter
 ARGV[4]  text            ARGV[5]  priority 0..100     ARGV[6]  description or ''
 ARGV[7]  channel or ''   ARGV[8]  maxAttempts
 ARGV[9] delay ms (0 = claimable now)                 ARGV[10] ttl ms (0 = never expires)
@@ -13,7 +13,7 @@ Returns {'OK', task}             created (the task hash as a JSON object)
 ]]
 local idem = ARGV[11]
 if idem ~= '' then
-  local existing = redis.call('GET', BASE .. 'idem:' .. idem)
+  local existing = redis.call('GET', K.idempotency(idem))
   if existing then
     local task = read_task(existing)
     if task then return { 'DUPLICATE', encoded(task) } end
@@ -21,7 +21,7 @@ if idem ~= '' then
 end
 local limit = tonumber(ARGV[13])
 if limit > 0 then
-  local queued = redis.call('ZCARD', BASE .. 'pending') + redis.call('ZCARD', BASE .. 'delayed')
+  local queued = redis.call('ZCARD', K.pending) + redis.call('ZCARD', K.delayed)
   if queued >= limit then return { 'QUEUE_FULL', queued } end
 end
 
@@ -47,16 +47,16 @@ for k, v in pairs(task) do
   fields[#fields + 1] = k
   fields[#fields + 1] = v
 end
-redis.call('HSET', tkey(id), unpack(fields))
+redis.call('HSET', K.task(id), unpack(fields))
 
-redis.call('ZADD', BASE .. 'all', seq, id)
-redis.call('ZADD', BASE .. 'st:pending', seq, id)
+redis.call('ZADD', K.all, seq, id)
+redis.call('ZADD', K.status('pending'), seq, id)
 if delay > 0 then
-  redis.call('ZADD', BASE .. 'delayed', task.runAfter, id)
+  redis.call('ZADD', K.delayed, task.runAfter, id)
 else
   enqueue(task)
 end
-if ttl > 0 then redis.call('ZADD', BASE .. 'ttl', task.expiresAt, id) end
-if idem ~= '' then redis.call('SET', BASE .. 'idem:' .. idem, id, 'EX', ARGV[12]) end
+if ttl > 0 then redis.call('ZADD', K.ttl, task.expiresAt, id) end
+if idem ~= '' then redis.call('SET', K.idempotency(idem), id, 'EX', ARGV[12]) end
 emit('task.created', task)
 return { 'OK', encoded(task) }

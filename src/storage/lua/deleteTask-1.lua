@@ -1,5 +1,5 @@
 --[[ deleteTask: hard delete; the task leaves every structure and its hash is removed.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id
 ARGV[5]  expected status or '' (any)     ARGV[6]  expected channel or '' (any)
          (a bulk delete by filter passes them, so a task that changed since it was listed stays)
@@ -16,10 +16,10 @@ local was = {} -- the task as it was: drop_lease below removes the lease fields 
 for k, v in pairs(task) do was[k] = v end
 dequeue(task)
 drop_lease(task)
-for _, index in ipairs({ 'dead', 'finished', 'all', 'st:' .. task.status }) do
-  redis.call('ZREM', BASE .. index, task.id)
+for _, index in ipairs({ K.dead, K.finished, K.all, K.status(task.status) }) do
+  redis.call('ZREM', index, task.id)
 end
-if task.idempotencyKey then redis.call('DEL', BASE .. 'idem:' .. task.idempotencyKey) end
+if task.idempotencyKey then redis.call('DEL', K.idempotency(task.idempotencyKey)) end
 redis.call('DEL', KEYS[1])
 emit('task.deleted', was)
 return { 'OK', encoded(was) }

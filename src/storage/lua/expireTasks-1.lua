@@ -1,5 +1,5 @@
 --[[ expireTasks: pending tasks past their ttl become failed with error 'expired'.
-KEYS[1]  base..'ttl'
+KEYS[1]  K.ttl
 ARGV[4]  most tasks to expire in this call
 Returns the number expired
 ARGV[5] leadership token '<owner>|<epoch>' (optional; when given and not current, nothing is done)

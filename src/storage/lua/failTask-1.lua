@@ -1,5 +1,5 @@
 --[[ failTask: the lease holder reports a failure; retry with backoff, or dead-letter.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id     ARGV[5]  worker id or ''     ARGV[6]  lease token or ''
 ARGV[7]  error text  ARGV[8]  retryable: '1' or '0'
 ARGV[9]  backoff base ms     ARGV[10] backoff cap ms     ARGV[11] random seed (for the backoff jitter)

@@ -1,5 +1,5 @@
 --[[ heartbeatInstance: a live instance says it is still there.
-KEYS[1]  base..'inst:<id>'
+KEYS[1]  K.instance(<id>)
 ARGV[4]  instance id     ARGV[5]  status text or ''     ARGV[6]  load JSON or ''
 Returns 1  alive: last heartbeat updated
         0  unknown, failed or unregistered: the instance must register again
@@ -10,5 +10,5 @@ local fields = { 'lastSeen', now }
 if ARGV[5] ~= '' then fields[#fields + 1] = 'statusText'; fields[#fields + 1] = ARGV[5] end
 if ARGV[6] ~= '' then fields[#fields + 1] = 'load'; fields[#fields + 1] = ARGV[6] end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', BASE .. 'instances', now, ARGV[4])
+redis.call('ZADD', K.instances, now, ARGV[4])
 return 1

@@ -1,6 +1,6 @@
 --[[ promoteDelayed: delayed tasks (delay, retry backoff) that are due become claimable, at their
 original place in the order.
-KEYS[1]  base..'delayed'
+KEYS[1]  K.delayed
 ARGV[4]  most tasks to promote in this call
 Returns the number promoted
 ARGV[5] leadership token '<owner>|<epoch>' (optional; when given and not current, nothing is done)

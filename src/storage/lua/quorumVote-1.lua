@@ -1,17 +1,17 @@
 --[[ quorumVote: one vote per voter on one decision (a re-vote replaces the voter's vote); the
 first value to reach a majority becomes the decision, and quorum.decision.made is emitted once.
 Each decision has its own keys, which expire.
-KEYS[1]  base..'quorum:<decision>'   hash voter → value   (base..'quorum:<decision>:result' holds the outcome)
+KEYS[1]  K.quorum(<decision>)   hash voter → value   (K.quorumResult(<decision>) holds the outcome)
 ARGV[4]  decision id     ARGV[5]  voter id     ARGV[6]  value
 ARGV[7]  total voters (0 = the live instances: heartbeat newer than ARGV[8])     ARGV[8]  liveness cutoff ms
 ARGV[9]  lifetime of the decision's keys, seconds
 Returns {reached 0|1, decided value or '', votes for this value, votes cast, total, majority}
 ]]
-local result_key = KEYS[1] .. ':result'
+local result_key = K.quorumResult(ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[5], ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[9])
 local total = tonumber(ARGV[7])
-if total == 0 then total = redis.call('ZCOUNT', BASE .. 'instances', ARGV[8], '+inf') end
+if total == 0 then total = redis.call('ZCOUNT', K.instances, ARGV[8], '+inf') end
 local majority = math.floor(total / 2) + 1
 local values = redis.call('HVALS', KEYS[1])
 local same = 0

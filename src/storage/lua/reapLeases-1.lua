@@ -1,8 +1,8 @@
 --[[ reapLeases: tasks whose lease expired go back to pending after a backoff (attempts were
 counted at claim), or to dead letters once their attempts are spent. Safe to run from several
-processes at once: each expired lease is reaped exactly once. Also prunes members of base..'workers'
+processes at once: each expired lease is reaped exactly once. Also prunes members of K.workers
 that hold no task (up to 100 at random per call).
-KEYS[1]  base..'leases'
+KEYS[1]  K.leases
 ARGV[4]  most tasks to reap in this call     ARGV[5]  backoff base ms     ARGV[6]  backoff cap ms
 ARGV[7]  random seed (for the backoff jitter)
 Returns {retried, deadLettered}
@@ -27,8 +27,8 @@ for _, id in ipairs(expired) do
     end
   end
 end
-local workers = BASE .. 'workers'
+local workers = K.workers
 for _, worker in ipairs(redis.call('SRANDMEMBER', workers, 100)) do
-  if redis.call('EXISTS', BASE .. 'w:' .. worker) == 0 then redis.call('SREM', workers, worker) end
+  if redis.call('EXISTS', K.worker(worker)) == 0 then redis.call('SREM', workers, worker) end
 end
 return { retried, dead }

@@ -1,6 +1,6 @@
 --[[ registerInstance: an agent, worker or session announces itself (again): its record is
 replaced, it is live from now on, and an instance.registered event says so.
-KEYS[1]  base..'inst:<id>'
+KEYS[1]  K.instance(<id>)
 ARGV[4]  instance id     ARGV[5]  roles JSON     ARGV[6]  capabilities JSON     ARGV[7]  maxTasks (0 = no limit)
 ARGV[8]  metadata JSON   ARGV[9]  session id or ''     ARGV[10] autoAssign '1' or '0'
 ARGV[11] its own heartbeat timeout ms, or '' for the cluster's (e.g. long for Claude Code sessions)
@@ -26,8 +26,8 @@ end
 -- the record is replaced as a whole; the new key has no expiry (an unregistered record's is gone)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', BASE .. 'instances', now, id)
-redis.call('ZADD', BASE .. 'instances:all', registered_at, id)
-if ARGV[10] == '1' then redis.call('SADD', BASE .. 'autoassign', id) else redis.call('SREM', BASE .. 'autoassign', id) end
+redis.call('ZADD', K.instances, now, id)
+redis.call('ZADD', K.instancesAll, registered_at, id)
+if ARGV[10] == '1' then redis.call('SADD', K.autoAssign, id) else redis.call('SREM', K.autoAssign, id) end
 emit_event('instance.registered', { instance = instance, reregistered = existed == 'active' })
 return { registered_at, existed == 'active' and 1 or 0 }

@@ -1,6 +1,6 @@
 --[[ retryTask: a failed (dead-lettered or expired) or cancelled task back to pending with fresh
 attempts, at its original place in the order.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id
 Returns {'OK', task}
         {'NOT_FOUND'}

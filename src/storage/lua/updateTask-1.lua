@@ -1,5 +1,5 @@
 --[[ updateTask: change a task's fields in one step; a priority change re-orders a waiting task.
-KEYS[1]  base..'t:<id>'
+KEYS[1]  K.task(<id>)
 ARGV[4]  task id
 ARGV[5..] changes as pairs: field, value. Fields: text, priority, description, channel, maxAttempts,
           status, 'm:<key>' (one metadata entry, value JSON). An empty value removes description,
@@ -30,11 +30,11 @@ if status and status ~= task.status then
 end
 
 local now = now_ms()
-local waiting = redis.call('ZSCORE', BASE .. 'pending', task.id) ~= false
+local waiting = redis.call('ZSCORE', K.pending, task.id) ~= false
 if waiting and (changes.priority ~= nil or changes.channel ~= nil) then
   -- leave the order under the old priority/channel and come back under the new ones
-  redis.call('ZREM', BASE .. 'pending', task.id)
-  if task.channel then redis.call('ZREM', BASE .. 'pending:ch:' .. task.channel, task.id) end
+  redis.call('ZREM', K.pending, task.id)
+  if task.channel then redis.call('ZREM', K.channel(task.channel), task.id) end
 end
 changes.updatedAt = now
 set_fields(task, changes)
