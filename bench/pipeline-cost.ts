@@ -26,8 +26,15 @@ import { loadConfig, policyDefaults } from "../src/config.js";
 import { Dispatcher } from "../src/core/dispatch.js";
 import { createLogger } from "../src/core/logger.js";
 import { builtinHandlers } from "../src/handlers/index.js";
-import { Resilience } from "../src/resilience/middleware.js";
+import { CircuitBreakerMiddleware } from "../src/resilience/breaker-middleware.js";
+import { BulkheadMiddleware } from "../src/resilience/bulkhead-middleware.js";
+import { CacheMiddleware } from "../src/resilience/cache-middleware.js";
+import { BreakerBoard } from "../src/resilience/circuit-breaker.js";
+import { ResiliencePipeline } from "../src/resilience/pipeline.js";
 import { resolvePolicies } from "../src/resilience/policy.js";
+import { RateLimitMiddleware } from "../src/resilience/rate-limit-middleware.js";
+import { RateLimiter } from "../src/resilience/rate-limiter.js";
+import { ResponseCache } from "../src/resilience/response-cache.js";
 import { startServer } from "../src/server.js";
 import { startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import {
@@ -78,15 +85,19 @@ const allPolicies = resolvePolicies(builtinHandlers, policyDefaults(config), {
   "system.ping": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
   "task.get": { rateLimit: { limit: 1_000_000_000, windowMs: 60_000 }, concurrency: 100_000 },
 });
-const all = new Resilience({
-  redis: server.redis,
-  keys: server.keys.policy,
-  log,
-  emit: kernel.emit,
-  instanceId: "bench-all",
-  policies: allPolicies,
-});
-await all.start();
+const { redis, keys } = server;
+const allBreakers = new BreakerBoard({ redis, keys: keys.policy, log, emit: kernel.emit });
+// The server's composition (src/server.ts), in its order.
+const all = new ResiliencePipeline(
+  [
+    new RateLimitMiddleware(new RateLimiter(redis, keys.policy, "bench-all")),
+    new CacheMiddleware(new ResponseCache(redis, keys.policy), log),
+    new BulkheadMiddleware(),
+    new CircuitBreakerMiddleware(allBreakers, log),
+  ],
+  allPolicies,
+);
+await allBreakers.start();
 const dispatchers: Record<string, Dispatcher<typeof services>> = {
   bare: new Dispatcher(kernel, services, [], () => 0),
   default: server.dispatcher,
@@ -232,7 +243,7 @@ console.log(
   `\nround trips added by the middleware at c=1 (worst of all configurations): ${fmt(worstAdded, 2)} per call — target ≤ 1: ${verdict(worstAdded <= 1.05)}`,
 );
 
-await all.stop();
+await allBreakers.stop();
 await server.close();
 admin.disconnect();
 await redisServer.stop();

@@ -36,10 +36,15 @@ import { builtinHandlers, diagnosticHandlers } from "./handlers/index.js";
 import { AuditTrail } from "./observability/audit-trail.js";
 import { callLog } from "./observability/call-log.js";
 import { createServerMetrics } from "./observability/server-metrics.js";
-import { circuitCollector } from "./resilience/circuit-breaker.js";
-import { Resilience } from "./resilience/middleware.js";
+import { CircuitBreakerMiddleware } from "./resilience/breaker-middleware.js";
+import { BulkheadMiddleware } from "./resilience/bulkhead-middleware.js";
+import { CacheMiddleware } from "./resilience/cache-middleware.js";
+import { BreakerBoard, circuitCollector } from "./resilience/circuit-breaker.js";
+import { ResiliencePipeline } from "./resilience/pipeline.js";
 import { overridesFor, resolvePolicies } from "./resilience/policy.js";
+import { RateLimitMiddleware } from "./resilience/rate-limit-middleware.js";
 import { RateLimiter } from "./resilience/rate-limiter.js";
+import { ResponseCache } from "./resilience/response-cache.js";
 import type { HandlerContext, ServerServices } from "./services.js";
 import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
@@ -187,18 +192,29 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       config.instanceId,
       config.leaderTermMs,
     );
-    const resilience = new Resilience({
+    const breakers = new BreakerBoard({
       redis,
       keys: keys.policy,
       log,
       emit: eventLog.emit,
-      instanceId: config.instanceId,
-      policies: policiesOf(handlers),
       clock: options.clock,
-      redisUp: () => link.up,
     });
-    await resilience.start();
-    closers.push(() => resilience.stop());
+    // One middleware per concern, outermost first (docs/resilience.md): rate limit → cache →
+    // concurrency limit → circuit breaker → (the dispatcher's timeout, inside the breaker so
+    // that it counts timeouts as failures) → handler. Refused calls never reach what follows:
+    // a rate-limited call takes no slot, and a cache hit or a refusal for concurrency is no
+    // breaker outcome.
+    const resilience = new ResiliencePipeline(
+      [
+        new RateLimitMiddleware(new RateLimiter(redis, keys.policy, config.instanceId, options.clock)),
+        new CacheMiddleware(new ResponseCache(redis, keys.policy, options.clock), log),
+        new BulkheadMiddleware(),
+        new CircuitBreakerMiddleware(breakers, log, () => link.up),
+      ],
+      policiesOf(handlers),
+    );
+    await breakers.start();
+    closers.push(() => breakers.stop());
     // First listener: a new handler's policy is in force before anything can route to it.
     registry.onChange(() => resilience.setPolicies(policiesOf(registry.list())));
     let coordinator: Coordinator | null = null;
@@ -247,7 +263,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       instances,
       policies,
       hookChains,
-      circuits: resilience.breakers,
+      circuits: breakers,
       subscriptions,
       plugins,
       cluster: {
@@ -269,7 +285,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     closers.push(() => audit.close());
     const metrics = createServerMetrics({ ...services, redis, keys }, [
       audit.collector,
-      circuitCollector(resilience.breakers),
+      circuitCollector(breakers),
     ]);
     closers.push(() => metrics.stop());
     // The audit trail first (outermost): it records calls that later middleware refuses.

@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import type { PolicyOverride } from "../resilience/policy.js";
 import type { CallContext } from "./context.js";
+import type { PolicyOverride } from "./handler-policy.js";
 
 /**
  * Per-handler resilience settings (timeout, rate limit, circuit breaker, cache, concurrency

@@ -63,19 +63,16 @@ export interface BreakerBoardOptions {
   keys: PolicyKeys;
   log: Logger;
   emit: EmitFn;
-  /** Each breaker-enabled method with its settings. */
-  breakers: ReadonlyMap<string, BreakerSettings>;
   /** The time source for every breaker decision (tests pass a controllable clock). */
   clock?: () => number;
-  /** How long a probe may take before its slot is freed: the longest handler timeout. */
-  probeTimeoutMs: number;
 }
 
 export class BreakerBoard {
   readonly #views = new Map<string, View>();
   readonly #clock: () => number;
-  #breakers: ReadonlyMap<string, BreakerSettings>;
-  #probeTimeoutMs: number;
+  /** Set by `configure`: no method has a breaker before. */
+  #breakers: ReadonlyMap<string, BreakerSettings> = new Map();
+  #probeTimeoutMs = 0;
   #started = false;
   #subscriber: Redis | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -83,9 +80,6 @@ export class BreakerBoard {
 
   constructor(private readonly options: BreakerBoardOptions) {
     this.#clock = options.clock ?? Date.now;
-    this.#breakers = options.breakers;
-    this.#probeTimeoutMs = options.probeTimeoutMs;
-    for (const method of options.breakers.keys()) this.#views.set(method, closedView());
   }
 
   /** Subscribes to transitions, then loads every breaker's current state (one round trip). */
@@ -96,9 +90,10 @@ export class BreakerBoard {
   }
 
   /**
-   * The methods with a breaker changed (plugin handlers came or went): views for new ones
-   * (their state read from Redis, as other processes may have opened them), none for the
-   * removed, new settings for the rest.
+   * Which methods have a breaker, with their settings, and how long a probe may take before
+   * its slot is freed (the longest handler timeout). Once started, when handlers came or
+   * went: views for new methods (their state read from Redis, as other processes may have
+   * opened them), none for the removed, new settings for the rest.
    */
   configure(breakers: ReadonlyMap<string, BreakerSettings>, probeTimeoutMs: number): void {
     this.#breakers = breakers;

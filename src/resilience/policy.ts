@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { AnyHandler } from "../core/handler.js";
+import { handlerPolicySchema, type PolicyOverride } from "../core/handler-policy.js";
 
 /**
  * The policy each handler runs under: the server-wide defaults from config, then what the
@@ -36,31 +37,6 @@ export interface EffectivePolicy {
   /** Methods whose cached results a successful call of this one makes stale. */
   invalidates: readonly string[];
 }
-
-const rateLimitSchema = z.strictObject({
-  limit: z.number().int().min(1),
-  windowMs: z.number().int().min(1),
-});
-
-const breakerSchema = z.strictObject({
-  failureRatio: z.number().gt(0).max(1),
-  minCalls: z.number().int().min(1),
-  windowMs: z.number().int().min(100),
-  openMs: z.number().int().min(1),
-  halfOpenProbes: z.number().int().min(1),
-});
-
-/** What a handler may declare, and what HANDLER_POLICIES may override per method. */
-export const handlerPolicySchema = z.strictObject({
-  timeoutMs: z.number().int().min(0).optional(),
-  rateLimit: z.union([rateLimitSchema, z.literal(false)]).optional(),
-  breaker: z.union([breakerSchema.partial(), z.literal(false)]).optional(),
-  cache: z.union([z.strictObject({ ttlMs: z.number().int().min(1) }), z.literal(false)]).optional(),
-  concurrency: z.number().int().min(0).optional(),
-  invalidates: z.array(z.string()).optional(),
-});
-
-export type PolicyOverride = z.infer<typeof handlerPolicySchema>;
 
 /** `HANDLER_POLICIES`: `{ "<method>": PolicyOverride, ... }`. */
 export const handlerPoliciesSchema = z.record(
