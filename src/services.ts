@@ -12,6 +12,7 @@ import type { AuditStream } from "./domain/audit/stream.js";
 import type { LeadershipState } from "./domain/cluster/leadership.js";
 import type { ClusterView } from "./domain/cluster/membership.js";
 import type { Coordination } from "./domain/coordination/coordination.js";
+import type { EventLog } from "./domain/events/event-log.js";
 import type { TaskArchive } from "./domain/history/task-database.js";
 import type { HookChains } from "./domain/hooks/chain.js";
 import {
@@ -33,7 +34,6 @@ import type { SubscriptionService } from "./extensions/subscriptions/service.js"
 import type { QueueSampler } from "./observability/queue-sampler.js";
 import type { DatabaseProbe } from "./storage/db/history-tables.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
-import type { EventLog } from "./storage/event-log.js";
 
 /**
  * The built-in server's services and its handlers' context. The composition root (server.ts)

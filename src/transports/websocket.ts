@@ -1,8 +1,8 @@
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
+import type { DomainEvent } from "../contract/events.js";
 import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
-import type { DomainEvent } from "../storage/event-log.js";
 import { type EventQuery, parseEventQuery } from "./event-filter.js";
 import { FlowControl } from "./event-flow.js";
 import { type LiveEventOptions, streamUnavailable } from "./sse.js";
