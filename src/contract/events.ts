@@ -38,6 +38,10 @@ export interface EventFeed {
    * the subscribers added from then on.
    */
   start(): Promise<void>;
-  /** Starts delivering events; resolves once the replay is done with the function that stops it. */
+  /**
+   * Starts delivering events; resolves once the replay is done with the function that stops
+   * it. The subscriber is added synchronously, before the first await: subscribed while the
+   * feed runs (`start` resolved), it misses no event appended from the call on.
+   */
   subscribe(subscription: EventSubscription): Promise<() => void>;
 }

@@ -161,7 +161,7 @@ export class EventSockets {
       flow.close();
       unsubscribe?.();
     });
-    // subscribe adds the subscriber synchronously, before its first await (see EventTail.start).
+    // subscribe adds the subscriber synchronously, before its first await (see EventFeed).
     tail
       .subscribe({
         filter: query.matches,
