@@ -41,7 +41,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { Task } from "../src/domain/tasks/model.js";
+import type { Task } from "../src/contract/tasks.js";
 import { TaskQueue } from "../src/domain/tasks/queue.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../src/storage/embedded-redis.js";
 import { createKeys } from "../src/storage/keys.js";

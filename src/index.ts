@@ -9,10 +9,11 @@ export { ClaudeBenchClient, ClaudeBenchError, type ClientOptions } from "./clien
 export { RedisRpcClient } from "./client/redis-rpc.js";
 export { ShellWorker, type ShellWorkerOptions } from "./client/worker.js";
 export { type Config, loadConfig } from "./config.js";
+export type { DomainEvent } from "./contract/events.js";
+export type { Task, TaskStatus } from "./contract/tasks.js";
 export type { CallContext, RequestMeta } from "./core/context.js";
 export { AppError, type ErrorCode } from "./core/errors.js";
 export type { AnyHandler, Handler, HandlerPolicy } from "./core/handler.js";
-export type { Task, TaskStatus } from "./domain/tasks/model.js";
 export { DEFAULT_QUEUE_SETTINGS, type QueueSettings, TaskQueue } from "./domain/tasks/queue.js";
 export { type ChainDecision, HookChains, type LinkRecord } from "./extensions/hook-links/chain.js";
 export {
@@ -52,5 +53,4 @@ export {
   type HandlerContext,
   type ServerServices,
 } from "./services.js";
-export type { DomainEvent } from "./storage/event-log.js";
 export { createKeys, type Keys } from "./storage/keys.js";

@@ -15,6 +15,8 @@ import { sessionInstanceId } from "./domain/coordination/identity.js";
 import { InstanceRegistry } from "./domain/coordination/instances.js";
 import { Leadership } from "./domain/coordination/leadership.js";
 import { Membership } from "./domain/coordination/membership.js";
+import { EventLog } from "./domain/events/event-log.js";
+import { EventTail } from "./domain/events/event-tail.js";
 import { openDatabase } from "./domain/history/open-database.js";
 import { persistOutboxes } from "./domain/history/outboxes.js";
 import { ProjectPolicies } from "./domain/policy/policy-file.js";
@@ -50,15 +52,14 @@ import { lockDataDir } from "./storage/data-dir-lock.js";
 import type { EmbeddedPglite } from "./storage/db/embedded-pglite.js";
 import { DiagnosticLists } from "./storage/diagnostic-lists.js";
 import { type EmbeddedRedis, startEmbeddedRedis } from "./storage/embedded-redis.js";
-import { EventLog } from "./storage/event-log.js";
 import { createKeys, type Keys } from "./storage/keys.js";
 import { writeScriptsPerTurn } from "./storage/lua-script.js";
 import { redactUrl } from "./storage/redact-url.js";
 import { connectRedis, RECONNECT_MAX_MS, RedisLink } from "./storage/redis.js";
-import { EventTail } from "./transports/event-tail.js";
+import { RequestStreamConsumer } from "./storage/request-stream.js";
 import { HttpTransport } from "./transports/http.js";
 import { mcpOnDemand } from "./transports/mcp-on-demand.js";
-import { RedisRequestConsumer } from "./transports/redis-requests.js";
+import { answerStreamRequests } from "./transports/redis-requests.js";
 import { VERSION } from "./version.js";
 
 /**
@@ -306,11 +307,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const tail = new EventTail(redis, keys, log);
     closers.push(() => tail.close());
-    const consumer = new RedisRequestConsumer(redis, keys, dispatcher, config.instanceId, log, {
-      claimIdleMs: config.requestClaimIdleMs,
-      maxBatch: config.rpcBatchMax,
-      maxBodyBytes: config.maxBodyBytes,
-    });
+    const consumer = new RequestStreamConsumer(
+      redis,
+      keys,
+      config.instanceId,
+      log,
+      { claimIdleMs: config.requestClaimIdleMs },
+      answerStreamRequests(dispatcher, { maxBatch: config.rpcBatchMax, maxBodyBytes: config.maxBodyBytes }),
+    );
     await consumer.start();
     closers.push(() => consumer.stop());
 

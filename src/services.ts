@@ -13,6 +13,7 @@ import type { Coordination } from "./domain/coordination/coordination.js";
 import type { InstanceRegistry } from "./domain/coordination/instances.js";
 import type { LeadershipState } from "./domain/coordination/leadership.js";
 import type { ClusterView } from "./domain/coordination/membership.js";
+import type { EventLog } from "./domain/events/event-log.js";
 import type { TaskArchive } from "./domain/history/task-database.js";
 import type { ProjectPolicies } from "./domain/policy/policy-file.js";
 import type { SessionStore } from "./domain/sessions/session-store.js";
@@ -34,7 +35,6 @@ import {
 import type { SubscriptionService } from "./extensions/subscriptions/service.js";
 import type { DatabaseProbe } from "./storage/db/history-tables.js";
 import type { DiagnosticLists } from "./storage/diagnostic-lists.js";
-import type { EventLog } from "./storage/event-log.js";
 
 /**
  * The built-in server's services and its handlers' context. The composition root (server.ts)

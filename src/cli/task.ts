@@ -2,8 +2,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { formatDuration } from "../client/duration.js";
 import { ClaudeBenchClient } from "../client/http-client.js";
 import { commaList, loadClientConfig } from "../client-config.js";
-import { PRIORITY_NAMES, type Task } from "../domain/tasks/model.js";
-import type { QueueStats } from "../domain/tasks/stats.js";
+import { PRIORITY_NAMES, type QueueStats, type Task } from "../contract/tasks.js";
 import { action, printTable, URL_OPTION, wholeNumber } from "./output.js";
 
 /**

@@ -12,7 +12,7 @@
 const EVENT_WIDTH = 28;
 const SUMMARY_WIDTH = 72;
 
-/** What a line needs of an event: storage/event-log.ts's DomainEvent, and the page's LiveEvent. */
+/** What a line needs of an event: contract/events.ts' DomainEvent, and the page's LiveEvent. */
 export interface EventLike {
   ts: number;
   event: string;

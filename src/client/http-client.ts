@@ -1,5 +1,5 @@
+import type { Task } from "../contract/tasks.js";
 import type { ErrorCode } from "../core/errors.js";
-import type { Task } from "../domain/tasks/model.js";
 import { CONNECT_TIMEOUT, HttpPoster, type PostAnswer } from "./http-post.js";
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { createKeys, type Keys } from "../storage/keys.js";
-import type { JsonRpcResponse } from "../transports/jsonrpc.js";
+import type { JsonRpcResponse } from "../contract/jsonrpc.js";
+import { type RequestStreamKeys, requestStreamKeys } from "../contract/request-stream.js";
 
 /**
  * Calls a ClaudeBench cluster through Redis alone: the request goes on the request stream,
@@ -10,14 +10,14 @@ import type { JsonRpcResponse } from "../transports/jsonrpc.js";
  */
 export class RedisRpcClient {
   readonly #redis: Redis;
-  readonly #keys: Keys;
+  readonly #keys: RequestStreamKeys;
   readonly #idle: Redis[] = [];
   readonly #all = new Set<Redis>();
   #nextId = 0;
 
   constructor(url: string, keyPrefix = "cb") {
     this.#redis = new Redis(url, { enableAutoPipelining: true });
-    this.#keys = createKeys(keyPrefix);
+    this.#keys = requestStreamKeys(keyPrefix);
   }
 
   /** Sends a request and waits for its reply (a JSON-RPC response, success or error). */

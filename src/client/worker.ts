@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Task } from "../contract/tasks.js";
 import { Backoff } from "../core/backoff.js";
 import { WakeableSleep } from "../core/timers.js";
-import type { Task } from "../domain/tasks/model.js";
 import { formatDuration } from "./duration.js";
 import { type ClaudeBenchClient, ClaudeBenchError, type FailAnswer } from "./http-client.js";
 import { InstancePresence } from "./instance-presence.js";

@@ -1,9 +1,9 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Redis } from "ioredis";
+import { TASK_STATUSES } from "../contract/tasks.js";
 import type { CallStats } from "../core/metrics.js";
 import type { InstanceRegistry } from "../domain/coordination/instances.js";
 import type { ClusterView } from "../domain/coordination/membership.js";
-import { TASK_STATUSES } from "../domain/tasks/model.js";
 import type { Keys } from "../storage/keys.js";
 import type { Collector, HistogramSample, MetricFamily, Sample } from "./prometheus.js";
 import { MetricsRegistry } from "./prometheus.js";

@@ -1,3 +1,4 @@
+import { type RequestStreamKeys, requestStreamKeys } from "../contract/request-stream.js";
 import { type CoordinationKeys, coordinationKeys } from "./coordination-keys.js";
 
 /**
@@ -9,14 +10,8 @@ import { type CoordinationKeys, coordinationKeys } from "./coordination-keys.js"
  * stream lives under the same tag so that each task transition appends its event in the same
  * atomic script (the stream is also the outbox that persistence reads).
  */
-export interface Keys {
+export interface Keys extends RequestStreamKeys {
   readonly prefix: string;
-  /** Stream of JSON-RPC requests executed by exactly one server (consumer group `rpcGroup`). */
-  rpcRequests(): string;
-  /** Consumer group name on the request stream shared by every server process. */
-  readonly rpcGroup: string;
-  /** List on which the reply to request `replyId` is pushed for the caller waiting on it. */
-  rpcReply(replyId: string): string;
   /** Marker of a request being (or having been) executed, for duplicate detection. */
   rpcSeen(requestKey: string): string;
   /** Capped stream of every domain event. */
@@ -74,9 +69,7 @@ export function createKeys(prefix: string): Keys {
   const coordination = coordinationKeys(`${prefix}:{tasks}:`);
   return {
     prefix,
-    rpcRequests: () => `${prefix}:rpc:requests`,
-    rpcGroup: "servers",
-    rpcReply: (replyId) => `${prefix}:rpc:reply:${replyId}`,
+    ...requestStreamKeys(prefix),
     rpcSeen: (requestKey) => `${prefix}:rpc:seen:${requestKey}`,
     events: () => coordination.events,
     audit: () => `${prefix}:audit`,

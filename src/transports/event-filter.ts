@@ -1,5 +1,5 @@
+import type { DomainEvent } from "../contract/events.js";
 import { AppError } from "../core/errors.js";
-import type { DomainEvent } from "../storage/event-log.js";
 
 /**
  * The query of a live-event subscription, shared by `GET /events` (SSE) and `GET /ws`

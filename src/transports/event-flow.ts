@@ -5,7 +5,7 @@ import type { LiveEventBudget } from "./event-budget.js";
  * bounded. Live events are written as they come; past `maxBytes` unsent, or past its share
  * when all clients together hold more than the process' budget (event-budget.ts), the caller
  * disconnects the client (it reconnects and resumes from the stream). During a replay,
- * EventTail asks `ready` after each event: past an eighth of the bound it waits until
+ * the event feed asks `ready` after each event: past an eighth of the bound it waits until
  * everything written so far has been flushed, so a client far behind is fed at its own pace
  * and never reaches the bound because of the replay.
  */
@@ -56,7 +56,7 @@ export class FlowControl {
     this.#reported = now;
   }
 
-  /** EventTail's `ready`: true to go on, a promise while the buffer drains, false once closed. */
+  /** The event feed's `ready`: true to go on, a promise while the buffer drains, false once closed. */
   ready = (): boolean | Promise<boolean> => {
     if (this.#closed) return false;
     if (this.#flushed === this.#written || this.buffered() < this.maxBytes / 8) return true;

@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import type { EventFeed } from "../contract/events.js";
+import type { JsonRpcResponse } from "../contract/jsonrpc.js";
 import type { RequestMeta } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, type ErrorCode, HTTP_STATUS, toAppError } from "../core/errors.js";
@@ -9,8 +11,7 @@ import type { Logger } from "../core/logger.js";
 import { fromHttpPath, toHttpPath } from "../core/naming.js";
 import { LiveEventBudget } from "./event-budget.js";
 import { parseEventQuery } from "./event-filter.js";
-import type { EventTail } from "./event-tail.js";
-import { type JsonRpcResponse, jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
+import { jsonRpcError, parseJson, processJsonRpc, UNPARSEABLE } from "./jsonrpc.js";
 import type { McpHandler } from "./mcp-on-demand.js";
 import { buildOpenApi } from "./openapi.js";
 import { isJsonContentType, RequestGuard, requestTarget } from "./request-guard.js";
@@ -39,7 +40,7 @@ import { EventSockets, refuse } from "./websocket.js";
 export interface HttpTransportOptions {
   dispatcher: Dispatcher;
   mcp: McpHandler;
-  tail: EventTail;
+  tail: EventFeed;
   /** Renders `GET /metrics`, a document of type `contentType`. */
   metrics: { render(): Promise<string>; readonly contentType: string };
   /**

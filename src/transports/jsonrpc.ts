@@ -1,3 +1,4 @@
+import type { JsonRpcFailure, JsonRpcId, JsonRpcResponse } from "../contract/jsonrpc.js";
 import type { RequestMeta, TransportName } from "../core/context.js";
 import type { Dispatcher } from "../core/dispatch.js";
 import { AppError, errorPayload, JSONRPC_CODES, toAppError } from "../core/errors.js";
@@ -7,22 +8,6 @@ import { AppError, errorPayload, JSONRPC_CODES, toAppError } from "../core/error
  * both hand a parsed body to `processJsonRpc`. Single requests, batches (answered entry by
  * entry) and notifications (no answer) are handled here and nowhere else.
  */
-
-type JsonRpcId = string | number | null;
-
-export interface JsonRpcSuccess {
-  jsonrpc: "2.0";
-  id: JsonRpcId;
-  result: unknown;
-}
-
-export interface JsonRpcFailure {
-  jsonrpc: "2.0";
-  id: JsonRpcId;
-  error: { code: number; message: string; data?: unknown };
-}
-
-export type JsonRpcResponse = JsonRpcSuccess | JsonRpcFailure;
 
 export function jsonRpcError(id: JsonRpcId, err: AppError): JsonRpcFailure {
   const { message, data } = errorPayload(err);

@@ -1,11 +1,10 @@
 import type { ServerResponse } from "node:http";
+import type { DomainEvent, EventFeed } from "../contract/events.js";
 import { AppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import type { DomainEvent } from "../storage/event-log.js";
 import type { LiveEventBudget } from "./event-budget.js";
 import type { EventQuery } from "./event-filter.js";
 import { FlowControl } from "./event-flow.js";
-import type { EventTail } from "./event-tail.js";
 
 /**
  * `GET /events`: the live event stream as Server-Sent Events, filtered by the query
@@ -28,7 +27,7 @@ export const streamUnavailable = () =>
   new AppError("UNAVAILABLE", "The event stream is unavailable; try again", { retryAfterMs: 1000 });
 
 export interface LiveEventOptions {
-  tail: EventTail;
+  tail: EventFeed;
   maxBufferedBytes: number;
   budget: LiveEventBudget;
   log: Logger;

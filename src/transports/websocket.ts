@@ -1,8 +1,8 @@
 import { type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
+import type { DomainEvent } from "../contract/events.js";
 import { AppError, HTTP_STATUS, toAppError } from "../core/errors.js";
-import type { DomainEvent } from "../storage/event-log.js";
 import { type EventQuery, parseEventQuery } from "./event-filter.js";
 import { FlowControl } from "./event-flow.js";
 import { type LiveEventOptions, streamUnavailable } from "./sse.js";
@@ -161,7 +161,7 @@ export class EventSockets {
       flow.close();
       unsubscribe?.();
     });
-    // subscribe adds the subscriber synchronously, before its first await (see EventTail.start).
+    // subscribe adds the subscriber synchronously, before its first await (see EventFeed).
     tail
       .subscribe({
         filter: query.matches,

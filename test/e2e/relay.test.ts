@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
-import type { DomainEvent } from "../../src/storage/event-log.js";
-import { EventLog } from "../../src/storage/event-log.js";
+import type { DomainEvent } from "../../src/contract/events.js";
+import { EventLog } from "../../src/domain/events/event-log.js";
+import { compareStreamIds } from "../../src/domain/events/event-tail.js";
 import { createKeys } from "../../src/storage/keys.js";
-import { compareStreamIds } from "../../src/transports/event-tail.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 

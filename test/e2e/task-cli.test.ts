@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { Task } from "../../src/contract/tasks.js";
 import { freePort, runCli } from "../helpers/cli.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { startTestServer } from "../helpers/server.js";

@@ -6,10 +6,10 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import type { Task } from "../../src/contract/tasks.js";
 import { type ErrorCode, JSONRPC_CODES } from "../../src/core/errors.js";
 import { FREE_FORM_MAX_BYTES } from "../../src/core/json-bounds.js";
 import type { Instance } from "../../src/domain/coordination/instances.js";
-import type { Task } from "../../src/domain/tasks/model.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "../helpers/cli.js";
 import {

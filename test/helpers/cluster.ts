@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
-import { type DomainEvent, parseEventEntry } from "../../src/storage/event-log.js";
+import type { DomainEvent } from "../../src/contract/events.js";
+import { parseEventEntry } from "../../src/domain/events/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { freePort, runCli, type SpawnedCli, waitFor } from "./cli.js";
 import { uniquePrefix } from "./redis.js";

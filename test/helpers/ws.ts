@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import type { DomainEvent } from "../../src/storage/event-log.js";
+import type { DomainEvent } from "../../src/contract/events.js";
 import { Waiters } from "./waiters.js";
 
 /**

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { Task } from "../../src/contract/tasks.js";
 import { CLI, emptyDir, freePort } from "../helpers/cli.js";
 import { projectDir, removeProjectDirs } from "../helpers/project.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";

@@ -8,11 +8,11 @@ import { clusterSnapshot } from "../../src/domain/coordination/cluster-snapshot.
 import { Coordination } from "../../src/domain/coordination/coordination.js";
 import { Leadership } from "../../src/domain/coordination/leadership.js";
 import { Membership } from "../../src/domain/coordination/membership.js";
+import { EventLog } from "../../src/domain/events/event-log.js";
 import { SessionStore } from "../../src/domain/sessions/session-store.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { taskCounts } from "../../src/domain/tasks/stats.js";
 import { DiagnosticLists } from "../../src/storage/diagnostic-lists.js";
-import { EventLog } from "../../src/storage/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { LuaScript } from "../../src/storage/lua-script.js";
 import { connectRedis, RedisLink } from "../../src/storage/redis.js";

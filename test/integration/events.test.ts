@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
-import type { JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
 import { testHandlers } from "../helpers/handlers.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";

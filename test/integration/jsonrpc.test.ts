@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { JsonRpcFailure, JsonRpcResponse, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
-import type { JsonRpcFailure, JsonRpcResponse, JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
 import { SECRET, testHandlers } from "../helpers/handlers.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";

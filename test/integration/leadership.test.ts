@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { Leadership } from "../../src/domain/coordination/leadership.js";
-import { parseEventEntry } from "../../src/storage/event-log.js";
+import { parseEventEntry } from "../../src/domain/events/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { CoordinationScripts } from "../../src/storage/scripts.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";

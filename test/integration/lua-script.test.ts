@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { Task } from "../../src/contract/tasks.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { execPipeline, LuaScript, writeScriptsPerTurn } from "../../src/storage/lua-script.js";

@@ -7,7 +7,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { RedisRpcClient } from "../../src/client/redis-rpc.js";
-import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
+import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import { waitFor } from "../helpers/cli.js";
 import { connectMcp } from "../helpers/mcp.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";

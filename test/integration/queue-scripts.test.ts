@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
-import { TASK_STATUSES } from "../../src/domain/tasks/model.js";
+import { TASK_STATUSES } from "../../src/contract/tasks.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { queueStats } from "../../src/domain/tasks/stats.js";
 import type { CoordinationKeys } from "../../src/storage/coordination-keys.js";

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
+import type { DomainEvent } from "../../src/contract/events.js";
 import { AppError } from "../../src/core/errors.js";
 import { type DeliveryContext, defineSubscription } from "../../src/extensions/subscriptions/index.js";
-import type { DomainEvent } from "../../src/storage/event-log.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 

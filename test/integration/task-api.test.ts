@@ -4,9 +4,9 @@ import { after, before, describe, it } from "node:test";
 import { Ajv } from "ajv";
 import ajvFormats from "ajv-formats";
 import { Redis } from "ioredis";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
+import type { Task } from "../../src/contract/tasks.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
-import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/transports/jsonrpc.js";
 import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
 

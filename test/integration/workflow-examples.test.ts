@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { Task } from "../../src/contract/tasks.js";
 import { call, until } from "../helpers/cluster.js";
 import { startTestRedis, type TestRedis } from "../helpers/redis.js";
 import { post, startTestServer } from "../helpers/server.js";

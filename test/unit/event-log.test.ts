@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseEventEntry } from "../../src/storage/event-log.js";
+import { parseEventEntry } from "../../src/domain/events/event-log.js";
 
 /** parseEventEntry's typing of task events (the stored hash → task.get's shape); the end-to-end view is task-events.test.ts. */
 

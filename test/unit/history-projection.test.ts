@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { DomainEvent } from "../../src/contract/events.js";
+import type { Task } from "../../src/contract/tasks.js";
 import type { AuditRecord } from "../../src/domain/audit/record.js";
 import { auditRecordOf, auditRowOf, taskBatchOf, taskOf } from "../../src/domain/history/projection.js";
-import type { Task } from "../../src/domain/tasks/model.js";
-import type { DomainEvent } from "../../src/storage/event-log.js";
 
 /**
  * The history's projection between the streams' objects and the tables' rows, without a

@@ -4,10 +4,13 @@ import { describe, it } from "node:test";
 import { findCycles, type ImportEdge, readImportGraph, readImports } from "../helpers/import-graph.js";
 
 /**
- * The layers of src/, bottom to top, and what each may import besides itself
+ * The layers of src/, bottom to top, and what each may import besides itself and the contract
  * (docs/architecture.md quotes this table). A file belongs to the layer of its longest
  * matching path; type-only imports count like any other, since a type names its module too.
  *
+ * - contract/ holds the wire shapes the server and its clients share (the task, the domain
+ *   event, JSON-RPC answers, the request stream's key names): every layer may import it, and it
+ *   imports nothing of the project.
  * - observability and resilience sit above domain: the audit trail writes domain audit
  *   records, the metrics read task gauges; the breaker reports its state as a metric family.
  * - extensions (plugins, subscriptions, workflows, hook links) extend the domain and keep
@@ -18,11 +21,12 @@ import { findCycles, type ImportEdge, readImportGraph, readImports } from "../he
  * - handlers call the domain and, for hooks, the hook chains an extension may join.
  * - transports serve a Dispatcher and the events the composition root hands them.
  * - client/ ships in the CLI and the library: it knows the server only through core's types
- *   and its own wire shapes; the dashboard's page is a client too.
+ *   and the contract; the dashboard's page is a client too.
  * - The composition roots build everything, so they may import anything; cli/main.ts is the
  *   program's entry, which loads either a client command or the server.
  */
 const LAYERS = [
+  { name: "contract", paths: ["contract/"], mayImport: [] },
   { name: "core", paths: ["core/", "version.ts"], mayImport: [] },
   { name: "storage", paths: ["storage/"], mayImport: ["core"] },
   { name: "domain", paths: ["domain/"], mayImport: ["core", "storage"] },
@@ -66,6 +70,8 @@ interface Layer {
  * schemas.ts or below, never in another handler. handlers/index.ts is the list of them all.
  */
 const HANDLER_LIST = "handlers/index.ts";
+/** The layer every other may import (see LAYERS). */
+const CONTRACT = "contract";
 const isHandlerSchemas = (file: string) => file.startsWith("handlers/") && file.endsWith("/schemas.ts");
 
 function layerOf(file: string): Layer | undefined {
@@ -93,7 +99,8 @@ function brokenRule({ from, to }: ImportEdge): string | undefined {
     if (source.name !== "handlers" || from === HANDLER_LIST || isHandlerSchemas(to)) return undefined;
     return "a handler imports no other handler file, only schemas.ts";
   }
-  if (source.mayImport === "anything" || source.mayImport.includes(target.name)) return undefined;
+  if (target.name === CONTRACT || source.mayImport === "anything" || source.mayImport.includes(target.name))
+    return undefined;
   return `${source.name} may import ${allowedList(source)}; ${to} is ${target.name}`;
 }
 
@@ -193,5 +200,10 @@ describe("the import reader the layer test relies on", () => {
     assert.equal(rule("handlers/index.ts", "handlers/task/claim.ts"), undefined);
     assert.equal(rule("cli/serve.ts", "server.ts"), undefined);
     assert.match(rule("cli/task.ts", "domain/tasks/model.ts") ?? "", /^cli may import core, client;/);
+    assert.equal(rule("client/worker.ts", "contract/tasks.ts"), undefined);
+    assert.match(
+      rule("contract/tasks.ts", "core/iso-time.ts") ?? "",
+      /^contract may import nothing of the project;/,
+    );
   });
 });

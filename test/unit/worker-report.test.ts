@@ -9,7 +9,7 @@ import {
   stderrTail,
   WorkerTally,
 } from "../../src/client/worker-report.js";
-import type { Task } from "../../src/domain/tasks/model.js";
+import type { Task } from "../../src/contract/tasks.js";
 
 /** The worker's terminal lines: a failure's stderr and fate, the summary at exit. */
 

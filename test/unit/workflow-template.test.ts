@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { DomainEvent } from "../../src/contract/events.js";
 import { defineSubscription, partitionFor } from "../../src/extensions/subscriptions/define.js";
 import { compilePatterns, fieldAt } from "../../src/extensions/subscriptions/match.js";
 import {
@@ -8,7 +9,6 @@ import {
   templateScope,
   unknownTemplatePaths,
 } from "../../src/extensions/workflows/template.js";
-import type { DomainEvent } from "../../src/storage/event-log.js";
 
 const event: DomainEvent = {
   id: "1700000000000-3",

@@ -1,4 +1,4 @@
-import type { TaskStatus } from "../tasks/model.js";
+import type { TaskStatus } from "../../contract/tasks.js";
 import type { TaskQueue } from "../tasks/queue.js";
 import { taskCounts } from "../tasks/stats.js";
 

@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../../core/logger.js";
-import { parseEventEntry } from "../../storage/event-log.js";
 import type { Keys } from "../../storage/keys.js";
 import { parseAuditEntry } from "../audit/record.js";
+import { parseEventEntry } from "../events/event-log.js";
 import { type Outbox, StreamPersister } from "./persister.js";
 import type { TaskDatabase } from "./task-database.js";
 

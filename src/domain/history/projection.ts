@@ -1,3 +1,5 @@
+import type { DomainEvent } from "../../contract/events.js";
+import type { Task, TaskStatus } from "../../contract/tasks.js";
 import type {
   AuditRow,
   HookDecisionRow,
@@ -7,9 +9,8 @@ import type {
   TaskEventRow,
   TaskRow,
 } from "../../storage/db/history-tables.js";
-import type { DomainEvent } from "../../storage/event-log.js";
 import type { AuditRecord } from "../audit/record.js";
-import { seqOf, type Task, type TaskStatus } from "../tasks/model.js";
+import { seqOf } from "../tasks/model.js";
 
 /**
  * The history's projection: what the streams carry (task events, pre-tool decisions, audit

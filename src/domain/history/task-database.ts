@@ -1,8 +1,8 @@
+import type { DomainEvent } from "../../contract/events.js";
+import type { Task } from "../../contract/tasks.js";
 import type { EmbeddedPglite } from "../../storage/db/embedded-pglite.js";
 import type { DatabaseProbe, HistoryTables, StoredTaskEvent } from "../../storage/db/history-tables.js";
-import type { DomainEvent } from "../../storage/event-log.js";
 import type { AuditArchive, AuditQuery, AuditRecord } from "../audit/record.js";
-import type { Task } from "../tasks/model.js";
 import { auditRecordOf, auditRowOf, taskBatchOf, taskOf } from "./projection.js";
 
 /**

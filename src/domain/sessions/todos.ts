@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { Task } from "../../contract/tasks.js";
 import { AppError } from "../../core/errors.js";
 import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import { SESSION_TIMEOUT_MS } from "../coordination/identity.js";
-import type { Task } from "../tasks/model.js";
 import type { TaskQueue } from "../tasks/queue.js";
 
 /**

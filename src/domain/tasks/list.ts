@@ -1,4 +1,4 @@
-import type { Task, TaskStatus } from "./model.js";
+import type { Task, TaskStatus } from "../../contract/tasks.js";
 import type { TaskQueue } from "./queue.js";
 
 export const ORDER_FIELDS = ["createdAt", "updatedAt", "priority", "status", "assignedTo"] as const;

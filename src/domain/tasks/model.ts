@@ -1,44 +1,10 @@
 /**
- * The task as the API shows it, and its conversion from the Redis hash the scripts keep
+ * The task (its shape is the contract's) read from the Redis hash the scripts keep
  * (all values strings; metadata entries as `m:<key>` fields holding JSON).
  */
 
+import type { Task, TaskStatus } from "../../contract/tasks.js";
 import { isoTime } from "../../core/iso-time.js";
-
-export const TASK_STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
-/** Named priorities accepted wherever a priority is (the original's names). */
-export const PRIORITY_NAMES = { low: 25, medium: 50, high: 75, critical: 100 } as const;
-
-export interface Task {
-  id: string;
-  text: string;
-  description?: string;
-  priority: number;
-  status: TaskStatus;
-  channel?: string;
-  /** Capabilities a worker must have to claim it. */
-  requires?: string[];
-  assignedTo?: string;
-  attempts: number;
-  maxAttempts: number;
-  metadata: Record<string, unknown>;
-  result?: unknown;
-  error?: string;
-  deadLettered?: boolean;
-  createdAt: string;
-  updatedAt: string;
-  claimedAt?: string;
-  completedAt?: string;
-  /** Fencing token of the current lease (grows with every claim). */
-  leaseToken?: number;
-  leaseExpiresAt?: string;
-  /** When a pending task expires (ttl). */
-  expiresAt?: string;
-  /** When a delayed or backing-off task becomes claimable. */
-  runAfter?: string;
-}
 
 const iso = (ms: string) => isoTime(Number(ms));
 

@@ -1,10 +1,11 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { Task, TaskStatus } from "../../contract/tasks.js";
 import { AppError } from "../../core/errors.js";
 import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import type { Keys } from "../../storage/keys.js";
 import { type CoordinationScript, CoordinationScripts } from "../../storage/scripts.js";
-import { type Task, type TaskStatus, taskFromFlat, taskFromJson } from "./model.js";
+import { taskFromFlat, taskFromJson } from "./model.js";
 
 /**
  * The priority task queue. Every state transition is one Lua script (storage/lua); this class

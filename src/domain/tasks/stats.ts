@@ -1,32 +1,5 @@
-import { TASK_STATUSES, type TaskStatus } from "./model.js";
+import { type Percentiles, type QueueStats, TASK_STATUSES, type TaskStatus } from "../../contract/tasks.js";
 import type { TaskQueue } from "./queue.js";
-
-export interface Percentiles {
-  samples: number;
-  p50Ms: number;
-  p95Ms: number;
-  p99Ms: number;
-}
-
-export interface QueueStats {
-  byStatus: Record<TaskStatus, number>;
-  /** Claimable now. */
-  queueDepth: number;
-  /** Pending but not yet due (delay or retry backoff). */
-  delayed: number;
-  activeLeases: number;
-  deadLetters: number;
-  oldestPendingAgeMs: number | null;
-  /** Created → claimed, over the most recent claims. */
-  waitTime: Percentiles;
-  /** Claimed → completed, over the most recent completions. */
-  runTime: Percentiles;
-  /** Completions so far in the current (partial) minute. */
-  completionsThisMinute: number;
-  /** Mean completions per minute over the last 5 whole minutes. */
-  completionsPerMinute: number;
-  workers: { workerId: string; activeTasks: number }[];
-}
 
 const MINUTES = 5;
 /** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (coordination-prelude.lua). */

@@ -1,5 +1,5 @@
+import type { DomainEvent } from "../../contract/events.js";
 import type { Logger } from "../../core/logger.js";
-import type { DomainEvent } from "../../storage/event-log.js";
 import { compilePatterns, fieldAt } from "./match.js";
 
 /**

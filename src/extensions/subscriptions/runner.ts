@@ -1,7 +1,8 @@
 import type { Redis } from "ioredis";
+import type { DomainEvent } from "../../contract/events.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import { type DomainEvent, parseEventEntry } from "../../storage/event-log.js";
+import { parseEventEntry } from "../../domain/events/event-log.js";
 import type { Keys } from "../../storage/keys.js";
 import { OwnedLock } from "../../storage/lock.js";
 import type { BackoffSettings, Subscription } from "./define.js";

@@ -1,8 +1,8 @@
 import type { Redis } from "ioredis";
+import type { DomainEvent } from "../../contract/events.js";
 import type { CallRequest } from "../../core/dispatch.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
-import type { DomainEvent } from "../../storage/event-log.js";
 import type { Keys } from "../../storage/keys.js";
 import { type DeliveryContext, type Subscription, SubscriptionDefinitionError } from "./define.js";
 import { describeError, type RunnerSettings, type RunnerStats, SubscriptionRunner } from "./runner.js";

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import type { DomainEvent } from "../../storage/event-log.js";
+import type { DomainEvent } from "../../contract/events.js";
 import type { Keys } from "../../storage/keys.js";
 import { LuaScript } from "../../storage/lua-script.js";
 

@@ -1,4 +1,4 @@
-import type { DomainEvent } from "../../storage/event-log.js";
+import type { DomainEvent } from "../../contract/events.js";
 import { fieldAt } from "../subscriptions/match.js";
 import type { Condition } from "./schema.js";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { TASK_STATUSES } from "../../contract/tasks.js";
 import { MINUTES } from "../../core/recent-calls.js";
-import { TASK_STATUSES } from "../../domain/tasks/model.js";
 import { SAMPLE_MS } from "../../domain/tasks/queue-sampler.js";
 import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";

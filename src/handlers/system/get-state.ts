@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { TASK_STATUSES } from "../../contract/tasks.js";
 import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
-import { TASK_STATUSES } from "../../domain/tasks/model.js";
 import { defineHandler } from "../../services.js";
 import { instance } from "./schemas.js";
 

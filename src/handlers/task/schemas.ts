@@ -1,6 +1,6 @@
 import { z } from "zod";
+import { PRIORITY_NAMES, TASK_STATUSES, type Task } from "../../contract/tasks.js";
 import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
-import { PRIORITY_NAMES, TASK_STATUSES, type Task } from "../../domain/tasks/model.js";
 
 /** Ids of workers and instances: they become part of key names, so a safe alphabet. */
 export const workerId = z

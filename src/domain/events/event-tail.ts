@@ -1,8 +1,9 @@
 import type { Redis } from "ioredis";
-import type { Logger } from "../core/logger.js";
-import { type DomainEvent, parseEventEntry } from "../storage/event-log.js";
-import type { Keys } from "../storage/keys.js";
-import { blockingConnection } from "../storage/redis.js";
+import type { DomainEvent, EventFeed, EventFilter, EventSubscription } from "../../contract/events.js";
+import type { Logger } from "../../core/logger.js";
+import type { Keys } from "../../storage/keys.js";
+import { blockingConnection } from "../../storage/redis.js";
+import { parseEventEntry } from "./event-log.js";
 
 /**
  * Fans the capped event stream out to local subscribers (SSE clients, later WebSocket and
@@ -15,19 +16,6 @@ import { blockingConnection } from "../storage/redis.js";
  */
 
 type RawEntry = [string, string[]];
-export type EventFilter = (event: DomainEvent) => boolean;
-
-export interface Subscription {
-  filter: EventFilter;
-  deliver: (event: DomainEvent) => void;
-  /** Replay the events after this stream id first. */
-  afterId?: string;
-  /**
-   * Asked during the replay after each delivered event: true (or a promise of true once the
-   * client's buffer has drained) to go on, false when the client has gone.
-   */
-  ready?: () => boolean | Promise<boolean>;
-}
 
 interface Subscriber {
   filter: EventFilter;
@@ -48,7 +36,7 @@ export function compareStreamIds(a: string, b: string): number {
   return aMs - bMs || aSeq - bSeq;
 }
 
-export class EventTail {
+export class EventTail implements EventFeed {
   readonly #subscribers = new Set<Subscriber>();
   #conn: Redis | null = null;
   #loop: Promise<void> | null = null;
@@ -62,7 +50,7 @@ export class EventTail {
   ) {}
 
   /** Starts delivering events; resolves once the replay is done with the function that stops it. */
-  async subscribe({ filter, deliver, afterId, ready }: Subscription): Promise<() => void> {
+  async subscribe({ filter, deliver, afterId, ready }: EventSubscription): Promise<() => void> {
     const subscriber: Subscriber = {
       filter,
       deliver,
@@ -104,7 +92,11 @@ export class EventTail {
   }
 
   /** Returns false when the subscriber went away during the replay. */
-  async #replay(subscriber: Subscriber, afterId: string, ready?: Subscription["ready"]): Promise<boolean> {
+  async #replay(
+    subscriber: Subscriber,
+    afterId: string,
+    ready?: EventSubscription["ready"],
+  ): Promise<boolean> {
     let after = afterId;
     for (;;) {
       const entries = (await this.redis.xrange(

@@ -1,19 +1,8 @@
 import type { Redis } from "ioredis";
-import { isoTime } from "../core/iso-time.js";
-import { taskFromHash } from "../domain/tasks/model.js";
-import type { Keys } from "./keys.js";
-
-/** One domain event as stored on the capped event stream and served to subscribers. */
-export interface DomainEvent {
-  /** The stream entry id (`<ms>-<seq>`): ordered, unique, usable to resume. */
-  id: string;
-  event: string;
-  payload: Record<string, unknown>;
-  /** Server process that emitted it. */
-  source: string;
-  /** Epoch milliseconds (from the stream id). */
-  ts: number;
-}
+import type { DomainEvent } from "../../contract/events.js";
+import { isoTime } from "../../core/iso-time.js";
+import type { Keys } from "../../storage/keys.js";
+import { taskFromHash } from "../tasks/model.js";
 
 /** Appends domain events to one capped stream (`XADD ... MAXLEN ~`). */
 export class EventLog {
