@@ -1,4 +1,5 @@
 import { AppError } from "../core/errors.js";
+import { keySafeId } from "../core/ids.js";
 import type { DomainEvent } from "../storage/event-log.js";
 
 /**
@@ -58,7 +59,7 @@ const PARAMS: Record<"prefix" | "session" | "instance" | "task", Param> = {
   },
   instance: {
     name: "instance",
-    pattern: /^[A-Za-z0-9._:@/-]{1,128}$/,
+    pattern: keySafeId(),
     expected: "an instance id (letters, digits and . _ : @ / -, max 128)",
   },
   task: { name: "task", pattern: /^t-\d+$/, expected: 'a task id like "t-42"' },
