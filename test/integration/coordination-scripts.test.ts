@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { AppError } from "../../src/core/errors.js";
 import { Leadership } from "../../src/domain/cluster/leadership.js";
-import { processBatch } from "../../src/domain/coordination/batch.js";
+import { type BatchSettings, processBatch } from "../../src/domain/coordination/batch.js";
 import { castVote } from "../../src/domain/coordination/quorum.js";
 import { InstanceRegistry } from "../../src/domain/instances/registry.js";
 import { TaskQueue } from "../../src/domain/tasks/queue.js";
@@ -257,6 +257,33 @@ describe("claimBatchItems and completeBatchItems", () => {
   const SETTINGS = { chunk: 2, leaseMs: 60_000, ttlSec: 60 };
   const never = new AbortController().signal;
 
+  /**
+   * Processor p1 of batch b1 (items "x" and "y"): `holding` resolves once it holds its first
+   * chunk, and it stalls on the first item until `resume()`; `result` is its processBatch answer.
+   */
+  function stalledProcessor(queue: TaskQueue, settings: BatchSettings) {
+    let holds!: () => void;
+    const holding = new Promise<void>((resolve) => {
+      holds = resolve;
+    });
+    let resume!: () => void;
+    const stalled = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const result = processBatch(
+      queue.scripts,
+      queue.q,
+      { batchId: "b1", processorId: "p1", items: ["x", "y"] },
+      async () => {
+        holds();
+        await stalled;
+      },
+      settings,
+      never,
+    );
+    return { holding, resume, result };
+  }
+
   it("one processor takes every item in chunks and completes the batch, announced once", async () => {
     const { keys, queue } = fixture();
     const seen: [unknown, number][] = [];
@@ -324,27 +351,9 @@ describe("claimBatchItems and completeBatchItems", () => {
   it("items whose lease expired go to another processor; the first one's late completion counts none of them", async () => {
     const { keys, queue } = fixture();
     const settings = { chunk: 2, leaseMs: 200, ttlSec: 60 };
-    let claimed!: () => void;
-    const firstClaimed = new Promise<void>((resolve) => {
-      claimed = resolve;
-    });
-    let resume!: () => void;
-    const stalled = new Promise<void>((resolve) => {
-      resume = resolve;
-    });
-    // p1 takes both items, then stalls on the first until p2 has taken them over and finished
-    const slow = processBatch(
-      queue.scripts,
-      queue.q,
-      { batchId: "b1", processorId: "p1", items: ["x", "y"] },
-      async () => {
-        claimed();
-        await stalled;
-      },
-      settings,
-      never,
-    );
-    await firstClaimed;
+    // p1 stalls until p2 has taken its items over and finished
+    const slow = stalledProcessor(queue, settings);
+    await slow.holding;
     const taken: unknown[] = [];
     const fast = await processBatch(
       queue.scripts,
@@ -358,9 +367,9 @@ describe("claimBatchItems and completeBatchItems", () => {
     );
     assert.deepEqual(fast, { status: "completed", done: 2, total: 2, processedByMe: 2 });
     assert.deepEqual(taken.sort(), ["x", "y"], "both, in no documented order");
-    resume();
+    slow.resume();
     assert.deepEqual(
-      await slow,
+      await slow.result,
       { status: "completed", done: 2, total: 2, processedByMe: 0 },
       "p1 no longer held them",
     );
@@ -372,26 +381,8 @@ describe("claimBatchItems and completeBatchItems", () => {
 
   it("an aborted processor stops while another holds the remaining items: the batch still running", async () => {
     const { queue } = fixture();
-    let claimed!: () => void;
-    const firstClaimed = new Promise<void>((resolve) => {
-      claimed = resolve;
-    });
-    let resume!: () => void;
-    const stalled = new Promise<void>((resolve) => {
-      resume = resolve;
-    });
-    const holding = processBatch(
-      queue.scripts,
-      queue.q,
-      { batchId: "b1", processorId: "p1", items: ["x", "y"] },
-      async () => {
-        claimed();
-        await stalled;
-      },
-      SETTINGS,
-      never,
-    );
-    await firstClaimed;
+    const holder = stalledProcessor(queue, SETTINGS);
+    await holder.holding;
     const idle = await processBatch(
       queue.scripts,
       queue.q,
@@ -401,7 +392,7 @@ describe("claimBatchItems and completeBatchItems", () => {
       AbortSignal.abort(),
     );
     assert.deepEqual(idle, { status: "running", done: 0, total: 2, processedByMe: 0 });
-    resume();
-    assert.deepEqual(await holding, { status: "completed", done: 2, total: 2, processedByMe: 2 });
+    holder.resume();
+    assert.deepEqual(await holder.result, { status: "completed", done: 2, total: 2, processedByMe: 2 });
   });
 });
