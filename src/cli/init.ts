@@ -13,6 +13,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadClientConfig } from "../client-config.js";
+import { action } from "./output.js";
+import { unifiedDiff } from "./settings-diff.js";
 import {
   type FilePlan,
   hookHandler,
@@ -22,16 +24,14 @@ import {
   installMcp,
   shellWord,
   TOKEN_ENV,
-  unifiedDiff,
   uninstallHooks,
   uninstallMcp,
-} from "./init-settings.js";
-import { action } from "./output.js";
+} from "./settings-install.js";
 
 /**
  * `claudebench init`: sets a project up for Claude Code — ClaudeBench's hooks in
  * `.claude/settings.json` (or `.claude/settings.local.json`) and its MCP server in `.mcp.json`,
- * merged into what is there (see init-settings.ts), or taken out with --uninstall.
+ * merged into what is there (see settings-install.ts), or taken out with --uninstall.
  */
 
 interface InitFlags {

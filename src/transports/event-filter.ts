@@ -1,5 +1,6 @@
 import type { DomainEvent } from "../contract/events.js";
 import { AppError } from "../core/errors.js";
+import { keySafeId } from "../core/ids.js";
 
 /**
  * The query of a live-event subscription, shared by `GET /events` (SSE) and `GET /ws`
@@ -58,7 +59,7 @@ const PARAMS: Record<"prefix" | "session" | "instance" | "task", Param> = {
   },
   instance: {
     name: "instance",
-    pattern: /^[A-Za-z0-9._:@/-]{1,128}$/,
+    pattern: keySafeId(),
     expected: "an instance id (letters, digits and . _ : @ / -, max 128)",
   },
   task: { name: "task", pattern: /^t-\d+$/, expected: 'a task id like "t-42"' },

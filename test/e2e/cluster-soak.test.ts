@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { after, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import {
   CLUSTER_ENV,
   call,
@@ -14,7 +14,7 @@ import {
   sleep,
   startGroup,
 } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+import { type TestRedis, useTestRedis } from "../helpers/redis.js";
 
 /**
  * Heartbeat soak of a cluster of three `claudebench serve` processes: SOAK_AGENTS agents
@@ -31,15 +31,11 @@ const SOAK_AGENTS = 100;
 let redis: TestRedis;
 let admin: Redis;
 
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
-after(async () => {
-  await killAllServers();
-  await admin?.quit();
-  await redis?.stop();
+// before Redis stops: the servers are killed first
+after(() => killAllServers());
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;

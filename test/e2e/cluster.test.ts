@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { after, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { Task } from "../../src/contract/tasks.js";
 import { AppError } from "../../src/core/errors.js";
 import { TaskQueue } from "../../src/domain/tasks/queue.js";
@@ -25,7 +25,7 @@ import {
   until,
   watchLeadership,
 } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+import { type TestRedis, useTestRedis } from "../helpers/redis.js";
 
 /**
  * Several real `claudebench serve` processes on one Redis and one key prefix, i.e. one cluster:
@@ -44,15 +44,11 @@ interface ClaimResult {
 let redis: TestRedis;
 let admin: Redis;
 
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
-after(async () => {
-  await killAllServers();
-  await admin?.quit();
-  await redis?.stop();
+// before Redis stops: the servers are killed first
+after(() => killAllServers());
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
 
 const startGroup = (n: number) => startServers(redis.url, n);

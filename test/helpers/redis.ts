@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
+import { Redis, type RedisOptions } from "ioredis";
 import { type EmbeddedRedis, startEmbeddedRedis } from "../../src/storage/embedded-redis.js";
 
 /**
@@ -27,6 +29,33 @@ export async function startTestRedis(): Promise<TestRedis> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What `useTestRedis` hands a file: its private redis-server and a connection to it. */
+export interface TestRedisConnection {
+  server: TestRedis;
+  redis: Redis;
+}
+
+/**
+ * The setup most files share: a private redis-server and one connection to it, started before
+ * the tests of the enclosing file (or describe) and closed after them. `bind` receives both once
+ * started, to assign them to the file's own variables. Node runs `after` hooks in the order
+ * they were registered: a file that must close its servers before Redis stops registers that
+ * hook before calling this.
+ */
+export function useTestRedis(bind: (started: TestRedisConnection) => void, options: RedisOptions = {}): void {
+  let server: TestRedis | undefined;
+  let redis: Redis | undefined;
+  before(async () => {
+    server = await startTestRedis();
+    redis = new Redis(server.url, options);
+    bind({ server, redis });
+  });
+  after(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
 }
 
 let counter = 0;

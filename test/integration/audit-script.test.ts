@@ -1,25 +1,17 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import { auditEntry, type PendingAuditRecord, parseAuditEntry } from "../../src/domain/audit/record.js";
 import { LuaScript } from "../../src/storage/lua-script.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /** appendAudit-1.lua on its own: one stream entry per record (its JSON), the cap kept; entries read back. */
 
 const append = LuaScript.fromFile("appendAudit-1.lua");
 
 describe("appendAudit", () => {
-  let server: TestRedis;
   let redis: Redis;
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  useTestRedis((started) => ({ redis } = started));
 
   it("appends each record as its own entry, the record as JSON in the field r, in order", async () => {
     const stream = `${uniquePrefix("audit")}:audit`;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import {
   COORDINATION_KEY_FAMILIES,
   COORDINATION_KEYS,
@@ -15,7 +15,7 @@ import {
   coordinationLuaScripts,
   coordinationScriptSource,
 } from "../../src/storage/scripts.js";
-import { startTestRedis, type TestRedis } from "../helpers/redis.js";
+import { useTestRedis } from "../helpers/redis.js";
 
 /**
  * The coordination key names are written once (storage/coordination-keys.ts): TypeScript builds
@@ -150,18 +150,8 @@ describe("coordination keys", () => {
 });
 
 describe("coordination keys written out in Lua", () => {
-  let server: TestRedis;
   let redis: Redis;
-
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
-
-  after(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  useTestRedis((started) => ({ redis } = started));
 
   it("builds in Redis the same names as TypeScript, for text and number members", async () => {
     const base = "agree:{tasks}:";

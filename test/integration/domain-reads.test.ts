@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import { CallStats } from "../../src/core/metrics.js";
 import { auditEntry, type PendingAuditRecord } from "../../src/domain/audit/record.js";
 import { AuditStream } from "../../src/domain/audit/stream.js";
@@ -16,7 +16,7 @@ import { DiagnosticLists } from "../../src/storage/diagnostic-lists.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { LuaScript } from "../../src/storage/lua-script.js";
 import { connectRedis, RedisLink } from "../../src/storage/redis.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /**
  * The reads and writes handlers used to make on Redis themselves, now domain functions and
@@ -25,14 +25,7 @@ import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.j
 
 let server: TestRedis;
 let redis: Redis;
-before(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+useTestRedis((started) => ({ server, redis } = started));
 
 async function queueOf(label: string): Promise<{ keys: Keys; tasks: TaskQueue }> {
   const keys = createKeys(uniquePrefix(label));

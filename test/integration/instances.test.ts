@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { after, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { Config } from "../../src/config.js";
 import type { DomainEvent } from "../../src/contract/events.js";
 import type { Task } from "../../src/contract/tasks.js";
 import { parseEventEntry } from "../../src/domain/events/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import type { Health } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
 /**
@@ -64,15 +64,11 @@ let redis: TestRedis;
 let admin: Redis;
 const servers: Server[] = [];
 
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  await admin?.quit();
-  await redis?.stop();
+// before Redis stops: the servers are closed first
+after(() => Promise.all(servers.map((s) => s.close())));
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
 
 /** `n` server processes (in this process) sharing one Redis and one fresh key prefix. */

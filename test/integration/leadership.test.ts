@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { Leadership } from "../../src/domain/coordination/leadership.js";
 import { parseEventEntry } from "../../src/domain/events/event-log.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { CoordinationScripts } from "../../src/storage/scripts.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /**
  * Leadership against a real Redis (acquireLeadership-1.lua), each candidate on a clock the test
@@ -14,18 +14,8 @@ import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.j
  * arrive stops saying it leads when its term ends here — before Redis lets another take over.
  */
 
-let server: TestRedis;
 let redis: Redis;
-
-before(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url);
-});
-
-after(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
+useTestRedis((started) => ({ redis } = started));
 
 // Long enough that a stalled test process does not see Redis expire a term between two lines.
 const TERM_MS = 2100;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import type { Task } from "../../src/contract/tasks.js";
@@ -7,7 +7,7 @@ import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.
 import { createKeys } from "../../src/storage/keys.js";
 import { execPipeline, LuaScript, writeScriptsPerTurn } from "../../src/storage/lua-script.js";
 import { coordinationLuaScripts } from "../../src/storage/scripts.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
 /**
@@ -19,16 +19,7 @@ import { rpc, startTestServer } from "../helpers/server.js";
 
 let server: TestRedis;
 let redis: Redis;
-
-before(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url, { enableAutoPipelining: true });
-});
-
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+useTestRedis((started) => ({ server, redis } = started), { enableAutoPipelining: true });
 
 const known = async (script: LuaScript) => ((await redis.script("EXISTS", script.sha)) as number[])[0] === 1;
 

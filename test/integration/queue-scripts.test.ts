@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { TASK_STATUSES } from "../../src/contract/tasks.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
 import { queueStats } from "../../src/domain/tasks/stats.js";
@@ -9,7 +9,7 @@ import type { CoordinationKeys } from "../../src/storage/coordination-keys.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { OwnedLock } from "../../src/storage/lock.js";
 import { CoordinationScripts } from "../../src/storage/scripts.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /**
  * Every queue script against raw Redis state: each documented return code, the keys each
@@ -38,7 +38,6 @@ interface StreamEvent {
   payload: { task: Hash } & Record<string, unknown>;
 }
 
-let server: TestRedis;
 let redis: Redis;
 
 function fixture(): Fx {
@@ -328,15 +327,7 @@ async function redisTimePast(ms: number): Promise<void> {
   }
 }
 
-before(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url);
-});
-
-after(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
+useTestRedis((started) => ({ redis } = started));
 
 describe("createTask", () => {
   it("OK: a pending task in every index, with its created event", async () => {

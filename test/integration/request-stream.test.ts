@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { RedisRpcClient } from "../../src/client/redis-rpc.js";
 import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import { builtinHandlers } from "../../src/handlers/index.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { counterKey, testHandlers } from "../helpers/handlers.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { startTestServer } from "../helpers/server.js";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -27,14 +27,9 @@ describe("the Redis request stream", () => {
   let redis: TestRedis;
   let admin: Redis;
 
-  before(async () => {
-    redis = await startTestRedis();
-    admin = new Redis(redis.url);
-  });
-
-  after(async () => {
-    await admin?.quit();
-    await redis?.stop();
+  useTestRedis((started) => {
+    redis = started.server;
+    admin = started.redis;
   });
 
   /** Waits until every entry on the request stream has been executed, answered and removed. */

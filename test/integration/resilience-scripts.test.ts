@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { LuaScript } from "../../src/storage/lua-script.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /**
  * Each resilience script on its own, on seeded state in a real Redis: every return code its
@@ -27,18 +27,13 @@ describe("resilience scripts", () => {
   const announced: unknown[] = [];
   const channel = `${uniquePrefix("ch")}:breaker`;
 
+  useTestRedis((started) => ({ server, redis } = started));
   before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
     subscriber = new Redis(server.url);
     subscriber.on("message", (_c: string, message: string) => announced.push(JSON.parse(message)));
     await subscriber.subscribe(channel);
   });
-  after(async () => {
-    subscriber?.disconnect();
-    redis?.disconnect();
-    await server?.stop();
-  });
+  after(() => subscriber?.disconnect());
 
   it("rateLimit admits up to the limit, refuses with the wait, and slides", async () => {
     const key = `${uniquePrefix()}:rl`;

@@ -1,26 +1,18 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import { pushInbox, readInbox } from "../../src/domain/sessions/inbox.js";
 import { SubscriptionStore } from "../../src/extensions/subscriptions/store.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 /**
  * The subscription and inbox scripts against raw Redis state: createSubscriptionGroups,
  * touchDelivery, deadLetterDelivery and pushInbox, each documented return code.
  */
 
-let server: TestRedis;
 let redis: Redis;
-before(async () => {
-  server = await startTestRedis();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+useTestRedis((started) => ({ redis } = started));
 
 function fixture(): { keys: Keys; store: SubscriptionStore } {
   const keys = createKeys(uniquePrefix("ss"));

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { after, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { DomainEvent } from "../../src/contract/events.js";
 import { AppError } from "../../src/core/errors.js";
 import { type DeliveryContext, defineSubscription } from "../../src/extensions/subscriptions/index.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
 /**
@@ -20,13 +20,11 @@ import { rpc, startTestServer } from "../helpers/server.js";
 let redis: TestRedis;
 let admin: Redis;
 const temps: string[] = [];
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
-after(async () => {
-  admin.disconnect();
-  await redis.stop();
+after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { Ajv } from "ajv";
 import ajvFormats from "ajv-formats";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { JsonRpcFailure, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import type { Task } from "../../src/contract/tasks.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { post, rpc, startTestServer } from "../helpers/server.js";
 
 /** The task.* methods end to end over JSON-RPC and the HTTP routes, one fresh key prefix per test. */
@@ -63,15 +63,11 @@ let admin: Redis;
 const servers: Server[] = [];
 let requestId = 0;
 
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  await admin?.quit();
-  await redis?.stop();
+// before Redis stops: the servers are closed first
+after(() => Promise.all(servers.map((s) => s.close())));
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
 
 /** A server on its own key prefix: each test sees an empty queue. */

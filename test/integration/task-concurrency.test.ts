@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Agent, request } from "node:http";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { after, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { JsonRpcFailure, JsonRpcResponse, JsonRpcSuccess } from "../../src/contract/jsonrpc.js";
 import type { Task } from "../../src/contract/tasks.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { until } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { startTestServer } from "../helpers/server.js";
 
 /**
@@ -31,16 +31,14 @@ const servers: Server[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 let requestId = 0;
 
-before(async () => {
-  redis = await startTestRedis();
-  admin = new Redis(redis.url);
-});
-
+// before Redis stops: the servers are closed first
 after(async () => {
   agent.destroy();
   await Promise.all(servers.map((s) => s.close()));
-  await admin?.quit();
-  await redis?.stop();
+});
+useTestRedis((started) => {
+  redis = started.server;
+  admin = started.redis;
 });
 
 async function open(): Promise<{ url: string; keys: Keys }> {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { unifiedDiff } from "../../src/cli/settings-diff.js";
 import {
   HOOK_EVENTS,
   hookHandler,
@@ -9,10 +10,9 @@ import {
   installMcp,
   isOurHook,
   shellWord,
-  unifiedDiff,
   uninstallHooks,
   uninstallMcp,
-} from "../../src/cli/init-settings.js";
+} from "../../src/cli/settings-install.js";
 
 /** `claudebench init`'s merge logic: Claude Code's settings and .mcp.json, edited in place. */
 

@@ -1,3 +1,5 @@
+import { toKeySafeId } from "../../core/ids.js";
+
 /**
  * One Claude Code session, one instance, whichever path it came by.
  *
@@ -15,8 +17,7 @@
 /** Sessions idle for minutes between prompts: theirs is a long heartbeat timeout. */
 export const SESSION_TIMEOUT_MS = 30 * 60_000;
 
-export const sessionInstanceId = (sessionId: string) =>
-  `cc-${sessionId.replace(/[^A-Za-z0-9._:@/-]/g, "_").slice(0, 120)}`;
+export const sessionInstanceId = (sessionId: string) => `cc-${toKeySafeId(sessionId, 120)}`;
 
 const BRIDGE_PREFIX = "claude-code-";
 

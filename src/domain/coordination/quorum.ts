@@ -31,16 +31,3 @@ export async function castVote(
     majority,
   };
 }
-
-/** The decided value, if any, and the votes so far. */
-export async function readDecision(
-  redis: import("ioredis").Redis,
-  q: CoordinationKeys,
-  decision: string,
-): Promise<{ finalDecision: string | null; votes: Record<string, string> }> {
-  const [finalDecision, votes] = await Promise.all([
-    redis.get(q.quorumResult(decision)),
-    redis.hgetall(q.quorum(decision)),
-  ]);
-  return { finalDecision, votes };
-}

@@ -1,3 +1,4 @@
+import { toKeySafeId } from "../../core/ids.js";
 import { sessionInstanceId } from "../coordination/identity.js";
 import type { InstanceRegistry } from "../coordination/instances.js";
 
@@ -55,5 +56,5 @@ export async function sessionDirectory(instances: InstanceRegistry, id: string):
 /** The project a working directory belongs to: its last path segment (a channel name). */
 export function projectOf(cwd: string): string {
   const name = cwd.replace(/\/+$/, "").split("/").pop() || "root";
-  return name.replace(/[^A-Za-z0-9._:@/-]/g, "_").slice(0, 128);
+  return toKeySafeId(name, 128);
 }

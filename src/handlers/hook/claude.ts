@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
+import { toKeySafeId } from "../../core/ids.js";
 import { sessionInstanceId } from "../../domain/coordination/identity.js";
 import { inboxContext } from "../../domain/sessions/inbox.js";
 import { projectOf, touchSession } from "../../domain/sessions/sessions.js";
@@ -125,7 +126,7 @@ async function claudeTask(
     maxAttempts: 3,
     channel: p.cwd ? projectOf(p.cwd) : holder,
     metadata: { sessionId: p.session_id ?? null, source: "TaskCreated", claudeTaskId: p.task_id },
-    idempotencyKey: `cc-task.${holder}.${p.task_id}`.replace(/[^A-Za-z0-9._:@/-]/g, "_").slice(0, 200),
+    idempotencyKey: toKeySafeId(`cc-task.${holder}.${p.task_id}`, 200),
   });
   if (!completed || task.status === "completed") return {};
   try {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
+import { keySafeId } from "../../core/ids.js";
 import { sessionInstanceId } from "../../domain/coordination/identity.js";
 import { projectOf } from "../../domain/sessions/sessions.js";
 import type { HandlerContext } from "../../services.js";
@@ -11,7 +12,7 @@ export const sessionId = z
   .describe("A Claude Code session id (hook payloads' session_id)");
 export const project = z
   .string()
-  .regex(/^[A-Za-z0-9._:@/-]{1,128}$/)
+  .regex(keySafeId())
   .describe("The project: the last segment of its working directory (the session's channel)");
 
 export const message = z.object({

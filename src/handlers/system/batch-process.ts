@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../core/errors.js";
+import { keySafeId } from "../../core/ids.js";
 import type { HandlerContext } from "../../services.js";
 import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
@@ -21,7 +22,7 @@ export const systemBatchProcess = defineHandler({
   description:
     "Processes a batch of items together with every other instance that calls it with the same batchId: items are shared out so each is processed once, items of an instance that dies are finished by the others, and batch.completed is emitted once. processor names a method called per item with { batchId, index, item }; without it each item is just recorded. The processor must be a method the caller may call itself (over MCP: a tool).",
   input: z.object({
-    batchId: z.string().regex(/^[A-Za-z0-9._:@/-]{1,128}$/),
+    batchId: z.string().regex(keySafeId()),
     instanceId,
     items: z.array(z.unknown()).max(100_000),
     processor: z.string().max(200).optional().describe("Method to call for each item"),

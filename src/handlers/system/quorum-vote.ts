@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { keySafeId } from "../../core/ids.js";
 import { defineHandler } from "../../services.js";
 import { instanceId } from "./schemas.js";
 
@@ -9,7 +10,7 @@ export const systemQuorumVote = defineHandler({
   description:
     "Casts this instance's vote on a decision (a re-vote replaces it). The first value backed by a majority — of totalInstances, or of the live instances when it is omitted — becomes the decision, announced once by a quorum.decision.made event. Decisions expire after a day.",
   input: z.object({
-    decision: z.string().regex(/^[A-Za-z0-9._:@/-]{1,128}$/),
+    decision: z.string().regex(keySafeId()),
     instanceId,
     value: z.string().min(1).max(1000),
     totalInstances: z.number().int().min(1).max(10_000).optional(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { KEY_SAFE_ID_HINT, keySafeId } from "../../core/ids.js";
 
 export const emptyInput = z.object({}).loose();
 
@@ -114,7 +115,7 @@ export const metricsOutput = z.object({
 
 export const instanceId = z
   .string()
-  .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, "letters, digits and . _ : @ / - (max 128)")
+  .regex(keySafeId(), KEY_SAFE_ID_HINT)
   .describe("Id of the instance (agent, worker, session)");
 
 export const instance = z.object({

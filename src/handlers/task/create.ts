@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { keySafeId } from "../../core/ids.js";
 import { defineHandler } from "../../services.js";
 import { capabilities, channel, metadata, priority, task } from "./schemas.js";
 
@@ -33,10 +34,7 @@ export const taskCreate = defineHandler({
       .max(31_536_000_000)
       .optional()
       .describe("Milliseconds before it can be claimed"),
-    idempotencyKey: z
-      .string()
-      .regex(/^[A-Za-z0-9._:@/-]{1,200}$/)
-      .optional(),
+    idempotencyKey: z.string().regex(keySafeId(200)).optional(),
     requires: capabilities.optional().describe("Capabilities a worker needs to claim it"),
   }),
   output: task.extend({ duplicate: z.boolean().optional() }),

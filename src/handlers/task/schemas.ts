@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { PRIORITY_NAMES, TASK_STATUSES, type Task } from "../../contract/tasks.js";
+import { KEY_SAFE_ID_HINT, keySafeId } from "../../core/ids.js";
 import { jsonAtMost, METADATA_MAX_BYTES } from "../../core/json-bounds.js";
 
 /** Ids of workers and instances: they become part of key names, so a safe alphabet. */
 export const workerId = z
   .string()
-  .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, "letters, digits and . _ : @ / - (max 128)")
+  .regex(keySafeId(), KEY_SAFE_ID_HINT)
   .describe("Id of the worker or instance");
 
 export const taskId = z.string().regex(/^t-\d+$/, 'a task id like "t-42"');
@@ -22,7 +23,7 @@ export const status = z.enum(TASK_STATUSES);
 
 export const channel = z
   .string()
-  .regex(/^[A-Za-z0-9._:@/-]{1,128}$/, "letters, digits and . _ : @ / - (max 128)")
+  .regex(keySafeId(), KEY_SAFE_ID_HINT)
   .describe("Grouping label, e.g. a project or session");
 
 export const metadata = jsonAtMost(METADATA_MAX_BYTES, z.record(z.string().min(1).max(128), z.unknown()));
