@@ -23,7 +23,7 @@ export const commaList = (text: string) =>
     .map((v) => v.trim())
     .filter(Boolean);
 
-export interface ClientConfig {
+interface ClientConfig {
   /** One server, or several of one cluster (same Redis) that a client fails over between, in order. */
   urls: [string, ...string[]];
   token?: string;

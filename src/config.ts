@@ -290,7 +290,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   );
 }
 
-export type DatabaseChoice =
+type DatabaseChoice =
   | { kind: "postgres"; url: string }
   | { kind: "pglite"; dir: string }
   | { kind: "none"; reason: string };

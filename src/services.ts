@@ -90,7 +90,7 @@ export interface ServerServices {
   readonly diagnostics: DiagnosticLists;
 }
 
-export interface RedisProbe {
+interface RedisProbe {
   /** Resolves with the round-trip time in ms; rejects when Redis cannot answer. */
   ping(): Promise<number>;
 }
@@ -119,11 +119,11 @@ export function defineSubscription(
   return defineAnySubscription(def);
 }
 
-export interface CircuitView {
+interface CircuitView {
   states(): Record<string, { state: "closed" | "open" | "half_open"; openUntil: number }>;
 }
 
-export interface ClusterInfo {
+interface ClusterInfo {
   view(): ClusterView;
   leadership(): LeadershipState;
   /** How long this process has led without a break (0 when it does not lead). */

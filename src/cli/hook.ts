@@ -21,9 +21,9 @@ import { join } from "node:path";
  * zod, ioredis or MCP SDK). The environment is handed in by the caller (the process entry).
  */
 
-export type OnUnavailable = "allow" | "block";
+type OnUnavailable = "allow" | "block";
 
-export interface HookSettings {
+interface HookSettings {
   url: string;
   token?: string;
   timeoutMs: number;
@@ -31,16 +31,16 @@ export interface HookSettings {
   onUnavailable?: { mode: OnUnavailable; source: string };
 }
 
-export interface HookResult {
+interface HookResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-export type HookEnv = Readonly<Record<string, string | undefined>>;
+type HookEnv = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_URL = "http://127.0.0.1:3000";
-export const DEFAULT_TIMEOUT_MS = 3000;
+const DEFAULT_TIMEOUT_MS = 3000;
 
 /** Events whose exit code 2 prevents the action (the tool call, the prompt): fail closed there. */
 const GATED_EVENTS = new Set(["PreToolUse", "PermissionRequest", "UserPromptSubmit"]);
@@ -61,7 +61,7 @@ when the action is blocked.
                            project's .claudebench/policy.json
 `;
 
-export class UsageError extends Error {
+class UsageError extends Error {
   override name = "UsageError";
 }
 
@@ -73,7 +73,7 @@ function parseMode(value: string, what: string): OnUnavailable {
 }
 
 /** Flags, else environment, else defaults. Throws UsageError on a bad flag or value. */
-export function hookSettings(args: readonly string[], env: HookEnv): HookSettings | "help" {
+function hookSettings(args: readonly string[], env: HookEnv): HookSettings | "help" {
   const flags: Record<string, string> = {};
   const names = new Set(["url", "token", "timeout-ms", "on-unavailable"]);
   for (let i = 0; i < args.length; i++) {
@@ -117,7 +117,7 @@ export function hookSettings(args: readonly string[], env: HookEnv): HookSetting
  * reads for that session), read directly: no schema library on this path. A missing file or
  * field means allow; an unreadable one too, with a warning.
  */
-export function projectOnUnavailable(cwd: string): { mode: OnUnavailable; source: string; warning?: string } {
+function projectOnUnavailable(cwd: string): { mode: OnUnavailable; source: string; warning?: string } {
   const path = join(cwd, ".claudebench", "policy.json");
   let text: string;
   try {
@@ -237,7 +237,7 @@ function unavailable(
 }
 
 /** Turns the server's answer into Claude Code's: exit 2 + stderr for a block, JSON on stdout otherwise. */
-export function toClaudeCode(answer: Record<string, unknown>): HookResult {
+function toClaudeCode(answer: Record<string, unknown>): HookResult {
   const specific = answer.hookSpecificOutput as Record<string, unknown> | undefined;
   if (specific && specific.permissionDecision === "deny") {
     const reason =
@@ -252,11 +252,7 @@ export function toClaudeCode(answer: Record<string, unknown>): HookResult {
 }
 
 /** The bridge itself, for one event (`input` is stdin's text). */
-export async function runHook(
-  settings: HookSettings,
-  input: string,
-  fallbackCwd: string,
-): Promise<HookResult> {
+async function runHook(settings: HookSettings, input: string, fallbackCwd: string): Promise<HookResult> {
   let event: Record<string, unknown>;
   try {
     event = JSON.parse(input) as Record<string, unknown>;

@@ -126,7 +126,7 @@ function summarize(changes: readonly string[]): string {
   return [...byVerb].map(([verb, what]) => `${verb} ${what.join(", ")}`).join("; ");
 }
 
-export async function initCommand(flags: InitFlags): Promise<void> {
+async function initCommand(flags: InitFlags): Promise<void> {
   if (flags.http && flags.command) throw new InitError("--http and --command exclude each other");
   const project = resolve(flags.dir ?? ".");
   if (!existsSync(project) || !statSync(project).isDirectory())

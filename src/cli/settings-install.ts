@@ -12,7 +12,7 @@ import { append, isObject, type Json, type JsonObject, remove, replace, sameJson
  * removes only ours (and the containers that emptied because of it).
  */
 
-export type HookKind = "http" | "command";
+type HookKind = "http" | "command";
 
 export interface InitOptions {
   kind: HookKind;
@@ -29,9 +29,9 @@ export interface InitOptions {
 
 export const DEFAULT_URL = "http://127.0.0.1:3000";
 export const TOKEN_ENV = "CLAUDEBENCH_TOKEN";
-export const MCP_NAME = "claudebench";
+const MCP_NAME = "claudebench";
 /** Seconds Claude Code waits for one hook (its default is 600). */
-export const HOOK_TIMEOUT_S = 10;
+const HOOK_TIMEOUT_S = 10;
 
 /**
  * The events ClaudeBench listens to (docs/claude-code.md, "What each hook does"), with their
@@ -79,7 +79,7 @@ export function shellWord(word: string): string {
 }
 
 /** The `.mcp.json` server entry. */
-export function mcpServer(opts: InitOptions): JsonObject {
+function mcpServer(opts: InitOptions): JsonObject {
   return {
     type: "http",
     url: `${opts.url}/mcp`,

@@ -13,7 +13,7 @@ const EVENT_WIDTH = 28;
 const SUMMARY_WIDTH = 72;
 
 /** What a line needs of an event: contract/events.ts' DomainEvent, and the page's LiveEvent. */
-export interface EventLike {
+interface EventLike {
   ts: number;
   event: string;
   payload: Record<string, unknown>;
@@ -21,7 +21,7 @@ export interface EventLike {
 }
 
 /** What an event name says at a glance: how it ended, else which part of the system it is about. */
-export type Tone = "failure" | "success" | "created" | "task" | "hook" | "fleet";
+type Tone = "failure" | "success" | "created" | "task" | "hook" | "fleet";
 
 const ANSI = { dim: "2", red: "31", green: "32", yellow: "33", blue: "34", magenta: "35", cyan: "36" };
 type Colour = keyof typeof ANSI;

@@ -8,7 +8,7 @@ import { ClaudeBenchError } from "./http-client.js";
  * A connection silent for three server heartbeats (15 s each) counts as dropped.
  */
 
-export interface FollowOptions {
+interface FollowOptions {
   /** Base URL of a server, e.g. http://127.0.0.1:3000 */
   url: string;
   token?: string;

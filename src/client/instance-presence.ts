@@ -13,7 +13,7 @@ import type { ServerContact } from "./server-contact.js";
  * never backs off.
  */
 
-export interface Registration {
+interface Registration {
   roles: string[];
   capabilities?: string[];
   /** Most tasks held at once (0 = no limit). */
@@ -27,7 +27,7 @@ export interface Liveness {
   load: Record<string, unknown>;
 }
 
-export interface PresenceOptions {
+interface PresenceOptions {
   client: ClaudeBenchClient;
   id: string;
   registration: Registration;

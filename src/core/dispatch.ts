@@ -125,7 +125,7 @@ function withTimeout(
   });
 }
 
-export function validationError(error: z.ZodError): AppError {
+function validationError(error: z.ZodError): AppError {
   const issues = error.issues.map((i) => ({
     path: i.path.map(String).join("."),
     message: i.message,
@@ -139,7 +139,7 @@ export function validationError(error: z.ZodError): AppError {
 }
 
 /** What the dispatcher itself needs of the server that runs it. */
-export interface DispatchKernel {
+interface DispatchKernel {
   /** The handlers served. */
   readonly registry: Registry;
   /** The root logger; each call's `ctx.log` is its child. */

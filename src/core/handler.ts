@@ -9,7 +9,7 @@ import type { PolicyOverride } from "./handler-policy.js";
 export type HandlerPolicy = PolicyOverride;
 
 /** MCP tool annotations: hints a model's client uses to decide how careful to be. */
-export interface ToolAnnotations {
+interface ToolAnnotations {
   readOnlyHint?: boolean;
   destructiveHint?: boolean;
   idempotentHint?: boolean;
@@ -17,7 +17,7 @@ export interface ToolAnnotations {
 }
 
 /** Which transports serve a handler. JSON-RPC, HTTP and Redis events default to on; MCP too. */
-export interface Exposure {
+interface Exposure {
   jsonrpc: boolean;
   http: boolean;
   events: boolean;
@@ -72,7 +72,7 @@ export type AnyHandler = Handler<any, any, any>;
  * other exports. `Symbol.for`: a plugin that bundles its own copy of this package still
  * makes values the server recognises.
  */
-export const HANDLER_BRAND = Symbol.for("claudebench.handler");
+const HANDLER_BRAND = Symbol.for("claudebench.handler");
 
 /** Whether `value` was made by `defineHandler` (any copy of this package). */
 export const isHandler = (value: unknown): value is AnyHandler =>

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { AnyHandler } from "./handler.js";
 
-export type JsonSchema = Record<string, unknown>;
+type JsonSchema = Record<string, unknown>;
 
 const cache = new WeakMap<z.ZodType, { input?: JsonSchema; output?: JsonSchema }>();
 

@@ -60,7 +60,7 @@ export class LatencyHistogram {
   }
 }
 
-export interface ExportedHistogram {
+interface ExportedHistogram {
   buckets: [number, number][];
   count: number;
   sumMs: number;
@@ -81,7 +81,7 @@ export interface MethodStats {
 }
 
 /** One method's live figures: read them, never write them. */
-export interface MethodReading {
+interface MethodReading {
   readonly latency: Readonly<Pick<LatencyHistogram, "count" | "sumMs" | "countsAtMost">>;
   readonly errors: ReadonlyMap<ErrorCode, number>;
 }

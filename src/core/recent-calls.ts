@@ -31,7 +31,7 @@ interface Slot {
   read?: Map<string, CallFigures>;
 }
 
-export interface LatencyFigures {
+interface LatencyFigures {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
@@ -46,7 +46,7 @@ export interface CallFigures {
   latency: LatencyFigures | null;
 }
 
-export interface MinuteFigures extends CallFigures {
+interface MinuteFigures extends CallFigures {
   /** Start of the minute, epoch ms. */
   t: number;
 }

@@ -98,7 +98,7 @@ interface MetricsSources extends RedisSources {
  * Queue, instance and stream figures from Redis in one pipeline, after a timed PING (the
  * round trip alone, not the pipeline's work). Without Redis the rest of the scrape still answers.
  */
-export function redisCollector(services: RedisSources): Collector {
+function redisCollector(services: RedisSources): Collector {
   const read = redisFamilies(services);
   const up = (value: number) =>
     gauge("claudebench_redis_up", "Whether Redis answered this scrape within 2 s (1) or not (0).", [
@@ -171,7 +171,7 @@ function redisFamilies(services: RedisSources): () => Promise<MetricFamily[]> {
 }
 
 /** Memory, uptime and event-loop delay of this process. */
-export function processCollector(startedAt: number, version: string): { collect: Collector; stop(): void } {
+function processCollector(startedAt: number, version: string): { collect: Collector; stop(): void } {
   // A libuv timer samples the loop's delay every 20 ms: negligible cost, no per-call work.
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();

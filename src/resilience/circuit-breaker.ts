@@ -21,7 +21,7 @@ import type { BreakerSettings } from "./policy.js";
  * conflict, rate-limit and the other client errors say nothing about the handler's health.
  */
 
-export type BreakerState = "closed" | "open" | "half_open";
+type BreakerState = "closed" | "open" | "half_open";
 
 const COUNTED: ReadonlySet<ErrorCode> = new Set(["INTERNAL", "TIMEOUT", "UNAVAILABLE"]);
 export const countsAsFailure = (code: ErrorCode) => COUNTED.has(code);
@@ -49,7 +49,7 @@ interface View {
   failures: number;
 }
 
-export interface BreakerTransition {
+interface BreakerTransition {
   method: string;
   state: BreakerState;
   openUntil: number;
@@ -58,7 +58,7 @@ export interface BreakerTransition {
 /** How a call was admitted: run it normally, or as a probe whose outcome must be settled. */
 export type Admission = "normal" | "probe";
 
-export interface BreakerBoardOptions {
+interface BreakerBoardOptions {
   redis: Redis;
   keys: PolicyKeys;
   log: Logger;

@@ -50,7 +50,7 @@ export class DataDirLockedError extends Error {
   override name = "DataDirLockedError";
 }
 
-export interface DataDirLock {
+interface DataDirLock {
   release(): void;
 }
 

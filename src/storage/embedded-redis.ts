@@ -32,7 +32,7 @@ export interface EmbeddedRedis {
   stop(): Promise<void>;
 }
 
-export interface EmbeddedRedisOptions {
+interface EmbeddedRedisOptions {
   dataDir: string;
   /** AOF persistence (on for `serve`; tests may turn it off). */
   appendOnly?: boolean;

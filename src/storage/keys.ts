@@ -30,7 +30,7 @@ export interface Keys extends RequestStreamKeys {
  * Event subscriptions (extensions/subscriptions). Their keys share the event stream's hash
  * tag `{tasks}`: the dead-letter script acknowledges the stream entry and parks it in one step.
  */
-export interface SubscriptionKeys {
+interface SubscriptionKeys {
   /** Consumer group on the event stream: `sub:<name>`, or `sub:<name>:p<i>` for partition i (not a key). */
   group(name: string, partition?: number): string;
   /** Lease of one partition of a partitioned subscription: the owning server process (string, expires). */
@@ -41,7 +41,7 @@ export interface SubscriptionKeys {
 }
 
 /** Claude Code sessions beyond their instance record: project roles and inboxes. */
-export interface SessionKeys {
+interface SessionKeys {
   /** The session id designated master of a project (string). */
   master(project: string): string;
   /** Messages waiting for a session, oldest first (list of JSON, capped, expires). */

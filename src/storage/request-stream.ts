@@ -24,13 +24,13 @@ const BATCH = 32;
 /** How long a finished request's reply is kept to answer a resend with the same replyTo. */
 const DONE_TTL_MS = 600_000;
 /** Reply ids become part of a key name: keep them to a safe alphabet. */
-export const REPLY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const REPLY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Answers the text of one request's `request` field (undefined when the entry has none): the
  * JSON-RPC response (or a promise of it) to send back as JSON, or null when none is due.
  */
-export type RequestAnswerer = (request: string | undefined) => unknown;
+type RequestAnswerer = (request: string | undefined) => unknown;
 
 export class RequestStreamConsumer {
   #stopped = false;

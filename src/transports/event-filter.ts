@@ -136,7 +136,7 @@ function concernsSession(
   return namesInstance(payload, instances);
 }
 
-export interface ParseOptions {
+interface ParseOptions {
   /** SSE's `Last-Event-ID` header; it wins over the `lastEventId` parameter. */
   lastEventId?: string;
   /** Other parameters the endpoint reads itself (the WebSocket's `token`). */

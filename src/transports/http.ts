@@ -37,7 +37,7 @@ import { EventSockets, refuse } from "./websocket.js";
  * request may end the process: whatever escapes a route is logged and answered 500.
  */
 
-export interface HttpTransportOptions {
+interface HttpTransportOptions {
   dispatcher: Dispatcher;
   mcp: McpHandler;
   tail: EventFeed;

@@ -88,7 +88,7 @@ async function processOne(
   }
 }
 
-export interface JsonRpcCall {
+interface JsonRpcCall {
   transport: TransportName;
   /** Entries a batch may hold (RPC_BATCH_MAX): its calls run at once. */
   maxBatch: number;

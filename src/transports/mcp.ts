@@ -104,7 +104,7 @@ function assignedWorker(uri: string): string | undefined {
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-export interface McpSessionOptions {
+interface McpSessionOptions {
   /** A session with neither a request nor an open stream for this long is closed. */
   sessionIdleMs: number;
   maxSessions: number;

@@ -21,7 +21,7 @@ import { AppError } from "../core/errors.js";
  * send text/plain, form and multipart bodies without asking the browser first, never JSON.
  */
 
-export interface RequestGuardOptions {
+interface RequestGuardOptions {
   /** Host names (no port) accepted besides loopback; `*` accepts any. */
   allowedHosts: readonly string[];
   /** Origins (`scheme://host[:port]`) accepted besides the server's own; `*` accepts any. */
@@ -31,7 +31,7 @@ export interface RequestGuardOptions {
 }
 
 /** The host name of a `Host` header, lower case, without port or IPv6 brackets. */
-export function hostName(host: string): string {
+function hostName(host: string): string {
   const lower = host.trim().toLowerCase();
   if (lower.startsWith("[")) {
     const end = lower.indexOf("]");

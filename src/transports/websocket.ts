@@ -20,12 +20,12 @@ import { type LiveEventOptions, streamUnavailable } from "./sse.js";
  * resumes from the stream when it reconnects.
  */
 
-export const WS_PATH = "/ws";
+const WS_PATH = "/ws";
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TOO_SLOW = 1013;
 const CLOSE_UNAVAILABLE = 1011;
 
-export interface EventSocketOptions extends LiveEventOptions {
+interface EventSocketOptions extends LiveEventOptions {
   /** Whether the upgrade request carries the token (`Authorization: Bearer` or `?token=`). */
   authorize: (req: IncomingMessage, url: URL) => boolean;
   /** The instance ClaudeBench registers for a session, which a `session=` filter also follows. */

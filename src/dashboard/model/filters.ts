@@ -20,7 +20,7 @@ export interface TaskFilter {
 const contains = (haystack: string | undefined, needle: string) =>
   haystack?.toLowerCase().includes(needle) === true;
 
-export function matchesTask(t: TaskView, f: TaskFilter): boolean {
+function matchesTask(t: TaskView, f: TaskFilter): boolean {
   if (f.status && t.status !== f.status) return false;
   if (f.channel && t.channel !== f.channel) return false;
   if (f.assignee && t.assignedTo !== f.assignee) return false;
@@ -32,8 +32,7 @@ export function matchesTask(t: TaskView, f: TaskFilter): boolean {
 }
 
 /** The queue's order: higher priority first, then the older task first. */
-export const byQueueOrder = (a: TaskView, b: TaskView) =>
-  b.priority - a.priority || a.createdAt - b.createdAt;
+const byQueueOrder = (a: TaskView, b: TaskView) => b.priority - a.priority || a.createdAt - b.createdAt;
 
 export function filterTasks(tasks: Iterable<TaskView>, f: TaskFilter): TaskView[] {
   const out: TaskView[] = [];

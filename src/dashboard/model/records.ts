@@ -53,7 +53,7 @@ export interface InstanceView {
 type Raw = Record<string, unknown>;
 
 /** Epoch ms from an epoch-ms string or number, or an ISO date; undefined when absent. */
-export function toMs(value: unknown): number | undefined {
+function toMs(value: unknown): number | undefined {
   if (typeof value === "number") return value;
   if (typeof value !== "string" || value === "") return undefined;
   if (/^\d+$/.test(value)) return Number(value);

@@ -60,7 +60,7 @@ export interface Limits {
   historyPerTask: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { tasks: 20_000, events: 2_000, hooks: 1_000, historyPerTask: 50 };
+const DEFAULT_LIMITS: Limits = { tasks: 20_000, events: 2_000, hooks: 1_000, historyPerTask: 50 };
 
 const TERMINAL: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"]);
 

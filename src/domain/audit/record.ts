@@ -62,7 +62,7 @@ export const targetOf = (input: unknown, result: unknown): string | null =>
  * keeps the flush cheap for the server (the command is built and written once per argument)
  * and for Redis (docs/performance.md, "Task engine"); redis-cli shows it readably.
  */
-export const AUDIT_FIELD = "r";
+const AUDIT_FIELD = "r";
 
 export const auditEntry = (r: PendingAuditRecord): string => JSON.stringify(r);
 

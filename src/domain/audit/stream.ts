@@ -4,7 +4,7 @@ import { type AuditQuery, type AuditRecord, matchesAudit, parseAuditEntry } from
 /** Entries read per XREVRANGE. */
 const PAGE = 1000;
 /** At most this many entries are examined per query: a filter matching little stays bounded. */
-export const AUDIT_SCAN_MAX = 10_000;
+const AUDIT_SCAN_MAX = 10_000;
 /**
  * Records are written up to a flush interval after the call started, possibly by another
  * server whose clock differs a little: the scan for `since` goes this much further back.

@@ -3,16 +3,16 @@ import type { TaskQueue } from "../tasks/queue.js";
 import { taskCounts } from "../tasks/stats.js";
 
 /** A member server process as system.get_state shows it: its own record, its view parsed, whether it leads. */
-export type ServerRecord = Record<string, unknown> & { id: string; view: unknown; leader: boolean };
+type ServerRecord = Record<string, unknown> & { id: string; view: unknown; leader: boolean };
 
 /** What system.get_state and system.metrics both report about the whole cluster, read together. */
-export interface ClusterSnapshot {
+interface ClusterSnapshot {
   tasksByStatus: Record<TaskStatus, number>;
   servers: ServerRecord[];
 }
 
 /** Where the member records and the leader come from (membership.ts and leadership.ts, via the server). */
-export interface ClusterMembers {
+interface ClusterMembers {
   servers(): Promise<Record<string, string>[]>;
   leadership(): { leaderId: string | null };
 }

@@ -21,7 +21,7 @@ import type { ClusterView, Membership } from "./membership.js";
  * the renewal past the term, and the term is kept short so that a dead leader is replaced soon.
  */
 
-export interface CoordinatorSettings {
+interface CoordinatorSettings {
   tickMs: number;
   gossipMs: number;
   metricsMs: number;
@@ -29,7 +29,7 @@ export interface CoordinatorSettings {
   leaseMs: number;
 }
 
-export interface CoordinatorDeps {
+interface CoordinatorDeps {
   redis: Redis;
   q: CoordinationKeys;
   scripts: CoordinationScripts;

@@ -42,9 +42,9 @@ export interface Instance {
  * Most held task ids listed per instance. An instance registered with maxTasks 0 (no limit)
  * may hold many; the list stays small, `activeTasks` counts them all.
  */
-export const HELD_TASK_IDS_SHOWN = 100;
+const HELD_TASK_IDS_SHOWN = 100;
 
-export interface RegisterInput {
+interface RegisterInput {
   id: string;
   roles: string[];
   capabilities?: string[];

@@ -27,7 +27,7 @@ export interface LeadershipState {
 }
 
 /** Milliseconds on a monotonic clock (performance.now() unless a test drives it). */
-export type Clock = () => number;
+type Clock = () => number;
 
 export class Leadership {
   #state: LeadershipState = { leading: false, epoch: 0, token: "", leaderId: null };

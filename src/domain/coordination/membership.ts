@@ -9,7 +9,7 @@ import type { CoordinationKeys } from "../../storage/coordination-keys.js";
  * included, considers itself partitioned.
  */
 
-export interface PeerView {
+interface PeerView {
   id: string;
   url: string;
   healthy: boolean;

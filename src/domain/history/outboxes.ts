@@ -28,7 +28,7 @@ const auditOutbox = (keys: Keys, database: TaskDatabase): Outbox => ({
   write: (entries) => database.applyAudit(entries.flatMap((entry) => parseAuditEntry(entry) ?? [])),
 });
 
-export interface PersistOptions {
+interface PersistOptions {
   redis: Redis;
   keys: Keys;
   database: TaskDatabase;

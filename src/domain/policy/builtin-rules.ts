@@ -15,7 +15,7 @@ export interface Finding {
   reason: string;
 }
 
-export interface CommandRule {
+interface CommandRule {
   id: string;
   check(command: SimpleCommand, settings: BuiltinSettings): Omit<Finding, "rule"> | null;
 }
@@ -325,7 +325,7 @@ export const COMMAND_RULES: CommandRule[] = [
 ];
 
 /** `*` matches within a path segment, `**` across segments (tool names, paths, branches). */
-export function globMatch(pattern: string, value: string): boolean {
+function globMatch(pattern: string, value: string): boolean {
   return globRegex(pattern).test(value);
 }
 

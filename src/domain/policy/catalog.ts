@@ -7,7 +7,7 @@ import type { Policy } from "./policy-file.js";
  * hook.policy integration test checks every COMMAND_RULES id is here).
  */
 
-export interface BuiltinRuleInfo {
+interface BuiltinRuleInfo {
   id: string;
   hook: "pre_tool" | "user_prompt";
   /** Every decision the rule can give. */

@@ -36,7 +36,7 @@ export interface PolicyDecision {
   additionalContext?: string;
 }
 
-export interface ToolCall {
+interface ToolCall {
   tool: string;
   input: Record<string, unknown>;
   /** The session's working directory (the project). */

@@ -10,14 +10,14 @@
  * looks like a call counts as one (a false alarm, never a miss).
  */
 
-export type Language = "python" | "perl" | "ruby" | "node" | "php" | "lua" | "awk" | "applescript";
+type Language = "python" | "perl" | "ruby" | "node" | "php" | "lua" | "awk" | "applescript";
 
-export interface InlineCode {
+interface InlineCode {
   language: Language;
   code: string;
 }
 
-export interface CodeScan {
+interface CodeScan {
   /** Command lines the code hands to a shell. */
   lines: string[];
   /** Commands the code runs without a shell (argv), including `rm` for its deleting calls. */

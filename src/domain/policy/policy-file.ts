@@ -52,7 +52,7 @@ const promptRule = z
   })
   .strict();
 
-export const policySchema = z
+const policySchema = z
   .object({
     protectedBranches: z.array(z.string().min(1)).default(["main", "master"]),
     /** Built-in rule ids to turn off. */
@@ -91,7 +91,7 @@ export function parsePolicy(text: string, path: string): Policy {
 }
 
 /** The policy in force, re-read when its file changes. */
-export class PolicySource {
+class PolicySource {
   #policy: Policy = DEFAULT_POLICY;
   #mtime = -1;
   #checkedAt = 0;

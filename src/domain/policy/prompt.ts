@@ -5,7 +5,7 @@ import type { Policy } from "./policy-file.js";
  * warning (as context for the model); a project's prompt rules can block it outright.
  */
 
-export interface PromptVerdict {
+interface PromptVerdict {
   decision: "block" | "warn" | "allow";
   reasons: string[];
   rule: string | null;

@@ -21,7 +21,7 @@ import { inlineCode, scanCode, splicedCode } from "./interpreters.js";
  * raw text.
  */
 
-export interface Redirect {
+interface Redirect {
   op: string;
   target: string;
   /** The text of a here-document (`<<EOF ... EOF`). */

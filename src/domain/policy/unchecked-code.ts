@@ -16,7 +16,7 @@ import { SHELLS, type ShellAnalysis, type SimpleCommand } from "./shell.js";
  * A download piped straight into a shell is pipe-to-shell's (builtin-rules.ts).
  */
 
-export const DOWNLOADERS = new Set(["curl", "wget", "fetch", "aria2c"]);
+const DOWNLOADERS = new Set(["curl", "wget", "fetch", "aria2c"]);
 
 const base = (p: string) => p.slice(p.lastIndexOf("/") + 1);
 const isDownload = (c: SimpleCommand) => DOWNLOADERS.has(base(c.argv[0] ?? ""));

@@ -22,7 +22,7 @@ export interface InboxMessage {
 
 const PUSH = LuaScript.fromFile("pushInbox-2.lua");
 export const INBOX_MAX = 100;
-export const INBOX_TTL_MS = 7 * 24 * 3_600_000;
+const INBOX_TTL_MS = 7 * 24 * 3_600_000;
 
 /** Appends the message; false when a message with the same dedupe key was appended before. */
 export async function pushInbox(

@@ -7,7 +7,7 @@ import { todoWriteEvent } from "./todo-event.js";
 import { syncTodos, type Todo, type TodoSyncDeps, type TodoSyncResult } from "./todos.js";
 
 /** A session's todo list as `syncTodos` needs it, beside the store's own connections. */
-export type TodoList = Omit<TodoSyncDeps, "redis" | "q" | "tasks">;
+type TodoList = Omit<TodoSyncDeps, "redis" | "q" | "tasks">;
 
 /**
  * What the server keeps per Claude Code session in Redis (its inbox, its role in a project, its

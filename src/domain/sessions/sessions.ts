@@ -10,7 +10,7 @@ import type { InstanceRegistry } from "../coordination/instances.js";
  * SessionStart) registers then.
  */
 
-export interface SessionInfo {
+interface SessionInfo {
   sessionId: string;
   cwd?: string;
   model?: string;

@@ -38,7 +38,7 @@ interface Mapped {
   todoId?: string;
 }
 
-export interface TodoOutcome {
+interface TodoOutcome {
   content: string;
   taskId: string;
   status: Todo["status"];
@@ -57,7 +57,7 @@ export interface TodoSyncResult {
  * changes; its hook bridge passes this on as `summary`): the list as written, and what became
  * of it here.
  */
-export interface TodoSummary {
+interface TodoSummary {
   total: number;
   pending: number;
   in_progress: number;
@@ -90,7 +90,7 @@ const PRIORITY: Record<string, number> = { low: 25, medium: 50, high: 75 };
 
 const words = (s: string) => new Set(s.toLowerCase().match(/[a-z0-9]+/g) ?? []);
 
-export function similarity(a: string, b: string): number {
+function similarity(a: string, b: string): number {
   const x = words(a);
   const y = words(b);
   if (x.size === 0 && y.size === 0) return 1;
@@ -100,7 +100,7 @@ export function similarity(a: string, b: string): number {
 }
 
 /** For each todo, the index of the previous todo it continues, or -1 for a new one. */
-export function matchTodos(previous: readonly Mapped[], todos: readonly Todo[]): number[] {
+function matchTodos(previous: readonly Mapped[], todos: readonly Todo[]): number[] {
   const used = new Set<number>();
   const take = (i: number) => {
     used.add(i);

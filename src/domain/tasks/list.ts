@@ -2,7 +2,7 @@ import type { Task, TaskStatus } from "../../contract/tasks.js";
 import type { TaskQueue } from "./queue.js";
 
 export const ORDER_FIELDS = ["createdAt", "updatedAt", "priority", "status", "assignedTo"] as const;
-export type OrderField = (typeof ORDER_FIELDS)[number];
+type OrderField = (typeof ORDER_FIELDS)[number];
 
 export interface TaskFilter {
   status?: TaskStatus;
@@ -16,7 +16,7 @@ export interface TaskFilter {
   text?: string;
 }
 
-export interface ListQuery extends TaskFilter {
+interface ListQuery extends TaskFilter {
   limit: number;
   offset: number;
   orderBy: OrderField;
@@ -30,7 +30,7 @@ export interface ListResult {
 }
 
 /** How many tasks a filtered list reads at most; beyond it the answer says it is partial. */
-export const LIST_SCAN_LIMIT = 50_000;
+const LIST_SCAN_LIMIT = 50_000;
 const CHUNK = 500;
 
 const hasFieldFilter = (f: TaskFilter) =>

@@ -12,9 +12,9 @@ export const SAMPLE_MS = 10_000;
 /** An hour of samples. */
 const KEPT = 3_600_000 / SAMPLE_MS;
 /** A sample keeps the busiest workers only: a chart cannot show more lines than this anyway. */
-export const WORKERS_PER_SAMPLE = 50;
+const WORKERS_PER_SAMPLE = 50;
 
-export interface QueueSample extends QueueGauges {
+interface QueueSample extends QueueGauges {
   /** When it was read, epoch ms. */
   t: number;
 }

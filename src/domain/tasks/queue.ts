@@ -36,7 +36,7 @@ export const DEFAULT_QUEUE_SETTINGS: QueueSettings = {
   idempotencyTtlSec: 86_400,
 };
 
-export interface CreateTaskInput {
+interface CreateTaskInput {
   text: string;
   priority: number;
   description?: string;
@@ -51,7 +51,7 @@ export interface CreateTaskInput {
   requires?: string[];
 }
 
-export interface ClaimInput {
+interface ClaimInput {
   workerId: string;
   /** How many tasks to claim now (1..10). */
   count: number;
@@ -63,12 +63,12 @@ export interface ClaimInput {
 }
 
 /** Who asks to act on a leased task: the worker id, the lease token, or both. */
-export interface Holder {
+interface Holder {
   workerId?: string;
   token?: number;
 }
 
-export interface UpdateTaskInput {
+interface UpdateTaskInput {
   text?: string;
   priority?: number;
   description?: string | null;

@@ -16,7 +16,7 @@ import type { Decision } from "../../domain/policy/engine.js";
  * The brand of a hook link: how the plugin loader tells a link from the other values a plugin
  * file exports. `Symbol.for`, so a plugin that brings its own copy of the package is recognised too.
  */
-export const HOOK_LINK: unique symbol = Symbol.for("claudebench.hookLink") as never;
+const HOOK_LINK: unique symbol = Symbol.for("claudebench.hookLink") as never;
 
 /** A tool call as Claude Code is about to make it. */
 export interface PreToolInput {
@@ -102,7 +102,7 @@ export interface HookLinkContext<C extends CallContext = CallContext> {
 }
 
 /** Returning nothing means allow (no opinion). */
-export type LinkResult<P extends HookPoint> =
+type LinkResult<P extends HookPoint> =
   // biome-ignore lint/suspicious/noConfusingVoidType: a link that returns nothing (`async () => {}`) allows
   HookPoints[P]["verdict"] | void | Promise<HookPoints[P]["verdict"] | void>;
 
@@ -131,7 +131,7 @@ export interface HookLink<P extends HookPoint = HookPoint, C extends CallContext
   run(input: HookPoints[P]["input"], ctx: HookLinkContext<C>): LinkResult<P>;
 }
 
-export const DEFAULT_LINK_TIMEOUT_MS = 1000;
+const DEFAULT_LINK_TIMEOUT_MS = 1000;
 const MAX_LINK_TIMEOUT_MS = 60_000;
 
 const invalid = (name: unknown, problem: string) =>

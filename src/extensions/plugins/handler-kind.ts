@@ -10,7 +10,7 @@ import type { ExtensionItem, ExtensionKind, Refusal } from "./extension-kind.js"
  * file while the others are served. The registry then holds exactly the accepted ones.
  */
 
-export interface HandlerKindDeps {
+interface HandlerKindDeps {
   registry: Registry;
   /** Resolves the policies of these handlers; throws when one is invalid (resilience/policy.ts). */
   resolvePolicies(handlers: readonly AnyHandler[]): unknown;

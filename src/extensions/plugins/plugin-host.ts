@@ -25,7 +25,7 @@ const PLUGIN_EXTENSIONS = new Set([".js", ".mjs", ".ts", ".mts"]);
 /** How long the directory must be quiet before a change is applied (editors write in steps). */
 const DEBOUNCE_MS = 100;
 
-export interface PluginHostOptions {
+interface PluginHostOptions {
   dir: string;
   /** The directory was named explicitly: a missing one is an error, not "no plugins". */
   required: boolean;

@@ -73,7 +73,7 @@ export interface Subscription<S = unknown> {
   handle(event: DomainEvent, ctx: DeliveryContext<S>): Promise<void>;
 }
 
-export const DEFAULT_BACKOFF: BackoffSettings = { baseMs: 1000, maxMs: 30_000 };
+const DEFAULT_BACKOFF: BackoffSettings = { baseMs: 1000, maxMs: 30_000 };
 
 export class SubscriptionDefinitionError extends Error {
   override name = "SubscriptionDefinitionError";

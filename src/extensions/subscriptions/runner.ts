@@ -39,7 +39,7 @@ export interface RunnerSettings {
   concurrency: number;
 }
 
-export interface RunnerDeps {
+interface RunnerDeps {
   redis: Redis;
   keys: Keys;
   store: SubscriptionStore;
@@ -63,7 +63,7 @@ export interface RunnerStats {
 const PERMANENT = new Set(["VALIDATION", "METHOD_NOT_FOUND"]);
 const BATCH = 100;
 
-export function backoffDelay(backoff: BackoffSettings, attempt: number): number {
+function backoffDelay(backoff: BackoffSettings, attempt: number): number {
   const base = Math.min(backoff.baseMs * 2 ** (attempt - 1), backoff.maxMs);
   return Math.round(base * (1 + 0.2 * Math.random()));
 }

@@ -14,7 +14,7 @@ import { type DeadLetter, SubscriptionStore } from "./store.js";
  * files change. Also what `system.subscriptions*` reports and acts on.
  */
 
-export interface SubscriptionServiceDeps {
+interface SubscriptionServiceDeps {
   redis: Redis;
   keys: Keys;
   instanceId: string;
@@ -45,7 +45,7 @@ export interface SubscriptionSummary {
   local: RunnerStats;
 }
 
-export interface RetryOutcome {
+interface RetryOutcome {
   retried: number;
   failed: { id: string; error: { code: string; message: string } }[];
 }

@@ -25,7 +25,7 @@ export interface DeadLetter {
   consumer: string;
 }
 
-export interface GroupInfo {
+interface GroupInfo {
   pending: number;
   /** Entries not yet read by the group (null when Redis cannot tell, e.g. after trimming). */
   lag: number | null;

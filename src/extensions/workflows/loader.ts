@@ -14,7 +14,7 @@ export interface WorkflowProblem {
   message: string;
 }
 
-export interface LoadedWorkflows {
+interface LoadedWorkflows {
   workflows: { file: string; workflow: Workflow }[];
   problems: WorkflowProblem[];
 }

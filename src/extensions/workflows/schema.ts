@@ -23,7 +23,7 @@ export const condition = z.union([
 
 export type Condition = z.infer<typeof condition>;
 
-export const workflowSchema = z.strictObject({
+const workflowSchema = z.strictObject({
   name: z.string().regex(SUBSCRIPTION_NAME, "1-64 of a-z 0-9 _ - (starting with a letter or digit)"),
   description: z.string().max(2000).optional(),
   enabled: z.boolean().default(true),

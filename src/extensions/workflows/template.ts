@@ -13,7 +13,7 @@ import type { Condition } from "./schema.js";
  * value as nothing).
  */
 
-export const TEMPLATE_ROOTS = new Set(["event", "payload", "id", "name", "source", "ts", "delivery"]);
+const TEMPLATE_ROOTS = new Set(["event", "payload", "id", "name", "source", "ts", "delivery"]);
 
 const ONE = /^\{\{\s*([^{}\s]+)\s*\}\}$/;
 const ANY = /\{\{\s*([^{}\s]+)\s*\}\}/g;

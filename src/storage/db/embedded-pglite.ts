@@ -34,7 +34,7 @@ export interface StoreConnection {
   password: string;
 }
 
-export type StoreState = "starting" | "up" | "down" | "stopped";
+type StoreState = "starting" | "up" | "down" | "stopped";
 
 export interface EmbeddedPglite {
   readonly dir: string;
@@ -109,7 +109,7 @@ function moveOldLayout(dir: string): void {
   renameSync(moving, join(dir, PGDATA));
 }
 
-export interface EmbeddedPgliteOptions {
+interface EmbeddedPgliteOptions {
   dir: string;
   log: Logger;
   /** What the child runs; by default it only serves the database. */

@@ -15,7 +15,7 @@ import { auditLog, type hookDecisions, taskEvents, tasks } from "./schema.js";
  * record) is known above: domain/history.
  */
 
-export type DatabaseKind = "postgres" | "pglite";
+type DatabaseKind = "postgres" | "pglite";
 
 /** What the server needs to know about its database to report health. */
 export interface DatabaseProbe {

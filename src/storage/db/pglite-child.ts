@@ -24,7 +24,7 @@ import { serveWire, type WireServer } from "./pglite-wire.js";
  * What the process does once it serves, given the connection to its own wire server and the
  * config its parent sent; resolves with what stops it, run before PGlite is closed.
  */
-export type StoreWork<C> = (connection: StoreConnection, config: C) => Promise<() => Promise<void>>;
+type StoreWork<C> = (connection: StoreConnection, config: C) => Promise<() => Promise<void>>;
 
 /**
  * PostgreSQL's memory, smaller than PGlite's defaults (128 MB of shared buffers, sized for 100

@@ -17,7 +17,7 @@ import { createServer, type Server, type Socket } from "node:net";
  */
 
 /** What the bridge needs of PGlite. */
-export interface WireBackend {
+interface WireBackend {
   /** Runs whole protocol messages (a startup packet, or any number of typed messages). */
   execProtocolRaw(message: Uint8Array): Promise<Uint8Array>;
   isInTransaction(): boolean;
