@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { afterEach, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { Middleware } from "../../src/core/dispatch.js";
 import { AppError, type ErrorCode } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
@@ -9,7 +9,7 @@ import { BreakerBoard } from "../../src/resilience/circuit-breaker.js";
 import type { EffectivePolicy } from "../../src/resilience/policy.js";
 import { createKeys } from "../../src/storage/keys.js";
 import { until } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { heldCall, invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 
 /**
@@ -21,22 +21,14 @@ const BREAKER = { failureRatio: 0.5, minCalls: 2, windowMs: 10_000, openMs: 5_00
 const log = createLogger("silent");
 
 describe("circuit breaker middleware", () => {
-  let server: TestRedis;
   let redis: Redis;
   let now = 1_900_000_000_000;
   let redisUp = true;
   let board: BreakerBoard;
   let emitted: string[];
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
+  useTestRedis((started) => ({ redis } = started));
   afterEach(async () => {
     await board?.stop();
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
   });
 
   /** A fresh board (its own keys) following `policies`, and the middleware of `m.guarded`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { Middleware } from "../../src/core/dispatch.js";
 import { AppError } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
@@ -8,7 +8,7 @@ import { CacheMiddleware } from "../../src/resilience/cache-middleware.js";
 import { ResponseCache } from "../../src/resilience/response-cache.js";
 import { createKeys, type PolicyKeys } from "../../src/storage/keys.js";
 import { until } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 
 /** The cache middleware alone, on a real Redis, with the test's clock. */
@@ -16,19 +16,11 @@ import { invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 const TTL_MS = 10_000;
 
 describe("cache middleware", () => {
-  let server: TestRedis;
   let redis: Redis;
   let keys: PolicyKeys;
   let now = 1_900_000_000_000;
   let cache: CacheMiddleware;
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  useTestRedis((started) => ({ redis } = started));
 
   /** A fresh cache (its own keys); `read` caches its results, `write` invalidates `read`'s. */
   function methods(): { read: Middleware; write: Middleware } {

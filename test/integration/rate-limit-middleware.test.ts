@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import type { Middleware } from "../../src/core/dispatch.js";
 import { actorOf, RateLimitMiddleware } from "../../src/resilience/rate-limit-middleware.js";
 import { RateLimiter } from "../../src/resilience/rate-limiter.js";
 import { createKeys } from "../../src/storage/keys.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 
 /** The rate limit middleware alone, on a real Redis, with the test's clock. */
@@ -13,18 +13,10 @@ import { invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 const LIMIT = { limit: 2, windowMs: 60_000 };
 
 describe("rate limit middleware", () => {
-  let server: TestRedis;
   let redis: Redis;
   let now = 1_900_000_000_000;
   let middleware: RateLimitMiddleware;
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  useTestRedis((started) => ({ redis } = started));
 
   /** A fresh limiter (its own keys) and this method's middleware under LIMIT. */
   function limited(method = "m.limited"): Middleware {

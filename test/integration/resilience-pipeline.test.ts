@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, it } from "node:test";
-import { Redis } from "ioredis";
+import { afterEach, describe, it } from "node:test";
+import type { Redis } from "ioredis";
 import { createLogger } from "../../src/core/logger.js";
 import { CircuitBreakerMiddleware } from "../../src/resilience/breaker-middleware.js";
 import { BulkheadMiddleware } from "../../src/resilience/bulkhead-middleware.js";
@@ -13,7 +13,7 @@ import { RateLimiter } from "../../src/resilience/rate-limiter.js";
 import { ResponseCache } from "../../src/resilience/response-cache.js";
 import { createKeys, type PolicyKeys } from "../../src/storage/keys.js";
 import { until } from "../helpers/cluster.js";
-import { startTestRedis, type TestRedis, uniquePrefix } from "../helpers/redis.js";
+import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { heldCall, invocationOf, policyWith, refusal } from "../helpers/resilience.js";
 
 /**
@@ -26,21 +26,13 @@ const log = createLogger("silent");
 const BREAKER = { failureRatio: 0.5, minCalls: 1, windowMs: 10_000, openMs: 5_000, halfOpenProbes: 1 };
 
 describe("resilience pipeline", () => {
-  let server: TestRedis;
   let redis: Redis;
   let keys: PolicyKeys;
   let board: BreakerBoard;
   const now = 1_900_000_000_000;
-  before(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
+  useTestRedis((started) => ({ redis } = started));
   afterEach(async () => {
     await board?.stop();
-  });
-  after(async () => {
-    redis?.disconnect();
-    await server?.stop();
   });
 
   async function pipeline(policies: Record<string, Partial<EffectivePolicy>>): Promise<ResiliencePipeline> {

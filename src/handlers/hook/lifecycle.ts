@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { touchSession } from "../../domain/sessions/sessions.js";
-import { decidePostTool, postToolNotifications } from "../../extensions/hook-links/reports.js";
+import { decidePostTool, postToolNotifications } from "../../extensions/hook-links/decisions.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { decidePreTool } from "../../extensions/hook-links/pre-tool.js";
+import { decidePreTool } from "../../extensions/hook-links/decisions.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords, toolInput } from "./schemas.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { decidePrompt } from "../../extensions/hook-links/reports.js";
+import { decidePrompt } from "../../extensions/hook-links/decisions.js";
 import { defineHandler } from "../../services.js";
 import { hookContext, hookInstance, linkRecords } from "./schemas.js";
 
