@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { auditEntry, type PendingAuditRecord, parseAuditEntry } from "../../src/domain/audit/record.js";
+import { AuditStream } from "../../src/domain/audit/stream.js";
 import { LuaScript } from "../../src/storage/lua-script.js";
 import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
@@ -9,25 +10,27 @@ import { uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
 const append = LuaScript.fromFile("appendAudit-1.lua");
 
+const RECORD: PendingAuditRecord = {
+  atMs: 1_795_532_000_000,
+  method: "task.create",
+  transport: "jsonrpc",
+  outcome: "ok",
+  target: "t-1",
+  sessionId: null,
+  instanceId: null,
+  remoteAddress: "127.0.0.1",
+  requestId: "srv:1",
+  server: "srv",
+  durationMs: 0.5,
+};
+
 describe("appendAudit", () => {
   let redis: Redis;
   useTestRedis((started) => ({ redis } = started));
 
   it("appends each record as its own entry, the record as JSON in the field r, in order", async () => {
     const stream = `${uniquePrefix("audit")}:audit`;
-    const first: PendingAuditRecord = {
-      atMs: 1_795_532_000_000,
-      method: "task.create",
-      transport: "jsonrpc",
-      outcome: "ok",
-      target: "t-1",
-      sessionId: null,
-      instanceId: null,
-      remoteAddress: "127.0.0.1",
-      requestId: "srv:1",
-      server: "srv",
-      durationMs: 0.5,
-    };
+    const first = RECORD;
     const second: PendingAuditRecord = {
       ...first,
       method: "task.complete",
@@ -84,5 +87,32 @@ describe("appendAudit", () => {
     for (let i = 0; i < 4; i++) await append.run(redis, [stream], [200, ...batch]);
     const length = await redis.xlen(stream);
     assert.ok(length >= 200 && length < 500, `length ${length}`);
+  });
+});
+
+describe("AuditStream", () => {
+  let redis: Redis;
+  useTestRedis((started) => ({ redis } = started));
+
+  it("query: matching records, newest first, up to the limit", async () => {
+    const stream = `${uniquePrefix("audit")}:audit`;
+    const base = RECORD;
+    const records = [
+      base,
+      { ...base, method: "task.delete", target: "t-2", requestId: "srv:2" },
+      { ...base, target: "t-3", requestId: "srv:3" },
+    ];
+    await append.run(redis, [stream], [1000, ...records.map(auditEntry)]);
+    const audit = new AuditStream(redis, stream);
+    const created = await audit.query({ method: "task.create", limit: 10 });
+    assert.deepEqual(
+      created.records.map((r) => r.target),
+      ["t-3", "t-1"],
+    );
+    assert.equal(created.truncated, false);
+    assert.deepEqual(
+      (await audit.query({ limit: 1 })).records.map((r) => r.target),
+      ["t-3"],
+    );
   });
 });

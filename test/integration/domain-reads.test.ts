@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import { CallStats } from "../../src/core/metrics.js";
-import { auditEntry, type PendingAuditRecord } from "../../src/domain/audit/record.js";
-import { AuditStream } from "../../src/domain/audit/stream.js";
 import { clusterSnapshot } from "../../src/domain/coordination/cluster-snapshot.js";
 import { Coordination } from "../../src/domain/coordination/coordination.js";
 import { Leadership } from "../../src/domain/coordination/leadership.js";
@@ -14,7 +12,6 @@ import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.
 import { taskCounts } from "../../src/domain/tasks/stats.js";
 import { DiagnosticLists } from "../../src/storage/diagnostic-lists.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
-import { LuaScript } from "../../src/storage/lua-script.js";
 import { connectRedis, RedisLink } from "../../src/storage/redis.js";
 import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 
@@ -136,42 +133,6 @@ describe("event log", () => {
       ],
     );
     assert.deepEqual(await log.recent(0), []);
-  });
-});
-
-describe("audit stream", () => {
-  it("query: matching records, newest first, up to the limit", async () => {
-    const stream = `${uniquePrefix("audit")}:audit`;
-    const base: PendingAuditRecord = {
-      atMs: 1_795_532_000_000,
-      method: "task.create",
-      transport: "http",
-      outcome: "ok",
-      target: "t-1",
-      sessionId: null,
-      instanceId: null,
-      remoteAddress: "127.0.0.1",
-      requestId: "srv:1",
-      server: "srv",
-      durationMs: 1,
-    };
-    const records = [
-      base,
-      { ...base, method: "task.delete", target: "t-2", requestId: "srv:2" },
-      { ...base, target: "t-3", requestId: "srv:3" },
-    ];
-    await LuaScript.fromFile("appendAudit-1.lua").run(redis, [stream], [1000, ...records.map(auditEntry)]);
-    const audit = new AuditStream(redis, stream);
-    const created = await audit.query({ method: "task.create", limit: 10 });
-    assert.deepEqual(
-      created.records.map((r) => r.target),
-      ["t-3", "t-1"],
-    );
-    assert.equal(created.truncated, false);
-    assert.deepEqual(
-      (await audit.query({ limit: 1 })).records.map((r) => r.target),
-      ["t-3"],
-    );
   });
 });
 
