@@ -23,7 +23,6 @@ import { ProjectPolicies } from "./domain/policy/policy-file.js";
 import { SessionStore } from "./domain/sessions/session-store.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "./domain/tasks/queue.js";
 import { QueueSampler } from "./domain/tasks/queue-sampler.js";
-import { queueGauges } from "./domain/tasks/stats.js";
 import { builtinLinks } from "./extensions/hook-links/builtin-links.js";
 import { HookChains } from "./extensions/hook-links/chain.js";
 import type { HookLink } from "./extensions/hook-links/link.js";
@@ -104,6 +103,10 @@ export interface RunningServer {
 }
 
 type Closer = () => Promise<void> | void;
+
+/** What `import … from "claudebench"` in a plugin file loads: this package's entry, beside this file. */
+const PACKAGE_ENTRY = new URL(`./index${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+  .href;
 
 /** What a call gets while Redis is unreachable: come back once it has had time to reconnect. */
 const redisUnavailable = () =>
@@ -229,10 +232,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       settings: { claimIdleMs: config.subscriptionClaimIdleMs, concurrency: config.subscriptionConcurrency },
       call: (request) => (dispatcher as Dispatcher<ServerServices>).call(request),
       services: () => services,
+      emit: eventLog.emit,
       isLeader: () => leadership.state.leading,
       members: () => coordinator?.view.members ?? 1,
     });
     const plugins = new PluginHost({
+      packageEntry: PACKAGE_ENTRY,
       dir: config.pluginsDir,
       required: config.pluginsDirRequired,
       watch: config.watchPlugins,
@@ -247,7 +252,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       log,
     });
     closers.push(() => plugins.close());
-    const queueSamples = new QueueSampler(() => queueGauges(tasks), log, options.clock);
+    const queueSamples = new QueueSampler(() => tasks.gauges(), log, options.clock);
     queueSamples.start();
     closers.push(() => queueSamples.stop());
     const stats = new CallStats(options.clock);

@@ -13,18 +13,9 @@ export interface ModuleImport {
 }
 
 function isTypeOnlyImport(node: ts.ImportDeclaration): boolean {
-  const clause = node.importClause;
-  if (!clause) return false; // `import "x"` runs x
-  if (clause.isTypeOnly) return true;
-  // `import { type A, type B } from "x"`: every name is a type (verbatimModuleSyntax elides it)
-  const bindings = clause.namedBindings;
-  return (
-    clause.name === undefined &&
-    bindings !== undefined &&
-    ts.isNamedImports(bindings) &&
-    bindings.elements.length > 0 &&
-    bindings.elements.every((element) => element.isTypeOnly)
-  );
+  // `import "x"` runs x; so does `import { type A } from "x"`, which verbatimModuleSyntax keeps
+  // as `import {} from "x"`: only `import type` leaves nothing at run time.
+  return node.importClause?.isTypeOnly === true;
 }
 
 /** Every module a source text names, in order of appearance; dynamic imports only with a literal path. */

@@ -9,7 +9,6 @@ import { Membership } from "../../src/domain/coordination/membership.js";
 import { EventLog } from "../../src/domain/events/event-log.js";
 import { SessionStore } from "../../src/domain/sessions/session-store.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
-import { taskCounts } from "../../src/domain/tasks/stats.js";
 import { DiagnosticLists } from "../../src/storage/diagnostic-lists.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { connectRedis, RedisLink } from "../../src/storage/redis.js";
@@ -41,7 +40,7 @@ describe("task queue reads", () => {
     assert.ok(claimed);
     await tasks.complete(claimed.id, { workerId: "w1" });
     await tasks.claim({ workerId: "w1", count: 1 });
-    assert.deepEqual(await taskCounts(tasks), {
+    assert.deepEqual(await tasks.counts(), {
       pending: 1,
       in_progress: 1,
       completed: 1,

@@ -4,7 +4,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { TASK_STATUSES } from "../../src/contract/tasks.js";
 import { DEFAULT_QUEUE_SETTINGS, TaskQueue } from "../../src/domain/tasks/queue.js";
-import { queueStats } from "../../src/domain/tasks/stats.js";
 import type { CoordinationKeys } from "../../src/storage/coordination-keys.js";
 import { createKeys, type Keys } from "../../src/storage/keys.js";
 import { OwnedLock } from "../../src/storage/lock.js";
@@ -728,11 +727,11 @@ describe("completeTask", () => {
     };
     const first = await runOf(); // 1,100 entries: not trimmed yet
     assert.equal(await redis.llen(fx.q.statRun), 1100);
-    assert.equal((await queueStats(fx.queue)).runTime.samples, 1000, "stats read the newest 1,000 only");
+    assert.equal((await fx.queue.stats()).runTime.samples, 1000, "stats read the newest 1,000 only");
     const second = await runOf(); // 1,101: cut back to the newest 1,000
     assert.equal(await redis.llen(fx.q.statRun), 1000);
     assert.deepEqual(await redis.lrange(fx.q.statRun, 0, 1), [second, first]);
-    assert.equal((await queueStats(fx.queue)).waitTime.samples, 2);
+    assert.equal((await fx.queue.stats()).waitTime.samples, 2);
   });
 
   it("NOT_FOUND, and LEASE_LOST for a stale token after a re-claim and for a completed task", async () => {

@@ -6,7 +6,9 @@ import { after, describe, it } from "node:test";
 import type { Redis } from "ioredis";
 import type { DomainEvent } from "../../src/contract/events.js";
 import { AppError } from "../../src/core/errors.js";
+import { parseEventEntry } from "../../src/domain/events/event-log.js";
 import { type DeliveryContext, defineSubscription } from "../../src/extensions/subscriptions/index.js";
+import type { ServerServices } from "../../src/services.js";
 import { type TestRedis, uniquePrefix, useTestRedis } from "../helpers/redis.js";
 import { rpc, startTestServer } from "../helpers/server.js";
 
@@ -128,6 +130,33 @@ describe("subscriptions", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it("a subscriber publishes its own events with ctx.emit and reads the server's services", async () => {
+    const keyPrefix = uniquePrefix("sub");
+    const server = await startTestServer({
+      redisUrl: redis.url,
+      keyPrefix,
+      subscriptions: [
+        defineSubscription<ServerServices>({
+          name: "echo",
+          events: ["demo.ping"],
+          handle: async (event, ctx) => {
+            await ctx.emit("demo.pong", { of: event.id, server: ctx.services.instanceId });
+          },
+        }),
+      ],
+    });
+    try {
+      const ping = await server.dispatcher.kernel.emit("demo.ping", {});
+      const pong = await until(async () => {
+        const entries = (await admin.xrange(server.keys.events(), "-", "+")) as [string, string[]][];
+        return entries.map((entry) => parseEventEntry(entry)).find((e) => e?.event === "demo.pong");
+      }, "the subscriber's own event");
+      assert.deepEqual(pong.payload, { of: ping, server: server.instanceId });
+    } finally {
+      await server.close();
     }
   });
 

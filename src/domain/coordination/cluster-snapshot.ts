@@ -1,6 +1,5 @@
 import type { TaskStatus } from "../../contract/tasks.js";
 import type { TaskQueue } from "../tasks/queue.js";
-import { taskCounts } from "../tasks/stats.js";
 
 /** A member server process as system.get_state shows it: its own record, its view parsed, whether it leads. */
 type ServerRecord = Record<string, unknown> & { id: string; view: unknown; leader: boolean };
@@ -18,7 +17,7 @@ interface ClusterMembers {
 }
 
 export async function clusterSnapshot(tasks: TaskQueue, cluster: ClusterMembers): Promise<ClusterSnapshot> {
-  const [tasksByStatus, records] = await Promise.all([taskCounts(tasks), cluster.servers()]);
+  const [tasksByStatus, records] = await Promise.all([tasks.counts(), cluster.servers()]);
   const { leaderId } = cluster.leadership();
   const servers = records.map((s) => ({
     ...s,

@@ -1,5 +1,5 @@
 import type { Task, TaskStatus } from "../../contract/tasks.js";
-import type { TaskQueue } from "./queue.js";
+import type { QueueStore } from "./stats.js";
 
 export const ORDER_FIELDS = ["createdAt", "updatedAt", "priority", "status", "assignedTo"] as const;
 type OrderField = (typeof ORDER_FIELDS)[number];
@@ -16,7 +16,7 @@ export interface TaskFilter {
   text?: string;
 }
 
-interface ListQuery extends TaskFilter {
+export interface ListQuery extends TaskFilter {
   limit: number;
   offset: number;
   orderBy: OrderField;
@@ -74,9 +74,8 @@ function compare(field: OrderField): (a: Task, b: Task) => number {
  * indexes, so the common listing is a ZRANGE of one page; other filters and orderings read
  * the candidates in chunks (up to LIST_SCAN_LIMIT) and sort in memory.
  */
-export async function listTasks(queue: TaskQueue, query: ListQuery): Promise<ListResult> {
-  const index = query.status ? queue.q.status(query.status) : queue.q.all;
-  const redis = queue.redis;
+export async function listTasks({ redis, q, getMany }: QueueStore, query: ListQuery): Promise<ListResult> {
+  const index = query.status ? q.status(query.status) : q.all;
   if (!hasFieldFilter(query) && query.orderBy === "createdAt") {
     const [total, ids] = await Promise.all([
       redis.zcard(index),
@@ -84,14 +83,13 @@ export async function listTasks(queue: TaskQueue, query: ListQuery): Promise<Lis
         ? redis.zrange(index, query.offset, query.offset + query.limit - 1)
         : redis.zrange(index, query.offset, query.offset + query.limit - 1, "REV"),
     ]);
-    const tasks = await queue.getMany(ids);
+    const tasks = await getMany(ids);
     return { tasks, totalCount: total, hasMore: query.offset + ids.length < total };
   }
   const ids = await redis.zrange(index, 0, LIST_SCAN_LIMIT - 1);
   const found: Task[] = [];
   for (let i = 0; i < ids.length; i += CHUNK) {
-    for (const task of await queue.getMany(ids.slice(i, i + CHUNK)))
-      if (matches(task, query)) found.push(task);
+    for (const task of await getMany(ids.slice(i, i + CHUNK))) if (matches(task, query)) found.push(task);
   }
   const byField = compare(query.orderBy);
   found.sort(query.order === "asc" ? byField : (a, b) => byField(b, a));

@@ -1,11 +1,20 @@
 import { randomInt } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { Task, TaskStatus } from "../../contract/tasks.js";
+import type { QueueStats, Task, TaskStatus } from "../../contract/tasks.js";
 import { AppError } from "../../core/errors.js";
 import type { CoordinationKeys } from "../../storage/coordination-keys.js";
 import type { Keys } from "../../storage/keys.js";
 import { type CoordinationScript, CoordinationScripts } from "../../storage/scripts.js";
+import { type ListQuery, type ListResult, listTasks } from "./list.js";
 import { taskFromFlat, taskFromJson } from "./model.js";
+import {
+  finishedPerMinute,
+  type QueueGauges,
+  type QueueStore,
+  queueGauges,
+  queueStats,
+  taskCounts,
+} from "./stats.js";
 
 /**
  * The priority task queue. Every state transition is one Lua script (storage/lua); this class
@@ -84,16 +93,48 @@ type Reply = [string, ...unknown[]];
 export class TaskQueue {
   readonly scripts: CoordinationScripts;
   readonly q: CoordinationKeys;
+  /** Its connection stays inside: whoever holds the queue changes tasks only through its scripts. */
+  readonly #redis: Redis;
 
   constructor(
-    readonly redis: Redis,
+    redis: Redis,
     keys: Keys,
     source: string,
     eventMaxLen: number,
     readonly settings: QueueSettings = DEFAULT_QUEUE_SETTINGS,
   ) {
+    this.#redis = redis;
     this.scripts = new CoordinationScripts(redis, keys, source, eventMaxLen);
     this.q = keys.coordination;
+  }
+
+  /** A page of the tasks still in Redis (list.ts). */
+  list(query: ListQuery): Promise<ListResult> {
+    return listTasks(this.#store(), query);
+  }
+
+  /** Tasks by status, cluster-wide. */
+  counts(): Promise<Record<TaskStatus, number>> {
+    return taskCounts(this.#store());
+  }
+
+  /** The queue's figures for task.stats. */
+  stats(): Promise<QueueStats> {
+    return queueStats(this.#store());
+  }
+
+  /** Tasks by status and per-worker loads, for the queue sampler. */
+  gauges(): Promise<QueueGauges> {
+    return queueGauges(this.#store());
+  }
+
+  /** Completions and failures per minute, `count` minutes from `firstMinute` (stats.ts). */
+  finishedPerMinute(firstMinute: number, count: number): Promise<{ completed: number[]; failed: number[] }> {
+    return finishedPerMinute(this.#store(), firstMinute, count);
+  }
+
+  #store(): QueueStore {
+    return { redis: this.#redis, q: this.q, get: (id) => this.get(id), getMany: (ids) => this.getMany(ids) };
   }
 
   async create(input: CreateTaskInput): Promise<{ task: Task; duplicate: boolean }> {
@@ -236,9 +277,9 @@ export class TaskQueue {
 
   /** Deletes up to `limit` tasks in `status` (and `channel`); each delete re-checks both atomically. */
   async deleteWhere(status: TaskStatus, channel: string | undefined, limit: number): Promise<string[]> {
-    const ids = await this.redis.zrange(this.q.status(status), 0, limit - 1);
+    const ids = await this.#redis.zrange(this.q.status(status), 0, limit - 1);
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.#redis.pipeline();
     for (const id of ids)
       this.scripts.queue(pipeline, "deleteTask", this.q.task(id), [id, status, channel ?? ""]);
     const replies = await this.scripts.exec(pipeline);
@@ -272,24 +313,24 @@ export class TaskQueue {
   }
 
   async get(taskId: string): Promise<Task | null> {
-    const flat = await this.redis.call("HGETALL", this.q.task(taskId));
+    const flat = await this.#redis.call("HGETALL", this.q.task(taskId));
     return Array.isArray(flat) && flat.length > 0 ? taskFromFlat(flat as string[]) : null;
   }
 
   /** The ids of the tasks `workerId` holds now (in progress under its name), in no order. */
   heldBy(workerId: string): Promise<string[]> {
-    return this.redis.smembers(this.q.worker(workerId));
+    return this.#redis.smembers(this.q.worker(workerId));
   }
 
   /** How many tasks of `channel` wait to be claimed. */
   channelDepth(channel: string): Promise<number> {
-    return this.redis.zcard(this.q.channel(channel));
+    return this.#redis.zcard(this.q.channel(channel));
   }
 
   /** Several tasks by id in one round trip, in the order asked; missing ones left out. */
   async getMany(ids: readonly string[]): Promise<Task[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.#redis.pipeline();
     for (const id of ids) pipeline.call("HGETALL", this.q.task(id));
     const replies = (await pipeline.exec()) ?? [];
     return replies.flatMap(([err, flat]) =>
@@ -303,7 +344,7 @@ export class TaskQueue {
    * With a leadership token, every script refuses to act unless it is still the current one.
    */
   async maintain(batch: number, archiveBefore: number, leaderToken = "") {
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.#redis.pipeline();
     const run = (script: CoordinationScript, key: string, args: (string | number)[]) =>
       this.scripts.queue(pipeline, script, key, args);
     run("promoteDelayed", this.q.delayed, [batch, leaderToken]);

@@ -1,5 +1,20 @@
-import { type Percentiles, type QueueStats, TASK_STATUSES, type TaskStatus } from "../../contract/tasks.js";
-import type { TaskQueue } from "./queue.js";
+import type { Redis } from "ioredis";
+import {
+  type Percentiles,
+  type QueueStats,
+  TASK_STATUSES,
+  type Task,
+  type TaskStatus,
+} from "../../contract/tasks.js";
+import type { CoordinationKeys } from "../../storage/coordination-keys.js";
+
+/** What the queue's reads need: its connection and key names, and its task readers (TaskQueue keeps the connection to itself). */
+export interface QueueStore {
+  readonly redis: Redis;
+  readonly q: CoordinationKeys;
+  get(taskId: string): Promise<Task | null>;
+  getMany(ids: readonly string[]): Promise<Task[]>;
+}
 
 const MINUTES = 5;
 /** Samples per percentile: the scripts keep at least this many, newest first, and trim in steps (coordination-prelude.lua). */
@@ -13,7 +28,7 @@ export function percentiles(values: number[]): Percentiles {
 }
 
 /** Tasks by status, cluster-wide, in one round trip. */
-export async function taskCounts(queue: TaskQueue): Promise<Record<TaskStatus, number>> {
+export async function taskCounts(queue: QueueStore): Promise<Record<TaskStatus, number>> {
   const { q, redis } = queue;
   const pipeline = redis.pipeline();
   for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
@@ -25,7 +40,7 @@ export async function taskCounts(queue: TaskQueue): Promise<Record<TaskStatus, n
 }
 
 /** Queue figures in two round trips: the counters in one pipeline, then per-worker loads. */
-export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
+export async function queueStats(queue: QueueStore): Promise<QueueStats> {
   const { q, redis } = queue;
   const minute = Math.floor(Date.now() / 60_000);
   const pipeline = redis.pipeline();
@@ -74,7 +89,7 @@ export async function queueStats(queue: TaskQueue): Promise<QueueStats> {
 }
 
 /** The tasks each of `workerIds` holds now, the busiest first; those holding none are left out. */
-async function workerLoads(queue: TaskQueue, workerIds: string[]): Promise<QueueStats["workers"]> {
+async function workerLoads(queue: QueueStore, workerIds: string[]): Promise<QueueStats["workers"]> {
   const { q, redis } = queue;
   const loads = await Promise.all(
     workerIds.map(async (w) => ({ workerId: w, activeTasks: await redis.scard(q.worker(w)) })),
@@ -89,7 +104,7 @@ export interface QueueGauges {
 }
 
 /** Tasks by status and per-worker loads, in two round trips. */
-export async function queueGauges(queue: TaskQueue): Promise<QueueGauges> {
+export async function queueGauges(queue: QueueStore): Promise<QueueGauges> {
   const { q, redis } = queue;
   const pipeline = redis.pipeline();
   for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));
@@ -110,7 +125,7 @@ export async function queueGauges(queue: TaskQueue): Promise<QueueGauges> {
  * (minutes since the epoch), cluster-wide, from the scripts' per-minute counters (kept two hours).
  */
 export async function finishedPerMinute(
-  queue: TaskQueue,
+  queue: QueueStore,
   firstMinute: number,
   count: number,
 ): Promise<{ completed: number[]; failed: number[] }> {

@@ -124,11 +124,13 @@ function checkVerdict(point: HookPoint, value: unknown): AnyVerdict | string {
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
-/** The links of every hook point, kept sorted; `run` is the only thing on the hot path. */
 /** A hook call's context: the kernel's, and the chains the call runs (links get it as `ctx.call`). */
 export type HookCallContext<C extends CallContext> = CallContext & { readonly hookChains: HookChains<C> };
 
-/** `C`: the context hook calls run with, which each link receives as `ctx.call`. */
+/**
+ * The links of every hook point, kept sorted; `run` is the only thing on the hot path. `C`: the
+ * context hook calls run with, which each link receives as `ctx.call`.
+ */
 export class HookChains<C extends CallContext = CallContext> {
   readonly #links = new Map<string, HookLink<HookPoint, C>>();
   readonly #builtin = new Set<string>();

@@ -34,6 +34,8 @@ interface PluginHostOptions {
   registry: Registry;
   emit: EmitFn;
   log: Logger;
+  /** The URL of the package entry that `claudebench` resolves to inside a plugin file. */
+  packageEntry: string;
 }
 
 export class PluginDirError extends Error {
@@ -208,7 +210,7 @@ export class PluginHost {
   async #import(file: string, stamp: string): Promise<LoadedFile> {
     let exports: Record<string, unknown>;
     try {
-      exports = await importFresh(file);
+      exports = await importFresh(file, this.#options.packageEntry);
     } catch (err) {
       return { stamp, items: [], error: describeImportError(err) };
     }

@@ -18,12 +18,15 @@ const GENERATION_PARAM = "claudebench-plugin";
 let registered = false;
 let generation = 0;
 
-/** The module namespace of `file` (an absolute path), evaluated anew. */
-export async function importFresh(file: string): Promise<Record<string, unknown>> {
+/**
+ * The module namespace of `file` (an absolute path), evaluated anew; `claudebench` imported in
+ * it resolves to `packageEntry` (the running package's entry, given by the composition root).
+ */
+export async function importFresh(file: string, packageEntry: string): Promise<Record<string, unknown>> {
   if (!registered) {
     register(new URL(`./import-hooks${OWN_EXTENSION}`, import.meta.url), {
       data: {
-        packageEntry: new URL(`../../index${OWN_EXTENSION}`, import.meta.url).href,
+        packageEntry,
         generationParam: GENERATION_PARAM,
       },
     });

@@ -1,4 +1,5 @@
 import type { DomainEvent } from "../../contract/events.js";
+import type { EmitFn } from "../../core/context.js";
 import type { Logger } from "../../core/logger.js";
 import { compilePatterns, fieldAt } from "./match.js";
 
@@ -30,6 +31,8 @@ export interface DeliveryContext<S = unknown> {
   readonly attempt: number;
   readonly log: Logger;
   readonly services: S;
+  /** Publishes a domain event on the server's event stream. */
+  readonly emit: EmitFn;
   /** Calls a handler through the dispatcher (transport `internal`, so policy middleware applies). */
   invoke(method: string, params: unknown): Promise<unknown>;
 }

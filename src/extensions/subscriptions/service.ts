@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import type { DomainEvent } from "../../contract/events.js";
+import type { EmitFn } from "../../core/context.js";
 import type { CallRequest } from "../../core/dispatch.js";
 import { AppError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
@@ -24,6 +25,8 @@ interface SubscriptionServiceDeps {
   call(request: CallRequest): Promise<unknown>;
   /** The server's services (built after this service, hence a function). */
   services(): unknown;
+  /** Subscribers' `ctx.emit`: the server's event stream. */
+  emit: EmitFn;
   isLeader(): boolean;
   members(): number;
 }
@@ -215,7 +218,7 @@ export class SubscriptionService {
   }
 
   #deliver(sub: Subscription, event: DomainEvent, deliveryId: string, attempt: number): Promise<void> {
-    const { call, log, services } = this.deps;
+    const { call, log, services, emit } = this.deps;
     const ctx: DeliveryContext = {
       subscription: sub.name,
       deliveryId,
@@ -224,6 +227,7 @@ export class SubscriptionService {
         return log.child({ subscription: sub.name, deliveryId, attempt });
       },
       services: services(),
+      emit,
       // The delivery id names every call it makes (logs, audit trail).
       invoke: (method, params) =>
         call({ method, params, transport: "internal", meta: { correlationId: deliveryId } }),

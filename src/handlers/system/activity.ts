@@ -2,7 +2,6 @@ import { z } from "zod";
 import { TASK_STATUSES } from "../../contract/tasks.js";
 import { MINUTES } from "../../core/recent-calls.js";
 import { SAMPLE_MS } from "../../domain/tasks/queue-sampler.js";
-import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";
 
 const latency = z
@@ -66,7 +65,7 @@ export const systemActivity = defineHandler({
     const rows = recent.perMinute(minutes, method);
     const firstMinute = Math.floor((rows[0]?.t ?? 0) / 60_000);
     const [finished, samples] = await Promise.all([
-      finishedPerMinute(ctx.tasks, firstMinute, rows.length),
+      ctx.tasks.finishedPerMinute(firstMinute, rows.length),
       ctx.queueSamples.since(rows[0]?.t ?? 0),
     ]);
     const at = (p: "p50Ms" | "p95Ms" | "p99Ms") => rows.map((r) => r.latency?.[p] ?? null);

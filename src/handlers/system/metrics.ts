@@ -1,6 +1,5 @@
 import { CallStats, type ExportedStats, type MethodStats } from "../../core/metrics.js";
 import { clusterSnapshot } from "../../domain/coordination/cluster-snapshot.js";
-import { finishedPerMinute } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";
 import { metricsInput, metricsOutput } from "./schemas.js";
 
@@ -29,7 +28,7 @@ export const systemMetrics = defineHandler({
     const minute = Math.floor(Date.now() / 60_000);
     const [published, finished] = await Promise.all([
       ctx.cluster.publishedStats(peers),
-      finishedPerMinute(ctx.tasks, minute - 5, 5),
+      ctx.tasks.finishedPerMinute(minute - 5, 5),
     ]);
     const perServer: [string, ExportedStats][] = [[ctx.instanceId, ctx.stats.export()]];
     published.forEach((stats, i) => {

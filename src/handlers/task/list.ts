@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { listTasks, ORDER_FIELDS } from "../../domain/tasks/list.js";
+import { ORDER_FIELDS } from "../../domain/tasks/list.js";
 import { defineHandler } from "../../services.js";
 import { channel, status, task, workerId } from "./schemas.js";
 
@@ -24,5 +24,5 @@ export const taskList = defineHandler({
   }),
   output: z.object({ tasks: z.array(task), totalCount: z.number(), hasMore: z.boolean() }),
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true } } },
-  handle: async (input, ctx) => listTasks(ctx.tasks, input),
+  handle: async (input, ctx) => ctx.tasks.list(input),
 });

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { queueStats } from "../../domain/tasks/stats.js";
 import { defineHandler } from "../../services.js";
 
 const percentiles = z.object({
@@ -28,5 +27,5 @@ export const taskStats = defineHandler({
     workers: z.array(z.object({ workerId: z.string(), activeTasks: z.number() })),
   }),
   expose: { mcp: { annotations: { readOnlyHint: true, idempotentHint: true } } },
-  handle: async (_input, ctx) => queueStats(ctx.tasks),
+  handle: async (_input, ctx) => ctx.tasks.stats(),
 });
