@@ -71,6 +71,24 @@ async function serveCommand(options: ServeOptions): Promise<void> {
     process.exit(1);
   }
 
+  // Before the banner: whoever waits for it (a supervisor, a test) may signal at once.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    await server.close();
+    log.info("stopped");
+    log.flush();
+    process.exit(0);
+  };
+  // SIGHUP: read the workflow files again (each problem is logged with its file).
+  process.on("SIGHUP", () => {
+    server.reloadWorkflows().catch((err) => log.error({ err }, "reloading the workflows failed"));
+  });
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+
   const embedded = server.embeddedRedis;
   // The private Redis' URL carries its password: show where the password is instead.
   const redis = embedded
@@ -88,23 +106,6 @@ async function serveCommand(options: ServeOptions): Promise<void> {
       "Press Ctrl-C to stop.",
     ].join("\n"),
   );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    await server.close();
-    log.info("stopped");
-    log.flush();
-    process.exit(0);
-  };
-  // SIGHUP: read the workflow files again (each problem is logged with its file).
-  process.on("SIGHUP", () => {
-    server.reloadWorkflows().catch((err) => log.error({ err }, "reloading the workflows failed"));
-  });
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
 }
 
 /** The database line of the banner: the embedded store's process, port and password file. */
