@@ -20,11 +20,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { benchFlags, CONFIG_FLAG, healthyWithDatabase, serveConfig } from "./lib.js";
+import { join } from "node:path";
+import { benchFlags, CONFIG_FLAG, healthyWithDatabase, ROOT, serveConfig } from "./lib.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(ROOT, "bin", "claudebench.js");
 
 const flags = benchFlags("bench:hooks", {

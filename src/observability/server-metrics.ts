@@ -83,6 +83,8 @@ const REDIS_TIMEOUT_MS = 2000;
 interface RedisSources {
   redis: Redis;
   keys: Keys;
+  /** The timed PING system.health reports too (RedisLink.ping). */
+  storeProbe: { ping(): Promise<number> };
   instances: Pick<InstanceRegistry, "liveSince">;
   cluster: { view(): ClusterView };
 }
@@ -126,9 +128,7 @@ function redisFamilies(services: RedisSources): () => Promise<MetricFamily[]> {
   return async () => {
     const { redis, keys } = services;
     const q = keys.coordination;
-    const started = performance.now();
-    await redis.ping();
-    const pingSeconds = (performance.now() - started) / 1000;
+    const pingSeconds = (await services.storeProbe.ping()) / 1000;
     const pipeline = redis.pipeline();
     pipeline.zcard(q.pending).zcard(q.delayed).zcard(q.leases).zcard(q.dead);
     for (const status of TASK_STATUSES) pipeline.zcard(q.status(status));

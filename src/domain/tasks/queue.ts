@@ -95,6 +95,8 @@ export class TaskQueue {
   readonly q: CoordinationKeys;
   /** Its connection stays inside: whoever holds the queue changes tasks only through its scripts. */
   readonly #redis: Redis;
+  /** What the reads of list.ts and stats.ts need, made once. */
+  readonly #store: QueueStore;
 
   constructor(
     redis: Redis,
@@ -104,37 +106,39 @@ export class TaskQueue {
     readonly settings: QueueSettings = DEFAULT_QUEUE_SETTINGS,
   ) {
     this.#redis = redis;
+    this.#store = {
+      redis,
+      q: keys.coordination,
+      get: (id) => this.get(id),
+      getMany: (ids) => this.getMany(ids),
+    };
     this.scripts = new CoordinationScripts(redis, keys, source, eventMaxLen);
     this.q = keys.coordination;
   }
 
   /** A page of the tasks still in Redis (list.ts). */
   list(query: ListQuery): Promise<ListResult> {
-    return listTasks(this.#store(), query);
+    return listTasks(this.#store, query);
   }
 
   /** Tasks by status, cluster-wide. */
   counts(): Promise<Record<TaskStatus, number>> {
-    return taskCounts(this.#store());
+    return taskCounts(this.#store);
   }
 
   /** The queue's figures for task.stats. */
   stats(): Promise<QueueStats> {
-    return queueStats(this.#store());
+    return queueStats(this.#store);
   }
 
   /** Tasks by status and per-worker loads, for the queue sampler. */
   gauges(): Promise<QueueGauges> {
-    return queueGauges(this.#store());
+    return queueGauges(this.#store);
   }
 
   /** Completions and failures per minute, `count` minutes from `firstMinute` (stats.ts). */
   finishedPerMinute(firstMinute: number, count: number): Promise<{ completed: number[]; failed: number[] }> {
-    return finishedPerMinute(this.#store(), firstMinute, count);
-  }
-
-  #store(): QueueStore {
-    return { redis: this.#redis, q: this.q, get: (id) => this.get(id), getMany: (ids) => this.getMany(ids) };
+    return finishedPerMinute(this.#store, firstMinute, count);
   }
 
   async create(input: CreateTaskInput): Promise<{ task: Task; duplicate: boolean }> {
